@@ -1,0 +1,68 @@
+// Bearer-token authentication. The tokens file holds only sha256 hashes of tokens, each with its principal and
+// roles; a presented token is hashed and compared in constant time against every entry. Tokens are never logged.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+export const Role = z.enum(['pipeline', 'approver', 'operator', 'sre', 'admin', 'viewer']);
+export type Role = z.infer<typeof Role>;
+
+export interface Principal {
+  id: string;
+  roles: Role[];
+}
+
+export const TokensFile = z.strictObject({
+  tokens: z.array(
+    z.strictObject({
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex sha256 of the token'),
+      principal: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._-]{0,127}$/, 'must be a plain principal name'),
+      roles: z.array(Role).min(1),
+    }),
+  ),
+});
+export type TokensFile = z.infer<typeof TokensFile>;
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export class TokenAuthenticator {
+  private readonly entries: { hash: Buffer; principal: Principal }[];
+
+  constructor(file: TokensFile) {
+    this.entries = file.tokens.map((t) => ({
+      hash: Buffer.from(t.sha256, 'hex'),
+      principal: { id: t.principal, roles: [...t.roles] },
+    }));
+  }
+
+  static fromFile(path: string): TokenAuthenticator {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new Error(`cannot read the API tokens file ${path}: ${(err as Error).message}`);
+    }
+    const parsed = TokensFile.safeParse(raw);
+    if (!parsed.success) throw new Error(`the API tokens file ${path} is invalid:\n${z.prettifyError(parsed.error)}`);
+    return new TokenAuthenticator(parsed.data);
+  }
+
+  /** The principal holding `token`, or undefined. Looks at every entry, so timing does not reveal which matched. */
+  authenticate(token: string): Principal | undefined {
+    const presented = Buffer.from(hashToken(token), 'hex');
+    let found: Principal | undefined;
+    for (const entry of this.entries) {
+      if (timingSafeEqual(presented, entry.hash) && !found) found = entry.principal;
+    }
+    return found;
+  }
+}
+
+/** Extracts the token from an `Authorization: Bearer <token>` header. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}

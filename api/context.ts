@@ -1,0 +1,49 @@
+// Request context of the tRPC API. createContextInner is what tests call directly; createContext adapts an
+// express request (bearer token -> principal).
+import type { Client } from '@temporalio/client';
+import type { CreateExpressContextOptions } from '@trpc/server/adapters/express';
+import type { ServiceCatalog } from '../domain/catalog';
+import type { ArtifactRecord } from '../domain/artifact';
+import { bearerToken, type Principal, type TokenAuthenticator } from './auth';
+
+/** The API's view of the artifact store: enough to refuse a release of an artifact that does not exist. */
+export interface ArtifactLookup {
+  resolve(service: string, version: string): Promise<ArtifactRecord | undefined>;
+}
+
+export interface ApiDeps {
+  temporal: Client;
+  catalog: ServiceCatalog;
+  releaseTaskQueue: string;
+  authenticator: TokenAuthenticator;
+  artifacts?: ArtifactLookup;
+}
+
+export interface ContextOptions {
+  deps: ApiDeps;
+  principal?: Principal;
+  /** Set when a token was presented but matched nobody. */
+  invalidToken?: boolean;
+}
+
+export function createContextInner(options: ContextOptions) {
+  return {
+    temporal: options.deps.temporal,
+    catalog: options.deps.catalog,
+    releaseTaskQueue: options.deps.releaseTaskQueue,
+    artifacts: options.deps.artifacts,
+    principal: options.principal,
+    invalidToken: options.invalidToken ?? false,
+  };
+}
+
+export type Context = Awaited<ReturnType<typeof createContextInner>>;
+
+export function createContextFactory(deps: ApiDeps) {
+  return function createContext({ req }: CreateExpressContextOptions): Context {
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) return createContextInner({ deps });
+    const principal = deps.authenticator.authenticate(token);
+    return createContextInner({ deps, ...(principal ? { principal } : { invalidToken: true }) });
+  };
+}

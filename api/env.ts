@@ -1,0 +1,17 @@
+// Configuration of the API process, from the environment (parsed once at start-up).
+import { z } from 'zod';
+import { PortVar } from '../providers/env';
+
+export const ApiEnv = z.object({
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: PortVar.default(7300),
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  RELEASE_TASK_QUEUE: z.string().min(1).default('releases'),
+  CATALOG_FILE: z.string().min(1).default('config/catalog.json'),
+  /** JSON file of token hashes, principals and roles (see README). */
+  API_TOKENS_FILE: z.string().min(1).default('.data/api-tokens.json'),
+  /** Root of the embedded stores; the API reads the artifact index to refuse unknown versions early. */
+  DATA_DIR: z.string().min(1).default('.data'),
+});
+export type ApiEnv = z.infer<typeof ApiEnv>;

@@ -1,0 +1,57 @@
+// The one tRPC instance of the API: procedures, the auth middleware, and the error shape clients see.
+import { initTRPC, TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import type { Role } from './auth';
+import type { Context } from './context';
+
+const t = initTRPC.context<Context>().create({
+  // Never send stack traces to clients, whatever NODE_ENV says.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const zodError = error.cause instanceof z.ZodError ? error.cause : undefined;
+    return {
+      ...shape,
+      message: zodError ? `Invalid input:\n${z.prettifyError(zodError)}` : shape.message,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        ...(zodError
+          ? {
+              issues: zodError.issues.map((issue) => ({
+                field: issue.path.join('.') || '(input)',
+                message: issue.message,
+              })),
+            }
+          : {}),
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const publicProcedure = t.procedure;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Requires a valid bearer token: 401 when it is missing or unknown. */
+const authenticated = t.middleware(({ ctx, next }) => {
+  if (ctx.invalidToken) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'the bearer token is not valid' });
+  if (!ctx.principal) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'send a bearer token: Authorization: Bearer <token>' });
+  }
+  return next({ ctx: { principal: ctx.principal } });
+});
+
+/** A procedure callable by principals holding any of `roles` (admins may call everything): 403 otherwise. */
+export function requireRole(...roles: Role[]) {
+  return t.procedure.use(authenticated).use(({ ctx, next }) => {
+    const allowed = ctx.principal.roles.some((role) => role === 'admin' || roles.includes(role));
+    if (!allowed) {
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `${ctx.principal.id} may not do this: it needs the ${roles.join(' or ')} role`,
+      });
+    }
+    return next();
+  });
+}

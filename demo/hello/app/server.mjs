@@ -1,0 +1,35 @@
+// The demo service `hello`, as shipped inside its artifact. Plain Node, no dependencies.
+// Its behaviour per version comes from behaviour.json, packed next to it (see demo/hello/versions.json).
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+
+const artifact = JSON.parse(readFileSync(new URL('./artifact.json', import.meta.url), 'utf8'));
+const behaviour = JSON.parse(readFileSync(new URL('./behaviour.json', import.meta.url), 'utf8'));
+const region = process.env.REGION ?? 'unknown';
+const port = Number(process.env.PORT ?? 0);
+
+const server = createServer((req, res) => {
+  if (req.url === '/healthz') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ service: artifact.service, version: artifact.version, region, pid: process.pid }));
+    return;
+  }
+  const delay = behaviour.latencyMs * (0.5 + Math.random());
+  setTimeout(() => {
+    if (Math.random() < behaviour.failureRate) {
+      res.writeHead(500, { 'content-type': 'text/plain', 'x-version': artifact.version });
+      res.end(`${artifact.service}@${artifact.version}: internal error\n`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-version': artifact.version });
+    res.end(`${behaviour.greeting} from ${artifact.service}@${artifact.version} in ${region}\n`);
+  }, delay);
+});
+
+server.keepAliveTimeout = 5000;
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`${artifact.service}@${artifact.version} listening on ${server.address().port}\n`);
+});
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}

@@ -1,0 +1,14 @@
+// Errors with a stable code, raised below the API and translated by it into plain words and HTTP statuses.
+
+export type EngineErrorCode =
+  'RELEASE_ID_CONFLICT' | 'RELEASE_NOT_FOUND' | 'UNKNOWN_SERVICE' | 'UNKNOWN_ARTIFACT' | 'TEMPORAL_UNAVAILABLE';
+
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,23 @@
+// What a pipeline sends to start a release. Validated at the API edge; the workflow receives the resulting plan.
+import { z } from 'zod';
+import { ReleaseId, ServiceName, Version } from './names';
+
+export const ChangeClass = z.enum(['standard', 'normal', 'emergency']);
+export type ChangeClass = z.infer<typeof ChangeClass>;
+
+export const ReleaseRequest = z.strictObject({
+  service: ServiceName,
+  version: Version,
+  /** Caller-chosen id (e.g. the CI run id); starting the same id twice yields the same release. */
+  releaseId: ReleaseId.optional(),
+  changeClass: ChangeClass.default('standard'),
+  /** Overrides the service's bake per region, in seconds. */
+  bakeSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .optional(),
+  reason: z.string().trim().min(1).max(2000).optional(),
+});
+export type ReleaseRequest = z.infer<typeof ReleaseRequest>;

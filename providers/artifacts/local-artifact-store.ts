@@ -1,0 +1,90 @@
+// The embedded artifact store: a directory with blobs/sha256/<hex> and refs/<service>/<version>.json.
+// Writes go to a temporary file and are renamed into place, so a reader never sees half an artifact.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ArtifactRecord } from '../../domain/artifact';
+import { ServiceName, Sha256Digest, Version } from '../../domain/names';
+import { ArtifactConflictError, ArtifactIntegrityError, type ArtifactStore } from './artifact-store';
+import { sha256Digest } from './digest';
+
+async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+export class LocalArtifactStore implements ArtifactStore {
+  constructor(
+    readonly root: string,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  private blobPath(digest: string): string {
+    return join(this.root, 'blobs', 'sha256', Sha256Digest.parse(digest).slice('sha256:'.length));
+  }
+
+  private refPath(service: string, version: string): string {
+    return join(this.root, 'refs', ServiceName.parse(service), `${Version.parse(version)}.json`);
+  }
+
+  async resolve(service: string, version: string): Promise<ArtifactRecord | undefined> {
+    try {
+      return ArtifactRecord.parse(JSON.parse(await readFile(this.refPath(service, version), 'utf8')));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async read(digest: string): Promise<Buffer> {
+    const bytes = await readFile(this.blobPath(digest));
+    const actual = sha256Digest(bytes);
+    if (actual !== digest) {
+      throw new ArtifactIntegrityError(`artifact ${digest} is corrupt: its bytes hash to ${actual}`);
+    }
+    return bytes;
+  }
+
+  async put(service: string, version: string, bytes: Buffer): Promise<ArtifactRecord> {
+    const digest = sha256Digest(bytes);
+    const existing = await this.resolve(service, version);
+    if (existing) {
+      if (existing.digest !== digest) {
+        throw new ArtifactConflictError(
+          `${service}@${version} already exists with digest ${existing.digest}; artifacts are immutable, publish a new version`,
+        );
+      }
+      return existing;
+    }
+    await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
+    await writeAtomically(this.blobPath(digest), bytes);
+    const record: ArtifactRecord = {
+      service,
+      version,
+      digest,
+      size: bytes.length,
+      createdAt: this.clock().toISOString(),
+    };
+    await mkdir(join(this.root, 'refs', service), { recursive: true });
+    await writeAtomically(this.refPath(service, version), `${JSON.stringify(record, null, 2)}\n`);
+    return record;
+  }
+
+  async list(service?: string): Promise<ArtifactRecord[]> {
+    const services = service ? [service] : await readdir(join(this.root, 'refs')).catch(() => [] as string[]);
+    const records: ArtifactRecord[] = [];
+    for (const name of services) {
+      const files = await readdir(join(this.root, 'refs', name)).catch(() => [] as string[]);
+      for (const file of files.filter((f) => f.endsWith('.json'))) {
+        const record = await this.resolve(name, file.slice(0, -'.json'.length));
+        if (record) records.push(record);
+      }
+    }
+    return records;
+  }
+}

@@ -1,0 +1,16 @@
+// Where the embedded defaults keep their files under the data directory (DATA_DIR, `.data` by default).
+import { resolve } from 'node:path';
+
+export function dataPaths(dataDir: string) {
+  const root = resolve(dataDir);
+  return {
+    root,
+    artifacts: resolve(root, 'artifacts'),
+    configStore: resolve(root, 'config-store.json'),
+    fleet: resolve(root, 'fleet'),
+    temporalDb: resolve(root, 'temporal', 'temporal.db'),
+    logs: resolve(root, 'logs'),
+    apiTokens: resolve(root, 'api-tokens.json'),
+    devCredentials: resolve(root, 'dev-credentials.json'),
+  };
+}

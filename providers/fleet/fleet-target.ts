@@ -1,0 +1,79 @@
+// The fleet target interface: what a release needs from wherever a service runs (local processes, SSM, k8s).
+// Every operation is idempotent by desired state, so a retried activity never deploys twice.
+
+export interface RegionRef {
+  service: string;
+  region: string;
+}
+
+export interface DeployRequest extends RegionRef {
+  version: string;
+  digest: string;
+  /** Who asked (release id / activity), recorded in the fleet's own log. */
+  requestId: string;
+}
+
+export interface DeployResult {
+  /** The version serving all traffic before this deploy. */
+  previousVersion: string | undefined;
+  /** True when instances of this version were already running (a retry or a repeat), so nothing was started. */
+  alreadyRunning: boolean;
+}
+
+export interface VersionMetrics {
+  requests: number;
+  errors: number;
+  latencyMsSum: number;
+  /** Cumulative counts of requests at or below each bound in ms; `+Inf` holds the total. */
+  latencyBuckets: Record<string, number>;
+}
+
+export interface RegionMetrics extends RegionRef {
+  /** When the counters started (they reset when the fleet restarts). */
+  since: string;
+  versions: Record<string, VersionMetrics>;
+}
+
+export interface RegionState extends RegionRef {
+  stableVersion: string | undefined;
+  /** Traffic share per version, in percent (sums to 100 when anything runs). */
+  weights: Record<string, number>;
+  instances: { version: string; port: number; healthy: boolean }[];
+  /** Where the region's traffic enters (the router). */
+  url: string;
+}
+
+/** Per-call options: an activity passes its cancellation signal so a cancelled step stops waiting. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface FleetTarget {
+  /** Starts instances of `version` at 0% traffic (a canary with no traffic yet). */
+  deploy(request: DeployRequest, options?: CallOptions): Promise<DeployResult>;
+  /** Sends `percent` of the region's traffic to `version`, the rest to the stable version. */
+  setTraffic(
+    request: RegionRef & { version: string; percent: number; requestId: string },
+    options?: CallOptions,
+  ): Promise<void>;
+  /** Makes `version` the stable version at 100% and drains every other version. */
+  promote(
+    request: RegionRef & { version: string; requestId: string },
+    options?: CallOptions,
+  ): Promise<{ previousVersion: string | undefined }>;
+  /** Puts the region back on `version` (starting it if needed) at 100% and drains the rest. */
+  revert(request: RegionRef & { version: string; requestId: string }, options?: CallOptions): Promise<void>;
+  state(ref: RegionRef, options?: CallOptions): Promise<RegionState>;
+  metrics(ref: RegionRef, options?: CallOptions): Promise<RegionMetrics>;
+}
+
+export class FleetError extends Error {
+  override readonly name = 'FleetError';
+  constructor(
+    message: string,
+    /** False when retrying cannot help (bad request, unknown version). */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,20 @@
+// Configuration of the worker processes, from the environment (parsed once at start-up).
+import { z } from 'zod';
+
+export const WorkerEnv = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  RELEASE_TASK_QUEUE: z.string().min(1).default('releases'),
+  /** Service catalog (which services run where, in which waves). */
+  CATALOG_FILE: z.string().min(1).default('config/catalog.json'),
+  /** Root of the embedded stores (artifacts, config store). */
+  DATA_DIR: z.string().min(1).default('.data'),
+  /** fleetd's control API (the `local` fleet target). */
+  FLEET_URL: z.url().default('http://127.0.0.1:7310'),
+  /** `embedded` serves every region in the catalog from this process; `none` serves none; or a comma list. */
+  REGION_AGENTS: z.string().min(1).default('embedded'),
+  /** host:port for the worker's Prometheus metrics; unset disables them. */
+  WORKER_METRICS_ADDRESS: z.string().optional(),
+  LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+});
+export type WorkerEnv = z.infer<typeof WorkerEnv>;

@@ -1,0 +1,90 @@
+// Builds the engine's workers on one connection: the orchestrator (release workflows and bookkeeping activities on
+// the release task queue) and, in the embedded default, an agent per region polling deploy.<region>.
+// In production each region runs its own agent (workers/region-agent.ts) next to its fleet instead.
+import { join } from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createRegionActivities, createReleaseActivities, type ActivityDeps } from '../activities';
+import { regionTaskQueue } from '../domain/names';
+
+export interface EngineWorkersOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  /** Release task queue (workflows + orchestrator activities); omit to run region agents only. */
+  releaseTaskQueue?: string;
+  /** Regions whose deploy.<region> queue this process serves. */
+  regions: string[];
+  deps: ActivityDeps;
+  /** A prebuilt bundle (tests build one per run); otherwise workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Region task queue names (tests use unique ones); defaults to deploy.<region>. */
+  regionQueue?: (region: string) => string;
+  identity?: string;
+}
+
+/** Path of the workflow bundle's entry (resolved lazily: only a worker without a prebuilt bundle needs it). */
+export function workflowsPath(): string {
+  return join(__dirname, '..', 'workflows', 'index.ts');
+}
+
+export async function createEngineWorkers(options: EngineWorkersOptions): Promise<Worker[]> {
+  const { connection, namespace = 'default', deps } = options;
+  const workers: Worker[] = [];
+  if (options.releaseTaskQueue) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: options.releaseTaskQueue,
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
+        activities: createReleaseActivities(deps),
+        ...(options.identity ? { identity: `${options.identity}/orchestrator` } : {}),
+      }),
+    );
+  }
+  const queueOf = options.regionQueue ?? regionTaskQueue;
+  for (const region of options.regions) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: queueOf(region),
+        activities: createRegionActivities(deps),
+        ...(options.identity ? { identity: `${options.identity}/${region}` } : {}),
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Runs workers until they stop; if one fails, the others are shut down and the error is rethrown. */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  const runs = workers.map((worker) => worker.run());
+  try {
+    await Promise.all(runs);
+  } catch (err) {
+    for (const worker of workers) {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    }
+    await Promise.allSettled(runs);
+    throw err;
+  }
+}
+
+/** Connects to Temporal, retrying while the server is still starting. */
+export async function connectWithRetry(
+  address: string,
+  options: { attempts?: number; log?: (message: string) => void } = {},
+): Promise<NativeConnection> {
+  const attempts = options.attempts ?? 30;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await NativeConnection.connect({ address });
+    } catch (err) {
+      if (attempt >= attempts) {
+        throw new Error(`cannot reach Temporal at ${address} after ${attempts} attempts: ${(err as Error).message}`);
+      }
+      options.log?.(`waiting for Temporal at ${address} (${(err as Error).message})`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)));
+    }
+  }
+}
