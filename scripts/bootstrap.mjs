@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const TEMPORAL_MODULE = 'github.com/temporalio/cli/cmd/temporal';
-const TOOLS_BIN = join(ROOT, '.tools', 'bin');
+// Where the CLI is built; overridable so tests can point it at an empty folder.
+const TOOLS_BIN = process.env.RELEASE_ENGINE_TOOLS_DIR
+  ? resolve(process.env.RELEASE_ENGINE_TOOLS_DIR)
+  : join(ROOT, '.tools', 'bin');
 const EXE = process.platform === 'win32' ? 'temporal.exe' : 'temporal';
 
 /** Prints a bootstrap progress line on stderr, so stdout stays clean for `--temporal-path`. */
@@ -68,7 +71,7 @@ export function findTemporalCli() {
   const fromPath = onPath(EXE);
   if (fromPath) return { path: fromPath, source: 'PATH' };
   const tool = join(TOOLS_BIN, EXE);
-  if (existsSync(tool) && isExecutable(tool)) return { path: tool, source: '.tools/bin' };
+  if (existsSync(tool) && isExecutable(tool)) return { path: tool, source: TOOLS_BIN };
   return undefined;
 }
 
@@ -87,7 +90,7 @@ function howToGetIt(reason) {
 export function ensureTemporalCli() {
   const found = findTemporalCli();
   if (found) return found;
-  const go = onPath('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = onPath('go');
   if (!go) throw new Error(howToGetIt('Go is not installed (no `go` on PATH).'));
   mkdirSync(TOOLS_BIN, { recursive: true });
   say(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} from source with ${go} (first run only;`);

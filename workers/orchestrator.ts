@@ -34,6 +34,7 @@ async function run() {
     namespace: env.TEMPORAL_NAMESPACE,
     releaseTaskQueue: env.RELEASE_TASK_QUEUE,
     regions,
+    ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
     deps: {
       artifacts: new LocalArtifactStore(paths.artifacts),
       ledger: new VersionLedger(new FileConfigStore(paths.configStore)),

@@ -27,9 +27,12 @@ const server = createServer((req, res) => {
 });
 
 server.keepAliveTimeout = 5000;
-server.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`${artifact.service}@${artifact.version} listening on ${server.address().port}\n`);
-});
+// A version may take a while to start (startupDelayMs), like a real service warming caches.
+setTimeout(() => {
+  server.listen(port, '127.0.0.1', () => {
+    process.stdout.write(`${artifact.service}@${artifact.version} listening on ${server.address().port}\n`);
+  });
+}, behaviour.startupDelayMs ?? 0);
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => server.close(() => process.exit(0)));
 }

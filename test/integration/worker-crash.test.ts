@@ -1,0 +1,74 @@
+// A release survives its worker dying: the worker (the real workers/orchestrator.ts, in its own process) is
+// SIGKILLed mid-release and started again; the release completes and the fleet's own log shows one deploy per region.
+import { afterEach, describe, expect, it } from 'vitest';
+import { packDemoVersion } from '../../demo/seed';
+import { startTestEngine, waitUntil, type TestEngine } from '../support/engine';
+
+function deploysPerRegion(events: { event: string; region: string; requestId?: string }[], releaseId: string) {
+  const counts: Record<string, number> = {};
+  for (const e of events)
+    if (e.requestId === releaseId && e.event === 'deploy') counts[e.region] = (counts[e.region] ?? 0) + 1;
+  return counts;
+}
+
+describe('worker crash', () => {
+  let engine: TestEngine | undefined;
+  afterEach(async () => {
+    await engine?.close();
+    engine = undefined;
+  });
+
+  it('a worker killed while a region bakes: the release completes, each region deployed once', async () => {
+    engine = await startTestEngine({ waves: [['a'], ['b', 'c']], bakeSeconds: 4, worker: 'process' });
+    await engine.trpc('ci').release.start.mutate({ service: 'hello', version: '1.1.0', releaseId: 'crash-bake' });
+    await engine.waitForStatus('crash-bake', (s) => s.regions[0]?.status === 'baking');
+
+    await engine.killWorkerProcess();
+    await new Promise((done) => setTimeout(done, 1000));
+    await engine.startWorkerProcess();
+
+    const status = await engine.waitForOutcome('crash-bake', 60_000);
+    expect(status.outcome?.result).toBe('succeeded');
+    expect(status.regions.every((r) => r.status === 'succeeded')).toBe(true);
+    const events = await engine.fleet.events({ service: 'hello' });
+    expect(deploysPerRegion(events, 'crash-bake')).toEqual(Object.fromEntries(engine.regions.map((r) => [r, 1])));
+  }, 120_000);
+
+  it('a worker killed in the middle of a deploy: the retried step deploys nothing twice', async () => {
+    engine = await startTestEngine({ waves: [['a']], bakeSeconds: 1, worker: 'process' });
+    // A version that takes 3s to start, so the kill lands while fleetd is still starting its instances.
+    await engine.artifacts.put(
+      'hello',
+      '1.1.1-slow',
+      await packDemoVersion('1.1.1-slow', {
+        greeting: 'slow hello',
+        failureRate: 0,
+        latencyMs: 5,
+        startupDelayMs: 3000,
+      }),
+    );
+    await engine
+      .trpc('ci')
+      .release.start.mutate({ service: 'hello', version: '1.1.1-slow', releaseId: 'crash-deploy' });
+    const handle = engine.client.workflow.getHandle('release/hello/crash-deploy');
+    await waitUntil(async () => {
+      const { raw } = await handle.describe();
+      return (raw.pendingActivities ?? []).some(
+        (a) => a.activityType?.name === 'deployRegion' && Number(a.attempt) >= 1 && a.lastStartedTime,
+      );
+    }, 20_000);
+
+    await engine.killWorkerProcess();
+    await engine.startWorkerProcess();
+
+    const status = await engine.waitForOutcome('crash-deploy', 90_000);
+    expect(status.outcome?.result).toBe('succeeded');
+    const events = (await engine.fleet.events({ service: 'hello' })).filter((e) => e.requestId === 'crash-deploy');
+    const region = engine.regions[0]!;
+    expect(deploysPerRegion(events, 'crash-deploy')).toEqual({ [region]: 1 });
+    // The retry reached the fleet and was recognised as already done.
+    expect(events.map((e) => e.event)).toContain('deploy-noop');
+    const { raw } = await handle.describe();
+    expect(raw.workflowExecutionInfo?.status).toBe(2); // COMPLETED
+  }, 120_000);
+});

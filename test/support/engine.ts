@@ -1,0 +1,303 @@
+// A whole engine for one integration test, built from the real parts: the shared Temporal dev server, a real
+// fleetd with instance processes, the real API over HTTP, and the worker either in this process or as the real
+// entry point (workers/orchestrator.ts) in a child process that a test can kill.
+//
+// Region names and task queues carry a per-engine suffix, so test files running in parallel never pick up each
+// other's tasks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import { inject } from 'vitest';
+import { createApp } from '../../api/app';
+import { hashToken, type Role, TokenAuthenticator } from '../../api/auth';
+import type { AppRouter } from '../../api/routers';
+import { seedDemoArtifacts } from '../../demo/seed';
+import type { ServiceCatalog } from '../../domain/catalog';
+import type { ReleaseStatus } from '../../domain/release-status';
+import { FleetDaemon } from '../../fleet/fleetd';
+import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
+import { dataPaths } from '../../providers/data-paths';
+import { FileConfigStore } from '../../providers/config-store/file-config-store';
+import { VersionLedger } from '../../providers/config-store/version-ledger';
+import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
+import { createEngineWorkers, runWorkers } from '../../workers/engine-workers';
+
+const ROOT = resolve(__dirname, '..', '..');
+
+let runtimeInstalled = false;
+function quietRuntime() {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed in this process
+  }
+}
+
+export const PRINCIPALS: Record<string, Role[]> = {
+  ci: ['pipeline'],
+  alice: ['approver'],
+  bob: ['approver'],
+  sam: ['sre', 'operator'],
+  viewer: ['viewer'],
+  admin: ['admin'],
+};
+
+export interface EngineOptions {
+  /** Waves of short region names; each gets the engine's suffix. Default [['a'], ['b', 'c']]. */
+  waves?: string[][];
+  bakeSeconds?: number;
+  /** Where the worker runs: in this process (fast), as a child process (killable), or not at all. */
+  worker?: 'in-process' | 'process' | 'none';
+  instancesPerRegion?: number;
+  loadRps?: number;
+}
+
+export type TestEngine = Awaited<ReturnType<typeof startTestEngine>>;
+
+export async function startTestEngine(options: EngineOptions = {}) {
+  quietRuntime();
+  const suffix = randomBytes(4).toString('hex');
+  const dir = await mkdtemp(join(tmpdir(), `engine-${suffix}-`));
+  const paths = dataPaths(join(dir, 'data'));
+  const waves = (options.waves ?? [['a'], ['b', 'c']]).map((wave) => wave.map((name) => `${name}-${suffix}`));
+  const regions = waves.flat();
+  const releaseTaskQueue = `releases-${suffix}`;
+  const catalog: ServiceCatalog = {
+    services: [
+      {
+        name: 'hello',
+        fleet: 'local',
+        bakeSeconds: options.bakeSeconds ?? 1,
+        environments: [{ name: 'production', waves }],
+      },
+    ],
+  };
+  const catalogFile = join(dir, 'catalog.json');
+  await writeFile(catalogFile, JSON.stringify(catalog, null, 2));
+
+  const artifacts = new LocalArtifactStore(paths.artifacts);
+  await seedDemoArtifacts(artifacts);
+  const ledger = new VersionLedger(new FileConfigStore(paths.configStore));
+  const fleetd = new FleetDaemon({
+    dataDir: paths.fleet,
+    artifacts,
+    regions: regions.map((region) => ({ service: 'hello', region })),
+    initialVersions: { hello: '1.0.0' },
+    instancesPerRegion: options.instancesPerRegion ?? 1,
+    loadRps: options.loadRps ?? 0,
+    log: () => undefined,
+  });
+  const fleetStarted = await fleetd.start();
+  const fleet = new LocalFleetTarget(fleetStarted.controlUrl);
+
+  const temporalAddress = inject('temporalAddress');
+  const workflowBundlePath = inject('workflowBundlePath');
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection });
+
+  const tokens: Record<string, string> = {};
+  const authenticator = new TokenAuthenticator({
+    tokens: Object.entries(PRINCIPALS).map(([principal, roles]) => {
+      tokens[principal] = `test-${principal}-${randomBytes(12).toString('hex')}`;
+      return { sha256: hashToken(tokens[principal]), principal, roles };
+    }),
+  });
+  const app = createApp({ temporal: client, catalog, releaseTaskQueue, authenticator, artifacts });
+  const server: Server = await new Promise((done) => {
+    const s = app.listen(0, '127.0.0.1', () => done(s));
+  });
+  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  // ---- the worker ----
+  let inProcess: { workers: Worker[]; run: Promise<void>; connection: NativeConnection } | undefined;
+  let child: ChildProcess | undefined;
+
+  async function startInProcessWorker() {
+    const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+    const workers = await createEngineWorkers({
+      connection: nativeConnection,
+      releaseTaskQueue,
+      regions,
+      deps: { artifacts, ledger, fleet },
+      workflowBundle: { codePath: workflowBundlePath },
+    });
+    inProcess = { workers, run: runWorkers(workers), connection: nativeConnection };
+  }
+
+  async function hasPollers(): Promise<boolean> {
+    const res = await client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: releaseTaskQueue },
+      taskQueueType: 1,
+    });
+    return (res.pollers ?? []).some((p) => Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 5000);
+  }
+
+  /** Starts workers/orchestrator.ts in a child process and waits until it polls. */
+  async function startWorkerProcess() {
+    const log = createWriteStream(join(dir, 'worker.log'), { flags: 'a' });
+    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'workers', 'orchestrator.ts')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: temporalAddress,
+        RELEASE_TASK_QUEUE: releaseTaskQueue,
+        CATALOG_FILE: catalogFile,
+        DATA_DIR: paths.root,
+        FLEET_URL: fleetStarted.controlUrl,
+        WORKFLOW_BUNDLE_PATH: workflowBundlePath,
+        LOG_LEVEL: 'WARN',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const started = child;
+    await waitUntil(async () => {
+      if (started.exitCode !== null)
+        throw new Error(`worker process exited with ${started.exitCode}; see ${dir}/worker.log`);
+      return (await hasPollers()) && /orchestrator worker polling/.test(await readText(join(dir, 'worker.log')));
+    }, 30_000);
+  }
+
+  /** SIGKILLs the worker process: no graceful shutdown, as when a machine dies. */
+  async function killWorkerProcess() {
+    const victim = child;
+    if (!victim || victim.exitCode !== null) throw new Error('no worker process to kill');
+    const exited = new Promise((done) => victim.once('exit', done));
+    victim.kill('SIGKILL');
+    await exited;
+    child = undefined;
+  }
+
+  async function stopWorker() {
+    if (inProcess) {
+      for (const worker of inProcess.workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await inProcess.run.catch(() => undefined);
+      await inProcess.connection.close();
+      inProcess = undefined;
+    }
+    if (child && child.exitCode === null) {
+      const victim = child;
+      const exited = new Promise((done) => victim.once('exit', done));
+      victim.kill('SIGTERM');
+      await exited;
+    }
+    child = undefined;
+  }
+
+  if ((options.worker ?? 'in-process') === 'in-process') await startInProcessWorker();
+  else if (options.worker === 'process') await startWorkerProcess();
+
+  /** A tRPC client over real HTTP, authenticated as `principal` (one of PRINCIPALS). */
+  function trpc(principal: keyof typeof PRINCIPALS | undefined) {
+    const token = principal ? tokens[principal] : undefined;
+    return createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${apiUrl}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })],
+    });
+  }
+
+  /** A raw HTTP call to a tRPC procedure, to see exactly what a curl-using pipeline sees. */
+  async function rawCall(procedure: string, input: unknown, token?: string, method: 'POST' | 'GET' = 'POST') {
+    const url =
+      method === 'GET'
+        ? `${apiUrl}/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`
+        : `${apiUrl}/trpc/${procedure}`;
+    const res = await fetch(url, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(method === 'POST' ? { body: typeof input === 'string' ? input : JSON.stringify(input) } : {}),
+    });
+    return {
+      status: res.status,
+      body: (await res.json()) as { error?: { message: string; data?: unknown }; result?: unknown },
+    };
+  }
+
+  /** Polls release.get until the release has an outcome. */
+  async function waitForOutcome(releaseId: string, timeoutMs = 60_000): Promise<ReleaseStatus> {
+    const api = trpc('viewer');
+    let last: ReleaseStatus | undefined;
+    await waitUntil(async () => {
+      last = await api.release.get.query({ service: 'hello', releaseId }).catch(() => last);
+      return last?.outcome !== undefined;
+    }, timeoutMs);
+    return last as ReleaseStatus;
+  }
+
+  /** Polls release.get until `predicate` holds. */
+  async function waitForStatus(releaseId: string, predicate: (s: ReleaseStatus) => boolean, timeoutMs = 30_000) {
+    const api = trpc('viewer');
+    let last: ReleaseStatus | undefined;
+    await waitUntil(async () => {
+      last = await api.release.get.query({ service: 'hello', releaseId }).catch(() => undefined);
+      return last !== undefined && predicate(last);
+    }, timeoutMs);
+    return last as ReleaseStatus;
+  }
+
+  async function close() {
+    await stopWorker();
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+    await fleetd.stop();
+    await connection.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  return {
+    dir,
+    suffix,
+    regions,
+    waves,
+    catalog,
+    releaseTaskQueue,
+    apiUrl,
+    tokens,
+    client,
+    artifacts,
+    ledger,
+    fleet,
+    fleetd,
+    routers: fleetStarted.routers,
+    trpc,
+    rawCall,
+    waitForOutcome,
+    waitForStatus,
+    startInProcessWorker,
+    startWorkerProcess,
+    killWorkerProcess,
+    stopWorker,
+    close,
+  };
+}
+
+async function readText(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch(() => '');
+}
+
+/** Polls `check` every 200ms until it returns true; fails after `timeoutMs` with what was waited for. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms`);
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+/** The body a region's router returns for GET /. */
+export async function hitRouter(url: string): Promise<string> {
+  const res = await fetch(`${url}/`);
+  return res.text();
+}

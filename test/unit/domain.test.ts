@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { catalogRegions, ServiceCatalog, ServiceSpec } from '../../domain/catalog';
+import { parseArtifactRef, releaseWorkflowId } from '../../domain/names';
+import { planRelease } from '../../domain/plan';
+import { ReleaseRequest } from '../../domain/release-request';
+
+const hello = ServiceSpec.parse({
+  name: 'hello',
+  environments: [
+    { name: 'staging', waves: [['stg-1']] },
+    { name: 'production', waves: [['eu-1'], ['us-1', 'us-2']] },
+  ],
+});
+
+describe('planRelease', () => {
+  it('orders waves by environment, then by wave, each region on its own task queue', () => {
+    const plan = planRelease({ service: 'hello', version: '2.0.0', releaseId: 'r1', changeClass: 'standard' }, hello);
+    expect(plan.waves.map((w) => [w.index, w.environment, w.regions.map((r) => r.region)])).toEqual([
+      [0, 'staging', ['stg-1']],
+      [1, 'production', ['eu-1']],
+      [2, 'production', ['us-1', 'us-2']],
+    ]);
+    expect(plan.waves[2]?.regions.map((r) => r.taskQueue)).toEqual(['deploy.us-1', 'deploy.us-2']);
+  });
+
+  it('takes the bake from the request when given, else from the catalog (default 30s)', () => {
+    const base = { service: 'hello', version: '2.0.0', releaseId: 'r1', changeClass: 'standard' } as const;
+    expect(planRelease(base, hello).bakeSeconds).toBe(30);
+    expect(planRelease({ ...base, bakeSeconds: 0 }, hello).bakeSeconds).toBe(0);
+  });
+
+  it('refuses a catalog entry of another service', () => {
+    expect(() =>
+      planRelease({ service: 'other', version: '1.0.0', releaseId: 'r1', changeClass: 'standard' }, hello),
+    ).toThrow(/plan for other was given the catalog entry of hello/);
+  });
+});
+
+describe('service catalog', () => {
+  it('rejects a region listed twice, pointing at the second occurrence', () => {
+    const result = ServiceSpec.safeParse({
+      name: 'hello',
+      environments: [
+        { name: 'staging', waves: [['eu-1']] },
+        { name: 'production', waves: [['eu-1']] },
+      ],
+    });
+    expect(result.success).toBe(false);
+    expect(z.prettifyError(result.error!)).toMatch(
+      /region eu-1 appears more than once[\s\S]*environments\[1\]\.waves\[0\]\[0\]/,
+    );
+  });
+
+  it('rejects a service listed twice and an empty wave', () => {
+    const twice = ServiceCatalog.safeParse({ services: [hello, hello] });
+    expect(z.prettifyError(twice.error!)).toMatch(/service hello is listed twice/);
+    const empty = ServiceSpec.safeParse({ name: 'x', environments: [{ name: 'p', waves: [[]] }] });
+    expect(z.prettifyError(empty.error!)).toMatch(/a wave needs at least one region/);
+  });
+
+  it('lists every region once, in release order', () => {
+    expect(catalogRegions({ services: [hello] })).toEqual(['stg-1', 'eu-1', 'us-1', 'us-2']);
+  });
+});
+
+describe('release request', () => {
+  it('defaults the change class to standard and trims the reason', () => {
+    expect(ReleaseRequest.parse({ service: 'hello', version: '1.2.3-rc.1+build.5', reason: '  hotfix ' })).toEqual({
+      service: 'hello',
+      version: '1.2.3-rc.1+build.5',
+      changeClass: 'standard',
+      reason: 'hotfix',
+    });
+  });
+
+  it('names every bad field', () => {
+    const result = ReleaseRequest.safeParse({ service: 'Hello World', version: '1.2', bakeSeconds: -1, extra: 1 });
+    const message = z.prettifyError(result.error!);
+    for (const field of ['service', 'version', 'bakeSeconds']) expect(message).toContain(`at ${field}`);
+    expect(message).toMatch(/Unrecognized key: "extra"/);
+  });
+});
+
+describe('names', () => {
+  it('parses service@version and builds the workflow id', () => {
+    expect(parseArtifactRef('hello@1.1.0')).toEqual({ service: 'hello', version: '1.1.0' });
+    expect(parseArtifactRef('hello')).toBeUndefined();
+    expect(parseArtifactRef('@1.0.0')).toBeUndefined();
+    expect(releaseWorkflowId('hello', 'r1')).toBe('release/hello/r1');
+  });
+});
