@@ -2,19 +2,16 @@
 // file under .data, Web UI, search attributes registered), fleetd (the local demo fleet), the orchestrator worker
 // and the API. A process that dies is restarted; Ctrl-C stops everything; the next start resumes where it was.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
-import { hashToken, type Role, type TokensFile } from '../api/auth';
-import { seedDemoArtifacts } from '../demo/seed';
-import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { dataPaths } from '../providers/data-paths';
 import { parseEnv, PortVar } from '../providers/env';
 import { RELEASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { DEV_PRINCIPALS, seedDemo } from './seed-demo';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -31,16 +28,6 @@ const StackEnv = z.object({
   CATALOG_FILE: z.string().min(1).default('config/catalog.json'),
 });
 type StackEnv = z.infer<typeof StackEnv>;
-
-const DEV_PRINCIPALS: { principal: string; roles: Role[]; purpose: string }[] = [
-  { principal: 'ci-pipeline', roles: ['pipeline'], purpose: 'starts releases' },
-  { principal: 'alice', roles: ['approver'], purpose: 'approves gates' },
-  { principal: 'bob', roles: ['approver'], purpose: 'approves gates (second approver)' },
-  { principal: 'sam', roles: ['sre', 'operator'], purpose: 'pauses, aborts, rolls back' },
-  { principal: 'admin', roles: ['admin'], purpose: 'everything' },
-];
-
-const DevCredentials = z.record(z.string(), z.string());
 
 function say(message: string) {
   const time = new Date().toTimeString().slice(0, 8);
@@ -193,23 +180,6 @@ async function reapLeftovers(pidDir: string) {
   }
 }
 
-async function ensureDevTokens(paths: ReturnType<typeof dataPaths>): Promise<Record<string, string>> {
-  if (existsSync(paths.devCredentials) && existsSync(paths.apiTokens)) {
-    return DevCredentials.parse(JSON.parse(await readFile(paths.devCredentials, 'utf8')));
-  }
-  const credentials: Record<string, string> = {};
-  const file: TokensFile = { tokens: [] };
-  for (const { principal, roles } of DEV_PRINCIPALS) {
-    const token = `dev-${principal}-${randomBytes(18).toString('base64url')}`;
-    credentials[principal] = token;
-    file.tokens.push({ sha256: hashToken(token), principal, roles });
-  }
-  await writeFile(paths.apiTokens, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  await writeFile(paths.devCredentials, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  say(`generated dev API tokens in ${relative(ROOT, paths.devCredentials)} (local only, git-ignored)`);
-  return credentials;
-}
-
 function cliSearchAttributeType(type: string): string {
   return type
     .toLowerCase()
@@ -243,8 +213,8 @@ async function main() {
   }
 
   say('seeding the demo artifacts (hello@1.0.0, 1.1.0, 1.2.0) ...');
-  await seedDemoArtifacts(new LocalArtifactStore(paths.artifacts));
-  const credentials = await ensureDevTokens(paths);
+  const { credentials, created } = await seedDemo(paths.root);
+  if (created) say(`generated dev API tokens in ${relative(ROOT, paths.devCredentials)} (local only, git-ignored)`);
 
   const temporalAddress = `${env.HOST}:${env.TEMPORAL_PORT}`;
   const common: NodeJS.ProcessEnv = {
