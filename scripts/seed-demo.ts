@@ -21,9 +21,14 @@ export const DEV_PRINCIPALS: { principal: string; roles: Role[]; purpose: string
 const DevCredentials = z.record(z.string(), z.string());
 
 /** Dev tokens per principal, generated once per data directory. */
-export async function ensureDevTokens(paths: ReturnType<typeof dataPaths>): Promise<{ credentials: Record<string, string>; created: boolean }> {
+export async function ensureDevTokens(
+  paths: ReturnType<typeof dataPaths>,
+): Promise<{ credentials: Record<string, string>; created: boolean }> {
   if (existsSync(paths.devCredentials) && existsSync(paths.apiTokens)) {
-    return { credentials: DevCredentials.parse(JSON.parse(await readFile(paths.devCredentials, 'utf8'))), created: false };
+    return {
+      credentials: DevCredentials.parse(JSON.parse(await readFile(paths.devCredentials, 'utf8'))),
+      created: false,
+    };
   }
   const credentials: Record<string, string> = {};
   const file: TokensFile = { tokens: [] };
