@@ -1,40 +1,110 @@
 // Region activities: run on the region's task queue (deploy.<region>), i.e. by the agent in that region.
 // Each is idempotent: the fleet target works by desired state, so a retry after a worker crash changes nothing.
+import { judgeCanary, type AnalysisPolicy, type CanaryVerdict, type MetricCounts } from '../domain/canary';
 import type { FleetTarget } from '../providers/fleet/fleet-target';
+import type { MetricsSnapshot, MetricsSource } from '../providers/metrics/metrics-source';
 import { translateErrors } from './errors';
 import { withHeartbeat } from './heartbeat';
 
 export interface RegionActivityDeps {
   fleet: FleetTarget;
+  metrics: MetricsSource;
 }
 
-export interface RegionStepInput {
+export interface RegionRef {
   service: string;
   region: string;
+}
+
+export interface RegionStepInput extends RegionRef {
   version: string;
-  digest: string;
   releaseId: string;
 }
 
-export function createRegionActivities({ fleet }: RegionActivityDeps) {
+const EMPTY: MetricCounts = { requests: 0, errors: 0, latencyMsSum: 0, latencyBuckets: {} };
+
+export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
   return {
     /** What the region runs now. Read before a change, so the workflow knows what to go back to. */
-    async inspectRegion(input: { service: string; region: string }): Promise<{ stableVersion: string | undefined }> {
-      return translateErrors(async () => {
-        const state = await fleet.state(input);
-        return { stableVersion: state.stableVersion };
-      });
+    async inspectRegion(input: RegionRef): Promise<{ stableVersion: string | undefined }> {
+      return translateErrors(async () => ({ stableVersion: (await fleet.state(input)).stableVersion }));
     },
 
-    /** Starts the new version's instances, moves all traffic to them and drains the old ones. */
-    async deployRegion(input: RegionStepInput): Promise<{ alreadyRunning: boolean }> {
+    /** Starts the new version's instances at 0% of the traffic. */
+    async deployCanary(input: RegionStepInput & { digest: string }): Promise<{ alreadyRunning: boolean }> {
       const { service, region, version, digest, releaseId } = input;
       return withHeartbeat((signal) =>
         translateErrors(async () => {
           const deployed = await fleet.deploy({ service, region, version, digest, requestId: releaseId }, { signal });
-          await fleet.promote({ service, region, version, requestId: releaseId }, { signal });
           return { alreadyRunning: deployed.alreadyRunning };
         }),
+      );
+    },
+
+    /** Sends `percent` of the region's traffic to the new version. */
+    async shiftTraffic(input: RegionStepInput & { percent: number }): Promise<void> {
+      const { service, region, version, percent, releaseId } = input;
+      await translateErrors(() => fleet.setTraffic({ service, region, version, percent, requestId: releaseId }));
+    },
+
+    /** Starts an analysis window. */
+    async snapshotMetrics(input: RegionRef): Promise<MetricsSnapshot> {
+      return translateErrors(() => metrics.snapshot(input));
+    },
+
+    /** Compares canary and baseline over the window since `since`: pass, fail or inconclusive, with the numbers. */
+    async analyzeCanary(
+      input: RegionRef & {
+        canaryVersion: string;
+        baselineVersion: string | undefined;
+        since: MetricsSnapshot;
+        policy: AnalysisPolicy;
+      },
+    ): Promise<CanaryVerdict> {
+      return translateErrors(async () => {
+        const window = await metrics.window(input, input.since);
+        const canary = window[input.canaryVersion] ?? EMPTY;
+        const baseline = (input.baselineVersion ? window[input.baselineVersion] : undefined) ?? EMPTY;
+        return judgeCanary(canary, baseline, input.policy);
+      });
+    },
+
+    /** Moves all traffic to the new version and drains the old one. */
+    async promoteRegion(input: RegionStepInput): Promise<void> {
+      const { service, region, version, releaseId } = input;
+      await withHeartbeat((signal) =>
+        translateErrors(() => fleet.promote({ service, region, version, requestId: releaseId }, { signal })),
+      );
+    },
+
+    /** Sends `requests` requests through the region's entry point; passes with at most `maxFailures` failures. */
+    async smokeTest(
+      input: RegionRef & { path: string; requests: number; maxFailures: number },
+    ): Promise<{ passed: boolean; failures: number; requests: number }> {
+      return withHeartbeat(async (signal) => {
+        const { url } = await translateErrors(() => fleet.state(input, { signal }));
+        let failures = 0;
+        for (let i = 0; i < input.requests; i++) {
+          try {
+            const res = await fetch(`${url}${input.path}`, {
+              signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+            });
+            await res.arrayBuffer();
+            if (!res.ok) failures += 1;
+          } catch {
+            if (signal.aborted) throw signal.reason;
+            failures += 1;
+          }
+        }
+        return { passed: failures <= input.maxFailures, failures, requests: input.requests };
+      });
+    },
+
+    /** Puts the region back on `version` (starting it again if needed) and drains every other version. */
+    async revertRegion(input: RegionStepInput): Promise<void> {
+      const { service, region, version, releaseId } = input;
+      await withHeartbeat((signal) =>
+        translateErrors(() => fleet.revert({ service, region, version, requestId: releaseId }, { signal })),
       );
     },
   };

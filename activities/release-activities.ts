@@ -1,16 +1,20 @@
 // Orchestrator activities: run on the release task queue, next to the workflow.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactRecord } from '../domain/artifact';
-import type { ArtifactStore } from '../providers/artifacts/artifact-store';
+import type { ReleaseCalendar } from '../domain/calendar';
+import type { LedgerRecord } from '../domain/ledger';
+import type { ArtifactStore, PromotionRecord } from '../providers/artifacts/artifact-store';
+import type { CalendarStore } from '../providers/calendar-store';
 import type { VersionLedger } from '../providers/config-store/version-ledger';
 import { translateErrors } from './errors';
 
 export interface ReleaseActivityDeps {
   artifacts: ArtifactStore;
   ledger: VersionLedger;
+  calendar: CalendarStore;
 }
 
-export function createReleaseActivities({ artifacts, ledger }: ReleaseActivityDeps) {
+export function createReleaseActivities({ artifacts, ledger, calendar }: ReleaseActivityDeps) {
   return {
     /** Finds `service@version` in the artifact store and checks its bytes against the digest. */
     async resolveArtifact(input: { service: string; version: string }): Promise<ArtifactRecord> {
@@ -27,17 +31,49 @@ export function createReleaseActivities({ artifacts, ledger }: ReleaseActivityDe
       });
     },
 
+    /** Marks the artifact released by this release. */
+    async promoteArtifact(input: { service: string; version: string; releaseId: string }): Promise<PromotionRecord> {
+      return translateErrors(() => artifacts.promote(input.service, input.version, input.releaseId));
+    },
+
+    /** Takes the artifact's release back (compensation of promoteArtifact). */
+    async demoteArtifact(input: {
+      service: string;
+      version: string;
+      releaseId: string;
+      reason: string;
+    }): Promise<PromotionRecord> {
+      return translateErrors(() => artifacts.demote(input.service, input.version, input.releaseId, input.reason));
+    },
+
     /** Records in the version ledger that a region now runs a version. Safe to repeat. */
     async recordRegionVersion(input: {
       service: string;
       region: string;
       version: string;
-      digest: string;
+      digest?: string;
       releaseId: string;
       recordedAt: string;
+      rolledBackFrom?: string;
+      reason?: string;
     }): Promise<void> {
       const { service, region, ...entry } = input;
       await ledger.record(service, region, entry);
+    },
+
+    /** Records the version a region was found running, if the ledger does not already say so. */
+    async observeRegionVersion(input: { service: string; region: string; version: string; recordedAt: string }) {
+      return ledger.observe(input.service, input.region, input.version, input.recordedAt);
+    },
+
+    /** The region's ledger history, oldest first. */
+    async ledgerHistory(input: { service: string; region: string }): Promise<LedgerRecord[]> {
+      return ledger.history(input.service, input.region);
+    },
+
+    /** The release calendar (freeze windows). */
+    async loadCalendar(): Promise<ReleaseCalendar> {
+      return calendar.load();
     },
   };
 }

@@ -3,14 +3,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { type Principal, Role } from '../domain/roles';
 
-export const Role = z.enum(['pipeline', 'approver', 'operator', 'sre', 'admin', 'viewer']);
-export type Role = z.infer<typeof Role>;
-
-export interface Principal {
-  id: string;
-  roles: Role[];
-}
+export { Role, type Principal } from '../domain/roles';
 
 export const TokensFile = z.strictObject({
   tokens: z.array(

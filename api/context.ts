@@ -4,11 +4,19 @@ import type { Client } from '@temporalio/client';
 import type { CreateExpressContextOptions } from '@trpc/server/adapters/express';
 import type { ServiceCatalog } from '../domain/catalog';
 import type { ArtifactRecord } from '../domain/artifact';
+import type { FreezeWindow, ReleaseCalendar } from '../domain/calendar';
 import { bearerToken, type Principal, type TokenAuthenticator } from './auth';
 
 /** The API's view of the artifact store: enough to refuse a release of an artifact that does not exist. */
 export interface ArtifactLookup {
   resolve(service: string, version: string): Promise<ArtifactRecord | undefined>;
+}
+
+/** The API's view of the release calendar. */
+export interface CalendarAccess {
+  load(): Promise<ReleaseCalendar>;
+  put(window: FreezeWindow): Promise<void>;
+  delete(id: string): Promise<boolean>;
 }
 
 export interface ApiDeps {
@@ -17,6 +25,7 @@ export interface ApiDeps {
   releaseTaskQueue: string;
   authenticator: TokenAuthenticator;
   artifacts?: ArtifactLookup;
+  calendar?: CalendarAccess;
 }
 
 export interface ContextOptions {
@@ -32,6 +41,7 @@ export function createContextInner(options: ContextOptions) {
     catalog: options.deps.catalog,
     releaseTaskQueue: options.deps.releaseTaskQueue,
     artifacts: options.deps.artifacts,
+    calendar: options.deps.calendar,
     principal: options.principal,
     invalidToken: options.invalidToken ?? false,
   };

@@ -2,6 +2,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadCatalog } from '../providers/catalog';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
+import { CalendarStore } from '../providers/calendar-store';
+import { FileConfigStore } from '../providers/config-store/file-config-store';
 import { dataPaths } from '../providers/data-paths';
 import { parseEnv } from '../providers/env';
 import { createApp } from './app';
@@ -21,6 +23,7 @@ async function run() {
       authenticator,
       releaseTaskQueue: env.RELEASE_TASK_QUEUE,
       artifacts: new LocalArtifactStore(dataPaths(env.DATA_DIR).artifacts),
+      calendar: new CalendarStore(new FileConfigStore(dataPaths(env.DATA_DIR).configStore)),
     },
     { onServerError: (path, err) => console.error(`error in ${path ?? 'unknown procedure'}:`, err) },
   );

@@ -1,7 +1,7 @@
 // The one tRPC instance of the API: procedures, the auth middleware, and the error shape clients see.
 import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import type { Role } from './auth';
+import { hasAnyRole, type Role } from '../domain/roles';
 import type { Context } from './context';
 
 const t = initTRPC.context<Context>().create({
@@ -45,8 +45,7 @@ const authenticated = t.middleware(({ ctx, next }) => {
 /** A procedure callable by principals holding any of `roles` (admins may call everything): 403 otherwise. */
 export function requireRole(...roles: Role[]) {
   return t.procedure.use(authenticated).use(({ ctx, next }) => {
-    const allowed = ctx.principal.roles.some((role) => role === 'admin' || roles.includes(role));
-    if (!allowed) {
+    if (!hasAnyRole(ctx.principal, roles)) {
       throw new TRPCError({
         code: 'FORBIDDEN',
         message: `${ctx.principal.id} may not do this: it needs the ${roles.join(' or ')} role`,

@@ -1,23 +1,34 @@
-// relctl: the engine's CLI for pipelines and people. A typed tRPC client of the API.
-//
-//   relctl release start <service>@<version> [--release-id ID] [--change-class C] [--bake S] [--reason T] [--wait]
-//   relctl release status <service> <release-id>
-//   relctl release watch <service> <release-id>
-//
-// The API URL and token come from --url/--token or RELCTL_URL/RELCTL_TOKEN. --json prints machine-readable output.
-// Exit codes: 0 ok (release succeeded), 1 release failed or rolled back, 2 bad usage or input, 3 API unreachable or
-// refused the token.
+// relctl: the engine's CLI for pipelines, approvers and SREs. A typed tRPC client of the API.
+// The API URL and token come from --url/--token or RELCTL_URL/RELCTL_TOKEN; --json prints machine-readable output.
+// Exit codes: 0 ok (a followed release succeeded), 1 release failed or rolled back, 2 bad usage or refused input,
+// 3 API unreachable or refused the token.
 import { parseArgs } from 'node:util';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import type { inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../api/routers';
 import { parseArtifactRef } from '../domain/names';
-import type { ReleaseStatus } from '../domain/release-status';
 
-const USAGE = `usage:
-  relctl release start <service>@<version> [--release-id ID] [--change-class standard|normal|emergency]
-                                           [--bake SECONDS] [--reason TEXT] [--wait]
-  relctl release status <service> <release-id>
-  relctl release watch <service> <release-id>
+type Outputs = inferRouterOutputs<AppRouter>;
+type ReleaseView = Outputs['release']['get'];
+type RollbackView = Outputs['rollback']['get'];
+
+const USAGE = `usage: relctl <command> [options]
+
+releases
+  release plan   <service>@<version> [--change-class C] [--bake S]     show the plan without starting
+  release start  <service>@<version> [--release-id ID] [--change-class standard|normal|emergency]
+                 [--bake SECONDS] [--reason TEXT] [--queue] [--wait]
+  release status <service> <release-id>
+  release watch  <service> <release-id>                               follow until it ends
+  release approve <service> <release-id> <gate> [--comment TEXT]
+  release reject  <service> <release-id> <gate> --comment TEXT
+  release pause   <service> <release-id> [--reason TEXT]
+  release resume  <service> <release-id>
+  release abort   <service> <release-id> --reason TEXT
+rollbacks
+  rollback <service> --reason TEXT [--region R ...] [--wait]          emergency rollback to last known-good
+calendar
+  calendar list
 
 options: --url URL (or RELCTL_URL, default http://127.0.0.1:7300)
          --token TOKEN (or RELCTL_TOKEN)   --json   --help`;
@@ -26,14 +37,9 @@ class UsageError extends Error {}
 
 const EXIT = { ok: 0, releaseFailed: 1, usage: 2, api: 3 } as const;
 
-function client(url: string, token: string | undefined) {
+function client(url: string, token: string) {
   return createTRPCClient<AppRouter>({
-    links: [
-      httpLink({
-        url: `${url.replace(/\/$/, '')}/trpc`,
-        headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
-      }),
-    ],
+    links: [httpLink({ url: `${url.replace(/\/$/, '')}/trpc`, headers: () => ({ authorization: `Bearer ${token}` }) })],
   });
 }
 
@@ -43,28 +49,42 @@ function time(iso: string): string {
   return new Date(iso).toTimeString().slice(0, 8);
 }
 
-function printPlan(plan: { waves: { index: number; regions: { region: string }[] }[]; bakeSeconds: number }) {
-  const waves = plan.waves.map((w) => `wave ${w.index + 1}: ${w.regions.map((r) => r.region).join(', ')}`);
-  console.log(`  plan: ${waves.join(' | ')}  (bake ${plan.bakeSeconds}s per region)`);
+function printPlan(plan: Outputs['release']['plan']['plan']) {
+  const waves = plan.waves.map(
+    (w) => `wave ${w.index + 1} (${w.environment}): ${w.regions.map((r) => r.region).join(', ')}`,
+  );
+  console.log(`  plan: ${waves.join(' | ')}`);
+  console.log(`  canary: ${plan.canary.steps.map((s) => `${s.percent}% for ${s.bakeSeconds}s`).join(' > ')} > 100%`);
+  for (const gate of plan.gates)
+    console.log(`  gate ${gate.id} before wave ${gate.beforeWave + 1}: ${gate.description}`);
 }
 
-function printStatus(status: ReleaseStatus) {
+function printStatus(status: ReleaseView) {
   console.log(`release ${status.releaseId} of ${status.service}@${status.version} (${status.changeClass})`);
   console.log(`  requested by ${status.requestedBy} at ${status.startedAt}`);
-  console.log(`  stage: ${status.stage}${status.outcome?.reason ? ` (${status.outcome.reason})` : ''}`);
+  console.log(
+    `  stage: ${status.stage}${status.paused ? ' (paused)' : ''}${status.outcome?.reason ? ` (${status.outcome.reason})` : ''}`,
+  );
   for (const r of status.regions) {
+    const smoke = r.smokeTest ? ` smoke ${r.smokeTest.passed ? 'ok' : 'FAILED'}` : '';
     console.log(
-      `  ${r.region.padEnd(12)} wave ${r.wave + 1}  ${r.status.padEnd(10)} ${String(r.trafficPercent).padStart(3)}% on ${r.version}${r.previousVersion ? ` (was ${r.previousVersion})` : ''}`,
+      `  ${r.region.padEnd(12)} wave ${r.wave + 1}  ${r.status.padEnd(14)} ${String(r.trafficPercent).padStart(3)}% on ${r.version}${r.previousVersion ? ` (was ${r.previousVersion})` : ''}${smoke}`,
     );
   }
+  for (const g of status.gates) {
+    const decisions = g.decisions.map((d) => `${d.decision} by ${d.by}`).join(', ');
+    console.log(`  gate ${g.id.padEnd(24)} ${g.status.padEnd(10)} ${decisions}`);
+  }
+  for (const c of status.compensations) console.log(`  compensation: ${c.status.padEnd(11)} ${c.name}`);
 }
 
-/** Follows a release until it ends, printing each new timeline event. Returns the final status. */
-async function follow(api: Api, service: string, releaseId: string, json: boolean): Promise<ReleaseStatus> {
+/** Follows a release until it ends, printing each new timeline event and what a waiting gate needs. */
+async function follow(api: Api, service: string, releaseId: string, json: boolean): Promise<ReleaseView> {
   let printed = 0;
   let failures = 0;
+  const hinted = new Set<string>();
   for (;;) {
-    let status: ReleaseStatus;
+    let status: ReleaseView;
     try {
       status = await api.release.get.query({ service, releaseId });
       failures = 0;
@@ -76,11 +96,34 @@ async function follow(api: Api, service: string, releaseId: string, json: boolea
     }
     if (!json) {
       for (const event of status.timeline.slice(printed)) console.log(`${time(event.at)} ${event.message}`);
+      for (const gate of status.gates.filter((g) => g.status === 'waiting' && !hinted.has(g.id))) {
+        hinted.add(gate.id);
+        console.log(`         -> to decide: relctl release approve|reject ${service} ${releaseId} ${gate.id}`);
+      }
     }
     printed = status.timeline.length;
     if (status.outcome) return status;
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+function report(status: ReleaseView, json: boolean): number {
+  if (json) console.log(JSON.stringify(status, null, 2));
+  else {
+    const took = status.outcome ? (Date.parse(status.outcome.finishedAt) - Date.parse(status.startedAt)) / 1000 : 0;
+    const result = status.outcome?.result ?? status.stage;
+    console.log(
+      `release ${status.releaseId}: ${result} after ${took.toFixed(0)}s${status.outcome?.reason ? `: ${status.outcome.reason}` : ''}`,
+    );
+  }
+  return status.outcome?.result === 'succeeded' ? EXIT.ok : EXIT.releaseFailed;
+}
+
+function wholeSeconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a whole number of seconds, not "${value}"`);
+  return n;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -92,11 +135,14 @@ async function main(argv: string[]): Promise<number> {
       token: { type: 'string' },
       json: { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
+      queue: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       'release-id': { type: 'string' },
       'change-class': { type: 'string' },
       bake: { type: 'string' },
       reason: { type: 'string' },
+      comment: { type: 'string' },
+      region: { type: 'string', multiple: true },
     },
   });
   if (values.help || positionals.length === 0) {
@@ -107,58 +153,143 @@ async function main(argv: string[]): Promise<number> {
   const token = values.token ?? process.env.RELCTL_TOKEN;
   if (!token) throw new UsageError('no API token: pass --token or set RELCTL_TOKEN');
   const api = client(url, token);
+  const out = (value: unknown, human: () => void) =>
+    values.json ? console.log(JSON.stringify(value, null, 2)) : human();
   const [noun, verb, ...rest] = positionals;
 
-  if (noun === 'release' && verb === 'start') {
+  if (noun === 'release' && (verb === 'start' || verb === 'plan')) {
     const ref = rest[0] ? parseArtifactRef(rest[0]) : undefined;
-    if (!ref) throw new UsageError('release start needs <service>@<version>, e.g. hello@1.1.0');
-    let bakeSeconds: number | undefined;
-    if (values.bake !== undefined) {
-      bakeSeconds = Number(values.bake);
-      if (!Number.isInteger(bakeSeconds))
-        throw new UsageError(`--bake must be a whole number of seconds, not "${values.bake}"`);
-    }
-    const started = await api.release.start.mutate({
+    if (!ref) throw new UsageError(`release ${verb} needs <service>@<version>, e.g. hello@1.1.0`);
+    const bakeSeconds = wholeSeconds('--bake', values.bake);
+    const request = {
       ...ref,
       ...(values['release-id'] ? { releaseId: values['release-id'] } : {}),
       ...(values['change-class'] ? { changeClass: values['change-class'] as 'standard' } : {}),
       ...(bakeSeconds !== undefined ? { bakeSeconds } : {}),
       ...(values.reason ? { reason: values.reason } : {}),
-    });
+      ...(values.queue ? { queue: true } : {}),
+    };
+    if (verb === 'plan') {
+      const result = await api.release.plan.query(request);
+      out(result, () => {
+        console.log(`plan of ${ref.service}@${ref.version}:`);
+        printPlan(result.plan);
+        if (result.freeze) {
+          console.log(
+            `  frozen now: ${result.freeze.windows.map((w) => w.id).join(', ')} until ${result.freeze.endsAt}`,
+          );
+        }
+      });
+      return EXIT.ok;
+    }
+    const started = await api.release.start.mutate(request);
     if (!values.json) {
-      console.log(
-        `${started.alreadyStarted ? 'release already exists' : 'started release'} ${started.releaseId} of ${ref.service}@${ref.version} (workflow ${started.workflowId})`,
-      );
+      const how = started.alreadyStarted
+        ? 'release already exists:'
+        : started.queuedBehind.length
+          ? `queued behind ${started.queuedBehind.join(', ')}:`
+          : 'started release';
+      console.log(`${how} ${started.releaseId} of ${ref.service}@${ref.version} (workflow ${started.workflowId})`);
       printPlan(started.plan);
     }
     if (!values.wait) {
       if (values.json) console.log(JSON.stringify(started, null, 2));
       return EXIT.ok;
     }
-    const status = await follow(api, ref.service, started.releaseId, values.json);
-    return report(status, values.json);
+    return report(await follow(api, ref.service, started.releaseId, values.json), values.json);
   }
 
-  if (noun === 'release' && (verb === 'status' || verb === 'watch')) {
-    const [service, releaseId] = rest;
-    if (!service || !releaseId) throw new UsageError(`release ${verb} needs <service> <release-id>`);
-    if (verb === 'watch') return report(await follow(api, service, releaseId, values.json), values.json);
-    const status = await api.release.get.query({ service, releaseId });
-    if (values.json) console.log(JSON.stringify(status, null, 2));
-    else printStatus(status);
+  if (noun === 'release') {
+    const [service, releaseId, gate] = rest;
+    if (!service || !releaseId) throw new UsageError(`release ${verb ?? ''} needs <service> <release-id>`);
+    switch (verb) {
+      case 'status': {
+        const status = await api.release.get.query({ service, releaseId });
+        out(status, () => printStatus(status));
+        return EXIT.ok;
+      }
+      case 'watch':
+        return report(await follow(api, service, releaseId, values.json), values.json);
+      case 'approve':
+      case 'reject': {
+        if (!gate) throw new UsageError(`release ${verb} needs <service> <release-id> <gate>`);
+        if (verb === 'reject' && !values.comment) throw new UsageError('release reject needs --comment saying why');
+        const decided =
+          verb === 'approve'
+            ? await api.release.approve.mutate({
+                service,
+                releaseId,
+                gate,
+                ...(values.comment ? { comment: values.comment } : {}),
+              })
+            : await api.release.reject.mutate({ service, releaseId, gate, comment: values.comment ?? '' });
+        out(decided, () =>
+          console.log(
+            `gate ${decided.id}: ${decided.status} (${decided.decisions.filter((d) => d.decision === 'approve').length} of ${decided.quorum} approvals)`,
+          ),
+        );
+        return EXIT.ok;
+      }
+      case 'pause':
+        await api.release.pause.mutate({ service, releaseId, ...(values.reason ? { reason: values.reason } : {}) });
+        out({ ok: true }, () => console.log(`pausing ${releaseId}: it holds before its next step`));
+        return EXIT.ok;
+      case 'resume':
+        await api.release.resume.mutate({ service, releaseId });
+        out({ ok: true }, () => console.log(`resuming ${releaseId}`));
+        return EXIT.ok;
+      case 'abort':
+        if (!values.reason) throw new UsageError('release abort needs --reason');
+        await api.release.abort.mutate({ service, releaseId, reason: values.reason });
+        out({ ok: true }, () => console.log(`aborting ${releaseId}: it rolls back what it did`));
+        return EXIT.ok;
+      case undefined:
+      default:
+        throw new UsageError(`unknown command: release ${verb ?? ''}`);
+    }
+  }
+
+  if (noun === 'rollback') {
+    const service = verb;
+    if (!service) throw new UsageError('rollback needs <service>');
+    if (!values.reason) throw new UsageError('rollback needs --reason');
+    const started = await api.rollback.emergency.mutate({
+      service,
+      reason: values.reason,
+      ...(values.region?.length ? { regions: values.region } : {}),
+    });
+    if (!values.json) {
+      console.log(`emergency rollback ${started.rollbackId} of ${service} (workflow ${started.workflowId})`);
+      if (started.aborted.length) console.log(`  aborted: ${started.aborted.join(', ')}`);
+    }
+    if (!values.wait) {
+      if (values.json) console.log(JSON.stringify(started, null, 2));
+      return EXIT.ok;
+    }
+    let status: RollbackView;
+    for (;;) {
+      status = await api.rollback.get.query({ service, rollbackId: started.rollbackId });
+      if (status.stage === 'succeeded' || status.stage === 'failed') break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    out(status, () => {
+      for (const r of status.regions)
+        console.log(`  ${r.region.padEnd(12)} ${r.status.padEnd(14)} ${r.from ?? '-'} -> ${r.to ?? '-'}`);
+      console.log(`rollback ${status.rollbackId}: ${status.stage}`);
+    });
+    return status.stage === 'succeeded' ? EXIT.ok : EXIT.releaseFailed;
+  }
+
+  if (noun === 'calendar' && verb === 'list') {
+    const windows = await api.calendar.list.query();
+    out(windows, () => {
+      if (windows.length === 0) console.log('no freeze windows');
+      for (const w of windows) console.log(`${w.id.padEnd(20)} ${w.description}`);
+    });
     return EXIT.ok;
   }
 
   throw new UsageError(`unknown command: ${positionals.join(' ')}`);
-}
-
-function report(status: ReleaseStatus, json: boolean): number {
-  if (json) console.log(JSON.stringify(status, null, 2));
-  else {
-    const took = status.outcome ? (Date.parse(status.outcome.finishedAt) - Date.parse(status.startedAt)) / 1000 : 0;
-    console.log(`release ${status.releaseId}: ${status.outcome?.result ?? status.stage} after ${took.toFixed(0)}s`);
-  }
-  return status.outcome?.result === 'succeeded' ? EXIT.ok : EXIT.releaseFailed;
 }
 
 main(process.argv.slice(2)).then(
@@ -175,7 +306,7 @@ main(process.argv.slice(2)).then(
         process.exit(EXIT.api);
       }
       console.error(`relctl: ${err.message}`);
-      process.exit(status === 400 || status === 404 || status === 409 ? EXIT.usage : EXIT.api);
+      process.exit(status === 401 || status >= 500 ? EXIT.api : EXIT.usage);
     }
     console.error(`relctl: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(EXIT.api);

@@ -14,6 +14,8 @@ const HELLO_DIR = join(__dirname, 'hello');
 export interface DemoBehaviour {
   greeting: string;
   failureRate: number;
+  /** Failure rate in particular regions, overriding failureRate there. */
+  failureRateIn?: Record<string, number>;
   latencyMs: number;
   startupDelayMs?: number;
 }

@@ -1,11 +1,60 @@
 // The service catalog: which services exist, where they run, and in which order their regions are released.
 import { z } from 'zod';
+import { AnalysisPolicy } from './canary';
 import { EnvironmentName, RegionName, ServiceName } from './names';
 
 const MAX_BAKE_SECONDS = 7 * 24 * 3600;
+const BakeSeconds = z.number().int().min(0).max(MAX_BAKE_SECONDS);
+
+export const CanaryStep = z.strictObject({
+  /** Share of the region's traffic on the new version during this step. */
+  percent: z.number().int().min(1).max(99),
+  /** How long the step bakes before its analysis; defaults to the service's bakeSeconds. */
+  bakeSeconds: BakeSeconds.optional(),
+});
+export type CanaryStep = z.infer<typeof CanaryStep>;
+
+export const CanarySpec = z.strictObject({
+  steps: z
+    .array(CanaryStep)
+    .min(1, 'needs at least one canary step')
+    .refine((steps) => steps.every((s, i) => i === 0 || s.percent > (steps[i - 1]?.percent ?? 0)), {
+      message: 'canary steps must increase their percent',
+    })
+    .default([{ percent: 10 }, { percent: 50 }]),
+  analysis: AnalysisPolicy.default(AnalysisPolicy.parse({})),
+});
+export type CanarySpec = z.infer<typeof CanarySpec>;
+
+export const SmokeTestSpec = z.strictObject({
+  /** Path requested through the region's router after promotion. */
+  path: z
+    .string()
+    .regex(/^\/[^\s]*$/, 'must be a path starting with /')
+    .default('/'),
+  requests: z.number().int().min(1).max(1000).default(20),
+  /** Failed requests tolerated (0: every request must succeed). */
+  maxFailures: z.number().int().min(0).default(0),
+});
+export type SmokeTestSpec = z.infer<typeof SmokeTestSpec>;
+
+export const ApprovalSettings = z.strictObject({
+  /** How long a human gate waits before it fails the release. */
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
+  normalQuorum: z.number().int().min(1).max(10).default(1),
+  emergencyQuorum: z.number().int().min(1).max(10).default(2),
+});
+export type ApprovalSettingsSpec = z.infer<typeof ApprovalSettings>;
 
 export const EnvironmentSpec = z.strictObject({
   name: EnvironmentName,
+  /** Production environments get the human approval gate of normal and emergency changes. */
+  production: z.boolean().optional(),
   /** Waves of regions: waves run in order, the regions of one wave in parallel. */
   waves: z.array(z.array(RegionName).min(1, 'a wave needs at least one region')).min(1, 'needs at least one wave'),
 });
@@ -17,8 +66,15 @@ export const ServiceSpec = z
     description: z.string().max(500).optional(),
     /** Which fleet target driver deploys this service. */
     fleet: z.enum(['local']).default('local'),
-    /** Default bake per region, in seconds, when the release does not set one. */
-    bakeSeconds: z.number().int().min(0).max(MAX_BAKE_SECONDS).default(30),
+    /** Default bake of each canary step, in seconds, when neither the step nor the release sets one. */
+    bakeSeconds: BakeSeconds.default(30),
+    /** Optional bake between two waves, after the earlier wave finished. */
+    waveBakeSeconds: BakeSeconds.default(0),
+    canary: CanarySpec.default(CanarySpec.parse({})),
+    smokeTest: SmokeTestSpec.default(SmokeTestSpec.parse({})),
+    approvals: ApprovalSettings.default(ApprovalSettings.parse({})),
+    /** What a release does when it meets a freeze window: wait for its end, or fail. */
+    onFreeze: z.enum(['wait', 'fail']).default('wait'),
     /** Environments in promotion order (e.g. staging, then production). */
     environments: z.array(EnvironmentSpec).min(1, 'needs at least one environment'),
   })
@@ -64,6 +120,11 @@ export function serviceRegions(service: ServiceSpec): string[] {
 /** Every region named anywhere in the catalog, each once. */
 export function catalogRegions(catalog: ServiceCatalog): string[] {
   return [...new Set(catalog.services.flatMap(serviceRegions))];
+}
+
+/** Whether an environment counts as production (explicit flag, else its name). */
+export function isProduction(env: EnvironmentSpec): boolean {
+  return env.production ?? env.name === 'production';
 }
 
 export function findService(catalog: ServiceCatalog, name: string): ServiceSpec | undefined {

@@ -1,7 +1,19 @@
 // Errors with a stable code, raised below the API and translated by it into plain words and HTTP statuses.
 
 export type EngineErrorCode =
-  'RELEASE_ID_CONFLICT' | 'RELEASE_NOT_FOUND' | 'UNKNOWN_SERVICE' | 'UNKNOWN_ARTIFACT' | 'TEMPORAL_UNAVAILABLE';
+  | 'RELEASE_ID_CONFLICT'
+  | 'RELEASE_IN_PROGRESS'
+  | 'RELEASE_NOT_FOUND'
+  | 'RELEASE_FINISHED'
+  | 'ROLLBACK_NOT_FOUND'
+  | 'ROLLBACK_REFUSED'
+  | 'GATE_NOT_FOUND'
+  | 'GATE_NOT_WAITING'
+  | 'DECISION_FORBIDDEN'
+  | 'DUPLICATE_DECISION'
+  | 'UNKNOWN_SERVICE'
+  | 'UNKNOWN_ARTIFACT'
+  | 'TEMPORAL_UNAVAILABLE';
 
 export class EngineError extends Error {
   override readonly name = 'EngineError';

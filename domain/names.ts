@@ -34,6 +34,21 @@ export function releaseWorkflowId(service: string, releaseId: string): string {
   return `release/${service}/${releaseId}`;
 }
 
+/** Workflow id of a region's rollout within a release. */
+export function regionRolloutWorkflowId(service: string, releaseId: string, region: string): string {
+  return `region-rollout/${service}/${releaseId}/${region}`;
+}
+
+/** Workflow id of a service's coordinator (one release at a time, its queue, emergency rollbacks). */
+export function serviceWorkflowId(service: string): string {
+  return `service/${service}`;
+}
+
+/** Workflow id of an emergency rollback. */
+export function rollbackWorkflowId(service: string, rollbackId: string): string {
+  return `rollback/${service}/${rollbackId}`;
+}
+
 /** Task queue that the region's agent polls for region-local work. */
 export function regionTaskQueue(region: string): string {
   return `deploy.${region}`;

@@ -1,6 +1,10 @@
-// Turns a release request and the service's catalog entry into the plan the release workflow executes.
-import type { ServiceSpec } from './catalog';
+// Turns a release request and the service's catalog entry into the plan the release workflow executes: waves of
+// regions, the canary steps of every region, the gates and their approval policy, and the freeze policy.
+import { productionGatePolicy } from './approval';
+import type { AnalysisPolicy } from './canary';
+import { isProduction, type ServiceSpec, type SmokeTestSpec } from './catalog';
 import type { ChangeClass } from './release-request';
+import type { Role } from './roles';
 import { regionTaskQueue } from './names';
 
 export interface WavePlan {
@@ -9,13 +13,36 @@ export interface WavePlan {
   regions: { region: string; taskQueue: string }[];
 }
 
+export interface PlannedStep {
+  percent: number;
+  bakeSeconds: number;
+}
+
+/** A gate on the way: a human approval before a wave, or the automatic check when moving to the next environment. */
+export interface GatePlan {
+  id: string;
+  kind: 'approval' | 'promotion';
+  beforeWave: number;
+  description: string;
+  quorum: number;
+  roles: Role[];
+  timeoutSeconds: number;
+}
+
 export interface ReleasePlan {
   service: string;
   version: string;
   releaseId: string;
   changeClass: ChangeClass;
-  bakeSeconds: number;
+  environments: string[];
   waves: WavePlan[];
+  canary: { steps: PlannedStep[]; analysis: AnalysisPolicy };
+  smokeTest: SmokeTestSpec;
+  waveBakeSeconds: number;
+  gates: GatePlan[];
+  /** How long a gate opened during the release (an inconclusive analysis) waits for a human. */
+  decisionTimeoutSeconds: number;
+  freeze: { onFreeze: 'wait' | 'fail'; override: boolean };
 }
 
 export interface PlanRequest {
@@ -23,16 +50,43 @@ export interface PlanRequest {
   version: string;
   releaseId: string;
   changeClass: ChangeClass;
+  /** Overrides the bake of every canary step. */
   bakeSeconds?: number | undefined;
 }
 
-/** Computes waves (in environment order, then wave order) for a release of `request` to `service`. */
+/** Computes the plan of releasing `request` to `service`. */
 export function planRelease(request: PlanRequest, service: ServiceSpec): ReleasePlan {
   if (request.service !== service.name) {
     throw new Error(`plan for ${request.service} was given the catalog entry of ${service.name}`);
   }
   const waves: WavePlan[] = [];
-  for (const env of service.environments) {
+  const gates: GatePlan[] = [];
+  const policy = productionGatePolicy(request.changeClass, service.approvals);
+  let productionGated = false;
+  service.environments.forEach((env, e) => {
+    const firstWave = waves.length;
+    if (e > 0) {
+      const previous = service.environments[e - 1]?.name ?? '';
+      gates.push({
+        id: `promote-to-${env.name}`,
+        kind: 'promotion',
+        beforeWave: firstWave,
+        description: `every region of ${previous} passed its smoke test before ${env.name} starts`,
+        quorum: 0,
+        roles: [],
+        timeoutSeconds: 0,
+      });
+    }
+    if (policy && isProduction(env) && !productionGated) {
+      productionGated = true;
+      gates.push({
+        id: `${env.name}-approval`,
+        kind: 'approval',
+        beforeWave: firstWave,
+        description: `${policy.quorum} approval${policy.quorum > 1 ? 's' : ''} before the first ${env.name} wave (${request.changeClass} change)`,
+        ...policy,
+      });
+    }
     for (const regions of env.waves) {
       waves.push({
         index: waves.length,
@@ -40,13 +94,25 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
         regions: regions.map((region) => ({ region, taskQueue: regionTaskQueue(region) })),
       });
     }
-  }
+  });
   return {
     service: service.name,
     version: request.version,
     releaseId: request.releaseId,
     changeClass: request.changeClass,
-    bakeSeconds: request.bakeSeconds ?? service.bakeSeconds,
+    environments: service.environments.map((env) => env.name),
     waves,
+    canary: {
+      steps: service.canary.steps.map((step) => ({
+        percent: step.percent,
+        bakeSeconds: request.bakeSeconds ?? step.bakeSeconds ?? service.bakeSeconds,
+      })),
+      analysis: service.canary.analysis,
+    },
+    smokeTest: service.smokeTest,
+    waveBakeSeconds: service.waveBakeSeconds,
+    gates,
+    decisionTimeoutSeconds: service.approvals.timeoutSeconds,
+    freeze: { onFreeze: service.onFreeze, override: request.changeClass === 'emergency' },
   };
 }

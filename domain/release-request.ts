@@ -5,19 +5,28 @@ import { ReleaseId, ServiceName, Version } from './names';
 export const ChangeClass = z.enum(['standard', 'normal', 'emergency']);
 export type ChangeClass = z.infer<typeof ChangeClass>;
 
-export const ReleaseRequest = z.strictObject({
-  service: ServiceName,
-  version: Version,
-  /** Caller-chosen id (e.g. the CI run id); starting the same id twice yields the same release. */
-  releaseId: ReleaseId.optional(),
-  changeClass: ChangeClass.default('standard'),
-  /** Overrides the service's bake per region, in seconds. */
-  bakeSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(7 * 24 * 3600)
-    .optional(),
-  reason: z.string().trim().min(1).max(2000).optional(),
-});
+export const ReleaseRequest = z
+  .strictObject({
+    service: ServiceName,
+    version: Version,
+    /** Caller-chosen id (e.g. the CI run id); starting the same id twice yields the same release. */
+    releaseId: ReleaseId.optional(),
+    /** standard: no human gate; normal: one approval before production; emergency: two, may pass a freeze. */
+    changeClass: ChangeClass.default('standard'),
+    /** Overrides the bake of every canary step, in seconds. */
+    bakeSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional(),
+    reason: z.string().trim().min(1).max(2000).optional(),
+    /** When another release of the service is in progress: wait for it (true) instead of being refused. */
+    queue: z.boolean().default(false),
+  })
+  .superRefine((request, ctx) => {
+    if (request.changeClass === 'emergency' && !request.reason) {
+      ctx.addIssue({ code: 'custom', path: ['reason'], message: 'an emergency release needs a reason' });
+    }
+  });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;

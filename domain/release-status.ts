@@ -1,9 +1,39 @@
 // The state of a release as the status query returns it: what the API, the CLI and the web page show.
+import type { Gate } from './approval';
+import type { CanaryVerdict } from './canary';
 import type { ChangeClass } from './release-request';
 
-export type ReleaseStage = 'validating' | 'deploying' | 'succeeded' | 'failed';
-export type RegionStatus = 'pending' | 'deploying' | 'baking' | 'succeeded' | 'failed';
+export type ReleaseStage =
+  | 'queued'
+  | 'validating'
+  | 'waiting-for-freeze'
+  | 'awaiting-approval'
+  | 'deploying'
+  | 'paused'
+  | 'needs-decision'
+  | 'rolling-back'
+  | 'needs-attention'
+  | 'succeeded'
+  | 'rolled-back'
+  | 'failed';
+
+export type RegionStatus =
+  | 'pending'
+  | 'deploying'
+  | 'canary'
+  | 'needs-decision'
+  | 'promoting'
+  | 'smoke-testing'
+  | 'succeeded'
+  | 'failed'
+  | 'reverted';
+
 export type ReleaseResult = 'succeeded' | 'failed' | 'rolled-back';
+
+export interface StepVerdict extends CanaryVerdict {
+  step: number;
+  percent: number;
+}
 
 export interface RegionProgress {
   region: string;
@@ -12,10 +42,16 @@ export interface RegionProgress {
   status: RegionStatus;
   /** Version this release brings to the region. */
   version: string;
-  /** Version the region ran before this release touched it (known once deployed). */
+  /** Version the region ran before this release touched it (read before the first change). */
   previousVersion?: string;
   /** Share of the region's traffic on the new version, 0-100. */
   trafficPercent: number;
+  /** Index of the canary step in progress or last done. */
+  canaryStep?: number;
+  verdicts: StepVerdict[];
+  smokeTest?: { passed: boolean; failures: number; requests: number };
+  /** The region's rollout child workflow. */
+  workflowId?: string;
   updatedAt?: string;
 }
 
@@ -23,6 +59,15 @@ export interface TimelineEvent {
   at: string;
   message: string;
   region?: string;
+}
+
+export type CompensationStatus = 'running' | 'done' | 'failed' | 'skipped' | 'needs-human';
+
+export interface CompensationRecord {
+  name: string;
+  status: CompensationStatus;
+  at: string;
+  error?: string;
 }
 
 export interface ReleaseOutcome {
@@ -41,7 +86,10 @@ export interface ReleaseStatus {
   /** Content digest of the artifact every region runs, once resolved. */
   artifactDigest?: string;
   stage: ReleaseStage;
+  paused: boolean;
   regions: RegionProgress[];
+  gates: Gate[];
+  compensations: CompensationRecord[];
   timeline: TimelineEvent[];
   startedAt: string;
   outcome?: ReleaseOutcome;
@@ -49,5 +97,5 @@ export interface ReleaseStatus {
 
 /** Stages after which nothing more happens to the release. */
 export function isFinalStage(stage: ReleaseStage): boolean {
-  return stage === 'succeeded' || stage === 'failed';
+  return stage === 'succeeded' || stage === 'failed' || stage === 'rolled-back';
 }

@@ -1,9 +1,15 @@
-// Builds the engine's workers on one connection: the orchestrator (release workflows and bookkeeping activities on
-// the release task queue) and, in the embedded default, an agent per region polling deploy.<region>.
-// In production each region runs its own agent (workers/region-agent.ts) next to its fleet instead.
+// Builds the engine's workers on one connection: the orchestrator (coordinators, releases, rollbacks and their
+// bookkeeping activities on the release task queue) and, in the embedded default, an agent per region polling
+// deploy.<region> (the region's rollout child workflows and its fleet activities). In production each region runs
+// its own agent (workers/region-agent.ts) next to its fleet instead.
 import { join } from 'node:path';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createRegionActivities, createReleaseActivities, type ActivityDeps } from '../activities';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  createRegionActivities,
+  createReleaseActivities,
+  type RegionActivityDeps,
+  type ReleaseActivityDeps,
+} from '../activities';
 import { regionTaskQueue } from '../domain/names';
 
 export interface EngineWorkersOptions {
@@ -13,11 +19,12 @@ export interface EngineWorkersOptions {
   releaseTaskQueue?: string;
   /** Regions whose deploy.<region> queue this process serves. */
   regions: string[];
-  deps: ActivityDeps;
+  /** Providers of the orchestrator's activities (needed with releaseTaskQueue). */
+  releaseDeps?: ReleaseActivityDeps;
+  /** Providers of the region activities (needed with regions). */
+  regionDeps?: RegionActivityDeps;
   /** A prebuilt bundle (tests build one per run); otherwise workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** Region task queue names (tests use unique ones); defaults to deploy.<region>. */
-  regionQueue?: (region: string) => string;
   identity?: string;
 }
 
@@ -27,31 +34,39 @@ export function workflowsPath(): string {
 }
 
 export async function createEngineWorkers(options: EngineWorkersOptions): Promise<Worker[]> {
-  const { connection, namespace = 'default', deps } = options;
+  const { connection, namespace = 'default' } = options;
+  const workflows = options.workflowBundle
+    ? { workflowBundle: options.workflowBundle }
+    : { workflowBundle: await bundleWorkflowCode({ workflowsPath: workflowsPath() }) };
   const workers: Worker[] = [];
   if (options.releaseTaskQueue) {
+    if (!options.releaseDeps) throw new Error('releaseDeps are needed to serve the release task queue');
     workers.push(
       await Worker.create({
         connection,
         namespace,
         taskQueue: options.releaseTaskQueue,
-        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
-        activities: createReleaseActivities(deps),
+        ...workflows,
+        activities: createReleaseActivities(options.releaseDeps),
         ...(options.identity ? { identity: `${options.identity}/orchestrator` } : {}),
       }),
     );
   }
-  const queueOf = options.regionQueue ?? regionTaskQueue;
-  for (const region of options.regions) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace,
-        taskQueue: queueOf(region),
-        activities: createRegionActivities(deps),
-        ...(options.identity ? { identity: `${options.identity}/${region}` } : {}),
-      }),
-    );
+  if (options.regions.length > 0) {
+    const regionDeps = options.regionDeps;
+    if (!regionDeps) throw new Error('regionDeps are needed to serve regions');
+    for (const region of options.regions) {
+      workers.push(
+        await Worker.create({
+          connection,
+          namespace,
+          taskQueue: regionTaskQueue(region),
+          ...workflows,
+          activities: createRegionActivities(regionDeps),
+          ...(options.identity ? { identity: `${options.identity}/${region}` } : {}),
+        }),
+      );
+    }
   }
   return workers;
 }

@@ -1,16 +1,12 @@
-// Entry point of the orchestrator worker: release workflows, their bookkeeping activities, and (in the embedded
-// default) the region agents of every region in the catalog.
+// Entry point of the orchestrator worker: service coordinators, releases, emergency rollbacks and their bookkeeping
+// activities, and (in the embedded default) the region agents of every region in the catalog.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { catalogRegions } from '../domain/catalog';
-import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { loadCatalog } from '../providers/catalog';
-import { FileConfigStore } from '../providers/config-store/file-config-store';
-import { VersionLedger } from '../providers/config-store/version-ledger';
-import { dataPaths } from '../providers/data-paths';
 import { parseEnv } from '../providers/env';
-import { LocalFleetTarget } from '../providers/fleet/local-fleet';
 import { WorkerEnv } from './config';
 import { connectWithRetry, createEngineWorkers, runWorkers } from './engine-workers';
+import { regionDeps, releaseDeps } from './providers';
 
 async function run() {
   const env = parseEnv(WorkerEnv);
@@ -21,7 +17,6 @@ async function run() {
       : {}),
   });
   const catalog = await loadCatalog(env.CATALOG_FILE);
-  const paths = dataPaths(env.DATA_DIR);
   const regions =
     env.REGION_AGENTS === 'embedded'
       ? catalogRegions(catalog)
@@ -35,11 +30,8 @@ async function run() {
     releaseTaskQueue: env.RELEASE_TASK_QUEUE,
     regions,
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
-    deps: {
-      artifacts: new LocalArtifactStore(paths.artifacts),
-      ledger: new VersionLedger(new FileConfigStore(paths.configStore)),
-      fleet: new LocalFleetTarget(env.FLEET_URL),
-    },
+    releaseDeps: releaseDeps(env),
+    regionDeps: regionDeps(env),
   });
   console.log(
     `orchestrator worker polling ${env.RELEASE_TASK_QUEUE}${regions.length ? ` and ${regions.map((r) => `deploy.${r}`).join(', ')}` : ''} on ${env.TEMPORAL_ADDRESS}`,

@@ -1,2 +1,5 @@
-// Entry point of the workflow bundle: every workflow type the orchestrator worker runs.
+// Entry point of the workflow bundle: every workflow type the engine's workers run.
+export { emergencyRollbackWorkflow } from './emergency-rollback';
+export { regionRolloutWorkflow } from './region-rollout';
 export { releaseWorkflow } from './release';
+export { serviceWorkflow } from './service';

@@ -1,62 +1,83 @@
-// Client-side helpers for the release workflow: start it under its deterministic id and read its state.
-// Used by the API and tests; never bundled into workflow code (it is not imported by workflows/index.ts).
-import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import { EngineError } from '../domain/errors';
-import { releaseWorkflowId } from '../domain/names';
+// Client-side helpers for the engine's workflows: start a release through its service coordinator, decide on gates,
+// pause/resume/abort, roll back, and read state, with Temporal's errors turned into EngineErrors in plain words.
+// Used by the API and tests; never bundled into workflow code (workflows/index.ts does not import it).
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type { Gate, RefusalCode } from '../domain/approval';
+import { EngineError, type EngineErrorCode } from '../domain/errors';
+import { releaseWorkflowId, rollbackWorkflowId, serviceWorkflowId } from '../domain/names';
 import type { ReleaseStatus } from '../domain/release-status';
-import { statusQuery, type ReleaseInput } from './messages';
-import type { releaseWorkflow } from './release';
 import {
-  ReleaseChangeClass,
-  ReleaseRegions,
-  ReleaseRequestedBy,
-  ReleaseService,
-  ReleaseStage,
-  ReleaseVersion,
-} from './search-attributes';
+  abortSignal,
+  approveUpdate,
+  pauseSignal,
+  recheckFreezeSignal,
+  rejectUpdate,
+  requestReleaseUpdate,
+  requestRollbackUpdate,
+  resumeSignal,
+  rollbackStatusQuery,
+  serviceStateQuery,
+  statusQuery,
+  type Admission,
+  type DecisionInput,
+  type EmergencyRollbackInput,
+  type ReleaseInput,
+  type RollbackStatus,
+  type ServiceState,
+} from './messages';
+import { ReleaseService, ReleaseStage, ReleaseVersion } from './search-attributes';
+import type { serviceWorkflow } from './service';
 
-/** Task queue of the orchestrator worker (release workflows and their bookkeeping activities). */
+/** Task queue of the orchestrator worker (coordinators, releases and their bookkeeping activities). */
 export const RELEASE_TASK_QUEUE = 'releases';
 
-export interface StartedRelease {
-  workflowId: string;
-  runId: string | undefined;
-  /** True when a release with this id already existed; nothing new was started. */
-  alreadyStarted: boolean;
+export interface StartedRelease extends Admission {
+  releaseId: string;
+}
+
+function coordinator(service: string, taskQueue: string) {
+  return new WithStartWorkflowOperation<typeof serviceWorkflow>('serviceWorkflow', {
+    workflowId: serviceWorkflowId(service),
+    taskQueue,
+    args: [{ service }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `Release coordinator of ${service}: one release at a time, queue, emergency rollbacks`,
+    typedSearchAttributes: [{ key: ReleaseService, value: service }],
+  });
+}
+
+/** The message of the application failure inside an update failure (what the workflow refused with). */
+function refusalOf(err: WorkflowUpdateFailedError): { type: string | undefined; message: string } {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? undefined, message: cause.message };
+  return { type: undefined, message: cause?.message ?? err.message };
 }
 
 /**
- * Starts a release under `release/<service>/<releaseId>`. Starting the same release id again returns the existing
- * release instead of a second one; the same id with a different version is refused.
+ * Starts a release under `release/<service>/<releaseId>` through the service's coordinator. While another release
+ * is in progress this is refused (RELEASE_IN_PROGRESS) unless `queue`. Starting the same release id again returns
+ * the existing release; the same id with a different version is refused.
  */
 export async function startRelease(
   client: Client,
   input: ReleaseInput,
-  options: { taskQueue?: string } = {},
+  options: { taskQueue?: string; queue?: boolean } = {},
 ): Promise<StartedRelease> {
   const { plan } = input;
-  const workflowId = releaseWorkflowId(plan.service, plan.releaseId);
+  let admission: Admission;
   try {
-    const handle = await client.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
-      workflowId,
-      taskQueue: options.taskQueue ?? RELEASE_TASK_QUEUE,
-      args: [input],
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      staticSummary: `Release ${plan.service}@${plan.version} (${plan.changeClass}) requested by ${input.requestedBy}`,
-      typedSearchAttributes: [
-        { key: ReleaseService, value: plan.service },
-        { key: ReleaseVersion, value: plan.version },
-        { key: ReleaseStage, value: 'validating' },
-        { key: ReleaseChangeClass, value: plan.changeClass },
-        { key: ReleaseRegions, value: plan.waves.flatMap((w) => w.regions.map((r) => r.region)) },
-        { key: ReleaseRequestedBy, value: input.requestedBy },
-      ],
+    admission = await client.workflow.executeUpdateWithStart(requestReleaseUpdate, {
+      args: [{ input, queue: options.queue ?? false }],
+      startWorkflowOperation: coordinator(plan.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
     });
-    return { workflowId, runId: handle.firstExecutionRunId, alreadyStarted: false };
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const existing = await client.workflow.getHandle(workflowId).describe();
+    if (err instanceof WorkflowUpdateFailedError) throw new EngineError('RELEASE_IN_PROGRESS', refusalOf(err).message);
+    throw err;
+  }
+  if (admission.alreadyStarted) {
+    const existing = await client.workflow.getHandle(admission.workflowId).describe();
     const version = existing.typedSearchAttributes.get(ReleaseVersion);
     if (version !== plan.version) {
       throw new EngineError(
@@ -64,7 +85,34 @@ export async function startRelease(
         `release ${plan.releaseId} of ${plan.service} already exists for version ${version ?? 'unknown'}, not ${plan.version}; use a new release id`,
       );
     }
-    return { workflowId, runId: existing.runId, alreadyStarted: true };
+  }
+  return { ...admission, releaseId: plan.releaseId };
+}
+
+/** Which releases and rollbacks the service's coordinator runs and queues (none if it never ran). */
+export async function getServiceState(client: Client, service: string): Promise<ServiceState> {
+  try {
+    return await client.workflow.getHandle(serviceWorkflowId(service)).query(serviceStateQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { service, queued: [] };
+    throw err;
+  }
+}
+
+/** Asks the coordinator to abort what runs for the service and roll it back to its last known-good versions. */
+export async function requestEmergencyRollback(
+  client: Client,
+  input: EmergencyRollbackInput,
+  options: { taskQueue?: string } = {},
+): Promise<{ workflowId: string; aborted: string[]; alreadyStarted: boolean }> {
+  try {
+    return await client.workflow.executeUpdateWithStart(requestRollbackUpdate, {
+      args: [input],
+      startWorkflowOperation: coordinator(input.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new EngineError('ROLLBACK_REFUSED', refusalOf(err).message);
+    throw err;
   }
 }
 
@@ -80,4 +128,106 @@ export async function getReleaseStatus(
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
+}
+
+/** The emergency rollback's state; undefined when there is no such rollback. */
+export async function getRollbackStatus(
+  client: Client,
+  service: string,
+  rollbackId: string,
+): Promise<RollbackStatus | undefined> {
+  try {
+    return await client.workflow.getHandle(rollbackWorkflowId(service, rollbackId)).query(rollbackStatusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+const REFUSAL_CODES: Record<RefusalCode, EngineErrorCode> = {
+  UnknownGate: 'GATE_NOT_FOUND',
+  GateNotWaiting: 'GATE_NOT_WAITING',
+  MissingRole: 'DECISION_FORBIDDEN',
+  SelfApproval: 'DECISION_FORBIDDEN',
+  DuplicateDecision: 'DUPLICATE_DECISION',
+};
+
+/** A release's handle, after checking it exists and is still running (a finished release takes no decisions). */
+async function runningRelease(client: Client, service: string, releaseId: string): Promise<WorkflowHandle> {
+  const handle = client.workflow.getHandle(releaseWorkflowId(service, releaseId));
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new EngineError('RELEASE_NOT_FOUND', `there is no release ${releaseId} of ${service}`);
+    }
+    throw err;
+  }
+  if (description.status.name !== 'RUNNING') {
+    const stage = description.typedSearchAttributes.get(ReleaseStage) ?? description.status.name.toLowerCase();
+    throw new EngineError('RELEASE_FINISHED', `release ${releaseId} of ${service} has already finished (${stage})`);
+  }
+  return handle;
+}
+
+/** Approves or rejects a gate as `input.principal`; refusals come back as EngineErrors with the workflow's words. */
+export async function decideGate(
+  client: Client,
+  service: string,
+  releaseId: string,
+  decision: 'approve' | 'reject',
+  input: DecisionInput,
+): Promise<Gate> {
+  const handle = await runningRelease(client, service, releaseId);
+  try {
+    return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [input] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const refusal = refusalOf(err);
+      const code = REFUSAL_CODES[refusal.type as RefusalCode] ?? 'GATE_NOT_WAITING';
+      throw new EngineError(code, refusal.message);
+    }
+    throw err;
+  }
+}
+
+/** Pauses, resumes or aborts a running release. */
+export async function signalRelease(
+  client: Client,
+  service: string,
+  releaseId: string,
+  action:
+    | { kind: 'pause'; by: string; reason?: string }
+    | { kind: 'resume'; by: string }
+    | { kind: 'abort'; by: string; reason: string },
+): Promise<void> {
+  const handle = await runningRelease(client, service, releaseId);
+  switch (action.kind) {
+    case 'pause':
+      await handle.signal(pauseSignal, { by: action.by, ...(action.reason ? { reason: action.reason } : {}) });
+      return;
+    case 'resume':
+      await handle.signal(resumeSignal, { by: action.by });
+      return;
+    case 'abort':
+      await handle.signal(abortSignal, { by: action.by, reason: action.reason });
+      return;
+  }
+}
+
+/** Tells every release waiting for a freeze to end that the calendar changed; returns how many were told. */
+export async function recheckFreezes(client: Client): Promise<number> {
+  let count = 0;
+  for await (const execution of client.workflow.list({
+    query: `ReleaseStage = "waiting-for-freeze" AND ExecutionStatus = "Running"`,
+  })) {
+    try {
+      await client.workflow.getHandle(execution.workflowId, execution.runId).signal(recheckFreezeSignal);
+      count += 1;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  return count;
 }

@@ -1,7 +1,14 @@
-// Messages of the release workflow. Only definitions live here, so the API imports them without workflow bodies.
-import { defineQuery } from '@temporalio/workflow';
-import type { ReleasePlan } from '../domain/plan';
+// Messages of the engine's workflows. Only definitions and their payload types live here, so the API and the CLI
+// import them without pulling in workflow bodies.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Gate } from '../domain/approval';
+import type { AnalysisPolicy, CanaryVerdict } from '../domain/canary';
+import type { SmokeTestSpec } from '../domain/catalog';
+import type { PlannedStep, ReleasePlan } from '../domain/plan';
 import type { ReleaseStatus } from '../domain/release-status';
+import type { Principal } from '../domain/roles';
+
+// ---- release ----
 
 /** Input of releaseWorkflow. */
 export interface ReleaseInput {
@@ -9,7 +16,136 @@ export interface ReleaseInput {
   /** Principal that started the release (from the API token, never from the request body). */
   requestedBy: string;
   reason?: string;
+  /** Set by the service coordinator when another release is in progress: wait for `admit` before starting. */
+  queued?: boolean;
 }
 
-/** Full state of the release: stage, per-region progress, timeline, outcome. */
+/** A decision on a gate. The principal is the one the API authenticated. */
+export interface DecisionInput {
+  gate: string;
+  principal: Principal;
+  comment?: string;
+}
+
+/** Full state of the release: stage, per-region progress and traffic, gates, compensations, timeline, outcome. */
 export const statusQuery = defineQuery<ReleaseStatus>('status');
+/** Approve a waiting gate; refused (to the caller, not into history) by the synchronous validator. */
+export const approveUpdate = defineUpdate<Gate, [DecisionInput]>('approve');
+/** Reject a waiting gate: the release rolls back. */
+export const rejectUpdate = defineUpdate<Gate, [DecisionInput]>('reject');
+/** Hold before the next step (a bake in progress keeps counting). */
+export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('pause');
+export const resumeSignal = defineSignal<[{ by: string }]>('resume');
+/** Stop and roll back everything done so far. */
+export const abortSignal = defineSignal<[{ by: string; reason: string }]>('abort');
+/** From the service coordinator: a queued release may start. */
+export const admitSignal = defineSignal('admit');
+/** The release calendar changed: a release waiting for a freeze to end checks again. */
+export const recheckFreezeSignal = defineSignal('recheckFreeze');
+
+// ---- region rollout (child of a release, on the region's task queue) ----
+
+export interface RegionRolloutInput {
+  releaseWorkflowId: string;
+  releaseId: string;
+  service: string;
+  region: string;
+  version: string;
+  digest: string;
+  /** What the region ran before: where it goes back to if the rollout fails or is cancelled. */
+  previousVersion: string | undefined;
+  steps: PlannedStep[];
+  analysis: AnalysisPolicy;
+  smokeTest: SmokeTestSpec;
+  paused: boolean;
+}
+
+export interface RegionRolloutResult {
+  verdicts: (CanaryVerdict & { step: number; percent: number })[];
+  smokeTest: { passed: boolean; failures: number; requests: number };
+}
+
+/** Progress reported by a region rollout to its release. */
+export type RegionEvent =
+  | { region: string; kind: 'deployed' }
+  | { region: string; kind: 'traffic'; step: number; percent: number }
+  | { region: string; kind: 'verdict'; step: number; percent: number; verdict: CanaryVerdict }
+  | { region: string; kind: 'needs-decision'; step: number; percent: number; verdict: CanaryVerdict }
+  | { region: string; kind: 'promoted' }
+  | { region: string; kind: 'smoke-test'; passed: boolean; failures: number; requests: number }
+  | { region: string; kind: 'reverted'; to: string; reason: string };
+
+export const regionEventSignal = defineSignal<[RegionEvent]>('regionEvent');
+export const regionPauseSignal = defineSignal<[{ paused: boolean }]>('regionPause');
+/** The human decision on an inconclusive analysis: proceed, or roll the region back. */
+export const regionDecisionSignal = defineSignal<[{ step: number; proceed: boolean; by: string }]>('regionDecision');
+
+// ---- service coordinator (one per service: one release at a time, a queue, emergency rollbacks) ----
+
+export interface ServiceInput {
+  service: string;
+  /** Release and rollback ids already seen, carried over continue-as-new (keeps starts idempotent). */
+  seen?: string[];
+}
+
+export interface ReleaseRequestMessage {
+  input: ReleaseInput;
+  /** Wait behind a release in progress instead of being refused. */
+  queue: boolean;
+}
+
+export interface Admission {
+  workflowId: string;
+  /** The release already existed (same release id); nothing new was started. */
+  alreadyStarted: boolean;
+  /** Releases ahead of this one, when it was queued. */
+  queuedBehind: string[];
+}
+
+export interface EmergencyRollbackInput {
+  service: string;
+  rollbackId: string;
+  regions: string[];
+  reason: string;
+  requestedBy: string;
+  queued?: boolean;
+}
+
+export interface ServiceState {
+  service: string;
+  active?: { kind: 'release' | 'rollback'; id: string; workflowId: string; requestedBy: string };
+  queued: { kind: 'release' | 'rollback'; id: string; workflowId: string; requestedBy: string }[];
+}
+
+/** Ask the coordinator to start a release; refused (to the caller) while another is in progress, unless queued. */
+export const requestReleaseUpdate = defineUpdate<Admission, [ReleaseRequestMessage]>('requestRelease');
+/** Abort whatever runs for the service and roll it back to its last known-good versions. */
+export const requestRollbackUpdate = defineUpdate<
+  { workflowId: string; aborted: string[]; alreadyStarted: boolean },
+  [EmergencyRollbackInput]
+>('requestRollback');
+export const serviceStateQuery = defineQuery<ServiceState>('serviceState');
+
+// ---- emergency rollback ----
+
+export interface RollbackRegionState {
+  region: string;
+  status: 'pending' | 'reverting' | 'reverted' | 'no-known-good' | 'failed';
+  from?: string;
+  to?: string;
+  error?: string;
+}
+
+export interface RollbackStatus {
+  rollbackId: string;
+  service: string;
+  reason: string;
+  requestedBy: string;
+  stage: 'queued' | 'rolling-back' | 'succeeded' | 'failed';
+  regions: RollbackRegionState[];
+  timeline: { at: string; message: string; region?: string }[];
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export const rollbackStatusQuery = defineQuery<RollbackStatus>('rollbackStatus');

@@ -1,40 +1,60 @@
 // The release workflow: one durable execution per release of service@version.
-// Waves run in order; the regions of a wave in parallel, each through activities on its own task queue.
+//
+//   (queued) -> validate -> freeze check -> promote artifact -> per wave: gates, freeze check, pause point,
+//   regions in parallel (a region-rollout child each) -> succeeded
+//
+// Every step registers its compensation before it runs. On failure, rejection, abort, a failed analysis or a
+// timed-out gate, compensations run in reverse order in a non-cancellable scope (the regions of one wave in
+// parallel); a compensation that fails or cannot run safely asks a human instead of being skipped.
 import {
   ApplicationFailure,
-  type ActivityOptions,
+  CancellationScope,
+  type ChildWorkflowHandle,
+  condition,
+  isCancellation,
   log,
   proxyActivities,
   setHandler,
   sleep,
+  startChild,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { RegionActivities, ReleaseActivities } from '../activities';
-import type { WavePlan } from '../domain/plan';
-import type { RegionProgress, ReleaseStage, ReleaseStatus } from '../domain/release-status';
-import { statusQuery, type ReleaseInput } from './messages';
+import { approvalsOf, checkDecision, type Gate } from '../domain/approval';
+import { activeFreeze } from '../domain/calendar';
+import { regionRolloutWorkflowId } from '../domain/names';
+import type { GatePlan, WavePlan } from '../domain/plan';
+import type { RegionProgress, ReleaseResult, ReleaseStage, ReleaseStatus } from '../domain/release-status';
+import {
+  abortSignal,
+  admitSignal,
+  approveUpdate,
+  pauseSignal,
+  recheckFreezeSignal,
+  regionDecisionSignal,
+  regionEventSignal,
+  regionPauseSignal,
+  rejectUpdate,
+  resumeSignal,
+  statusQuery,
+  type DecisionInput,
+  type RegionEvent,
+  type ReleaseInput,
+} from './messages';
+import { compensationStep, quickStep } from './profiles';
+import { regionRolloutWorkflow } from './region-rollout';
+import { innermostMessage, Saga, type Compensation } from './saga';
 import { ReleaseStage as ReleaseStageKey } from './search-attributes';
 
-/** Bookkeeping calls that answer in seconds. */
-const quickStep: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 10 },
-};
-
-/** Fleet changes: minutes long, heartbeating, so a dead worker is noticed in seconds and the step retried. */
-const fleetStep: ActivityOptions = {
-  startToCloseTimeout: '10m',
-  heartbeatTimeout: '10s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
-};
-
 const releaseActivities = proxyActivities<ReleaseActivities>(quickStep);
+const releaseCompensations = proxyActivities<ReleaseActivities>(compensationStep);
 
 /** Region activities bound to the region's task queue, served by the agent in that region. */
 function inRegion(taskQueue: string) {
   return {
     quick: proxyActivities<RegionActivities>({ ...quickStep, taskQueue }),
-    fleet: proxyActivities<RegionActivities>({ ...fleetStep, taskQueue }),
+    compensation: proxyActivities<RegionActivities>({ ...compensationStep, taskQueue }),
   };
 }
 
@@ -43,8 +63,13 @@ function now(): string {
   return new Date().toISOString();
 }
 
+/** Roles allowed to decide on an inconclusive canary, and on a rollback that needs a human. */
+const ANALYSIS_ROLES = ['approver', 'sre'] as const;
+const INTERVENTION_ROLES = ['sre'] as const;
+
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
   const { plan } = input;
+  const releaseWorkflowId = workflowInfo().workflowId;
   const status: ReleaseStatus = {
     releaseId: plan.releaseId,
     service: plan.service,
@@ -52,7 +77,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     changeClass: plan.changeClass,
     requestedBy: input.requestedBy,
     ...(input.reason ? { reason: input.reason } : {}),
-    stage: 'validating',
+    stage: input.queued ? 'queued' : 'validating',
+    paused: false,
     regions: plan.waves.flatMap((wave) =>
       wave.regions.map(({ region }): RegionProgress => ({
         region,
@@ -61,29 +87,454 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         status: 'pending',
         version: plan.version,
         trafficPercent: 0,
+        verdicts: [],
       })),
     ),
+    gates: plan.gates
+      .filter((g) => g.kind === 'approval')
+      .map((g) => ({
+        id: g.id,
+        kind: 'approval',
+        description: g.description,
+        status: 'pending',
+        quorum: g.quorum,
+        roles: g.roles,
+        timeoutSeconds: g.timeoutSeconds,
+        decisions: [],
+      })),
+    compensations: [],
     timeline: [],
     startedAt: now(),
   };
-  setHandler(statusQuery, () => status);
 
+  // ---- bookkeeping ----
   const note = (message: string, region?: string) => {
     status.timeline.push({ at: now(), message, ...(region ? { region } : {}) });
-    log.info(message, { region });
+    log.info(message, region ? { region } : {});
   };
+  let stageBeforePause: ReleaseStage | undefined;
   const enterStage = (stage: ReleaseStage) => {
+    if (status.paused && stage !== 'rolling-back' && !isTerminal(stage)) {
+      stageBeforePause = stage;
+      return;
+    }
     status.stage = stage;
     upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }]);
   };
-  const regionProgress = (region: string) => {
+  const regionOf = (region: string) => {
     const progress = status.regions.find((r) => r.region === region);
     if (!progress) throw ApplicationFailure.nonRetryable(`region ${region} is not in the plan`, 'PlanInvalid');
     return progress;
   };
+  const touch = (progress: RegionProgress, change: Partial<RegionProgress>) => {
+    Object.assign(progress, change, { updatedAt: now() });
+  };
 
-  note(`release of ${plan.service}@${plan.version} requested by ${input.requestedBy}`);
-  try {
+  // ---- state changed by messages ----
+  let admitted = !input.queued;
+  let abort: { by: string; reason: string } | undefined;
+  let compensating = false;
+  let freezeRecheck = false;
+  const running = new Map<string, ChildWorkflowHandle<typeof regionRolloutWorkflow>>();
+  const pendingDecisions: { region: string; step: number; percent: number; reasons: string[] }[] = [];
+  const main = new CancellationScope();
+
+  setHandler(statusQuery, () => status);
+  setHandler(admitSignal, () => {
+    admitted = true;
+  });
+  setHandler(recheckFreezeSignal, () => {
+    freezeRecheck = true;
+  });
+
+  /** Refuses a decision that may not be taken, as an ApplicationFailure typed with the refusal's code. */
+  const refuseIfNotAllowed = (decision: 'approve' | 'reject', request: DecisionInput) => {
+    const refusal = checkDecision({
+      gates: status.gates,
+      gateId: request.gate,
+      principal: request.principal,
+      requestedBy: input.requestedBy,
+      decision,
+    });
+    if (refusal) throw ApplicationFailure.create({ type: refusal.code, message: refusal.message });
+  };
+  // Thrown from the validator, a refusal goes back to the caller and leaves no trace in history.
+  const validate = (decision: 'approve' | 'reject') => (request: DecisionInput) =>
+    refuseIfNotAllowed(decision, request);
+  const decide = (decision: 'approve' | 'reject') => (request: DecisionInput) => {
+    // Checked again in the handler in case two decisions raced within one workflow task.
+    refuseIfNotAllowed(decision, request);
+    const gate = status.gates.find((g) => g.id === request.gate);
+    if (!gate) throw ApplicationFailure.create({ type: 'UnknownGate', message: `no gate ${request.gate}` });
+    gate.decisions.push({
+      by: request.principal.id,
+      decision,
+      ...(request.comment ? { comment: request.comment } : {}),
+      at: now(),
+    });
+    const verb = decision === 'approve' ? 'approved' : 'rejected';
+    note(`${request.principal.id} ${verb} gate ${gate.id}${request.comment ? `: ${request.comment}` : ''}`);
+    if (decision === 'reject') closeGate(gate, 'rejected');
+    else if (approvalsOf(gate).length >= gate.quorum) closeGate(gate, 'approved');
+    return gate;
+  };
+  setHandler(approveUpdate, decide('approve'), { validator: validate('approve') });
+  setHandler(rejectUpdate, decide('reject'), { validator: validate('reject') });
+
+  setHandler(pauseSignal, async ({ by, reason }) => {
+    if (status.paused || status.outcome || compensating) return;
+    stageBeforePause = status.stage;
+    status.paused = true;
+    status.stage = 'paused';
+    upsertSearchAttributes([{ key: ReleaseStageKey, value: 'paused' }]);
+    note(`paused by ${by}${reason ? `: ${reason}` : ''}; bakes in progress keep counting, nothing new starts`);
+    await Promise.allSettled([...running.values()].map((child) => child.signal(regionPauseSignal, { paused: true })));
+  });
+  setHandler(resumeSignal, async ({ by }) => {
+    if (!status.paused) return;
+    status.paused = false;
+    enterStage(stageBeforePause ?? 'deploying');
+    note(`resumed by ${by}`);
+    await Promise.allSettled([...running.values()].map((child) => child.signal(regionPauseSignal, { paused: false })));
+  });
+  setHandler(abortSignal, ({ by, reason }) => {
+    if (abort || status.outcome || compensating) return;
+    abort = { by, reason };
+    note(`abort requested by ${by}: ${reason}`);
+    main.cancel();
+  });
+
+  setHandler(regionEventSignal, (event: RegionEvent) => {
+    const progress = status.regions.find((r) => r.region === event.region);
+    if (!progress) {
+      // Throwing here would fail the release; a stray report is only logged.
+      log.warn('report from a region not in the plan', { region: event.region });
+      return;
+    }
+    switch (event.kind) {
+      case 'deployed':
+        touch(progress, { status: 'canary' });
+        note(`${event.region}: ${plan.version} started at 0% of traffic`, event.region);
+        break;
+      case 'traffic':
+        touch(progress, { trafficPercent: event.percent, canaryStep: event.step });
+        note(`${event.region}: ${event.percent}% of traffic on ${plan.version}`, event.region);
+        break;
+      case 'verdict':
+        progress.verdicts.push({ ...event.verdict, step: event.step, percent: event.percent });
+        touch(progress, {});
+        note(
+          `${event.region}: analysis at ${event.percent}%: ${event.verdict.verdict} (${event.verdict.reasons.join('; ')})`,
+          event.region,
+        );
+        break;
+      case 'needs-decision':
+        touch(progress, { status: 'needs-decision' });
+        pendingDecisions.push({
+          region: event.region,
+          step: event.step,
+          percent: event.percent,
+          reasons: event.verdict.reasons,
+        });
+        break;
+      case 'promoted':
+        touch(progress, { status: 'smoke-testing', trafficPercent: 100 });
+        note(`${event.region}: ${plan.version} promoted to 100%`, event.region);
+        break;
+      case 'smoke-test':
+        touch(progress, { smokeTest: { passed: event.passed, failures: event.failures, requests: event.requests } });
+        note(
+          `${event.region}: smoke test ${event.passed ? 'passed' : 'failed'} (${event.failures} of ${event.requests} failed)`,
+          event.region,
+        );
+        break;
+      case 'reverted':
+        touch(progress, { status: 'reverted', trafficPercent: 0 });
+        note(`${event.region}: back on ${event.to} (${event.reason})`, event.region);
+        break;
+      default:
+        event satisfies never;
+    }
+  });
+
+  // ---- gates ----
+  function closeGate(gate: Gate, outcome: Gate['status']) {
+    gate.status = outcome;
+    gate.closedAt = now();
+  }
+
+  /** Opens a gate and waits for its quorum, a rejection, or its timeout. */
+  async function waitForGate(gate: Gate, stage: ReleaseStage): Promise<Gate['status']> {
+    gate.status = 'waiting';
+    gate.openedAt = now();
+    enterStage(stage);
+    note(`gate ${gate.id} is waiting: ${gate.description} (needs ${gate.quorum} of ${gate.roles.join('/')})`);
+    let decided = true;
+    if (gate.timeoutSeconds) decided = await condition(() => gate.status !== 'waiting', gate.timeoutSeconds * 1000);
+    else await condition(() => gate.status !== 'waiting');
+    if (!decided) {
+      closeGate(gate, 'timed-out');
+      note(
+        `gate ${gate.id} timed out after ${gate.timeoutSeconds}s with ${approvalsOf(gate).length} of ${gate.quorum} approvals`,
+      );
+    } else if (statusOf(gate) === 'approved') {
+      note(`gate ${gate.id} approved by ${approvalsOf(gate).join(', ')}`);
+    }
+    return statusOf(gate);
+  }
+
+  async function passGate(planned: GatePlan): Promise<void> {
+    if (planned.kind === 'promotion') {
+      const previousEnv = plan.waves.find((w) => w.index === planned.beforeWave - 1)?.environment;
+      const unproven = status.regions.filter((r) => r.environment === previousEnv && !r.smokeTest?.passed);
+      if (unproven.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `cannot promote to the next environment: ${unproven.map((r) => r.region).join(', ')} did not pass their smoke tests`,
+          'PromotionBlocked',
+        );
+      }
+      note(`gate ${planned.id} passed: ${planned.description}`);
+      return;
+    }
+    const gate = status.gates.find((g) => g.id === planned.id);
+    if (!gate) return;
+    const outcome = await waitForGate(gate, 'awaiting-approval');
+    if (outcome === 'rejected') {
+      const rejection = gate.decisions.find((d) => d.decision === 'reject');
+      throw ApplicationFailure.nonRetryable(
+        `gate ${gate.id} was rejected by ${rejection?.by ?? 'someone'}${rejection?.comment ? `: ${rejection.comment}` : ''}`,
+        'ApprovalRejected',
+      );
+    }
+    if (outcome === 'timed-out') {
+      throw ApplicationFailure.nonRetryable(
+        `gate ${gate.id} timed out after ${gate.timeoutSeconds}s with ${approvalsOf(gate).length} of ${gate.quorum} approvals`,
+        'ApprovalTimedOut',
+      );
+    }
+  }
+
+  // ---- freeze windows ----
+  async function respectFreeze(environment: string): Promise<void> {
+    for (;;) {
+      const calendar = await releaseActivities.loadCalendar.executeWithOptions(
+        { summary: `check the release calendar for ${environment}` },
+        [],
+      );
+      const freeze = activeFreeze(calendar, new Date(), { service: plan.service, environment });
+      if (!freeze) return;
+      const names = freeze.windows.map((w) => `${w.id} (${w.reason})`).join(', ');
+      if (plan.freeze.override) {
+        note(`freeze ${names} overridden: emergency release, reason: ${input.reason ?? 'none given'}`);
+        return;
+      }
+      if (plan.freeze.onFreeze === 'fail') {
+        throw ApplicationFailure.nonRetryable(
+          `${environment} is frozen by ${names} until ${freeze.endsAt.toISOString()}, and this service fails releases in a freeze`,
+          'Frozen',
+        );
+      }
+      enterStage('waiting-for-freeze');
+      note(`${environment} is frozen by ${names}; waiting until ${freeze.endsAt.toISOString()}`);
+      freezeRecheck = false;
+      await condition(() => freezeRecheck, Math.max(1000, freeze.endsAt.getTime() - new Date().getTime()));
+    }
+  }
+
+  async function waitWhilePaused(): Promise<void> {
+    if (status.paused) await condition(() => !status.paused);
+  }
+
+  // ---- the regions ----
+  async function rollOut(region: string, taskQueue: string, wave: WavePlan, digest: string): Promise<void> {
+    const progress = regionOf(region);
+    const workflowId = regionRolloutWorkflowId(plan.service, plan.releaseId, region);
+    touch(progress, { status: 'deploying', workflowId });
+    const child = await startChild(regionRolloutWorkflow, {
+      workflowId,
+      taskQueue,
+      args: [
+        {
+          releaseWorkflowId,
+          releaseId: plan.releaseId,
+          service: plan.service,
+          region,
+          version: plan.version,
+          digest,
+          previousVersion: progress.previousVersion,
+          steps: plan.canary.steps,
+          analysis: plan.canary.analysis,
+          smokeTest: plan.smokeTest,
+          paused: status.paused,
+        },
+      ],
+      // A region left by a terminated release reverts itself instead of staying half-rolled-out.
+      parentClosePolicy: 'REQUEST_CANCEL',
+      cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+      staticSummary: `${region}: ${plan.service}@${plan.version} via ${plan.canary.steps.map((s) => `${s.percent}%`).join(' > ')} > 100% (wave ${wave.index + 1})`,
+    });
+    running.set(region, child);
+    let finished = false;
+    const result = child.result().finally(() => {
+      finished = true;
+    });
+    result.catch(() => undefined);
+    try {
+      await answerDecisions(region, child, progress, () => finished);
+    } finally {
+      // If this wave was cancelled, wait for the child to finish reverting its region before going on, so the
+      // release's own compensations never race with it.
+      await CancellationScope.nonCancellable(() => result.catch(() => undefined));
+      running.delete(region);
+    }
+    await result;
+    await releaseActivities.recordRegionVersion.executeWithOptions(
+      { summary: `${region}: record ${plan.version} in the version ledger` },
+      [
+        {
+          service: plan.service,
+          region,
+          version: plan.version,
+          digest,
+          releaseId: plan.releaseId,
+          recordedAt: now(),
+        },
+      ],
+    );
+    touch(progress, { status: 'succeeded' });
+    note(`${region}: done`, region);
+  }
+
+  /** While a region's rollout runs, answers its requests for a human decision on an inconclusive analysis. */
+  async function answerDecisions(
+    region: string,
+    child: ChildWorkflowHandle<typeof regionRolloutWorkflow>,
+    progress: RegionProgress,
+    finished: () => boolean,
+  ): Promise<void> {
+    for (;;) {
+      await condition(() => finished() || pendingDecisions.some((d) => d.region === region));
+      const request = pendingDecisions.find((d) => d.region === region);
+      if (finished() || !request) return;
+      pendingDecisions.splice(pendingDecisions.indexOf(request), 1);
+      const gate: Gate = {
+        id: `analysis-${region}-step-${request.step + 1}`,
+        kind: 'analysis',
+        description: `the canary analysis of ${region} at ${request.percent}% was inconclusive (${request.reasons.join('; ')}); approve to continue, reject to roll back`,
+        status: 'pending',
+        quorum: 1,
+        roles: [...ANALYSIS_ROLES],
+        timeoutSeconds: plan.decisionTimeoutSeconds,
+        decisions: [],
+      };
+      status.gates.push(gate);
+      const outcome = await waitForGate(gate, 'needs-decision');
+      enterStage('deploying');
+      const decider = gate.decisions.at(-1)?.by ?? 'nobody (the gate timed out)';
+      await child.signal(regionDecisionSignal, { step: request.step, proceed: outcome === 'approved', by: decider });
+      if (outcome === 'approved') touch(progress, { status: 'canary' });
+    }
+  }
+
+  async function runWave(wave: WavePlan, digest: string): Promise<void> {
+    note(
+      `wave ${wave.index + 1} of ${plan.waves.length} (${wave.environment}): ${wave.regions.map((r) => r.region).join(', ')}`,
+    );
+    // Read what each region runs before touching any, and register its way back first.
+    await Promise.all(
+      wave.regions.map(async ({ region, taskQueue }) => {
+        const before = await inRegion(taskQueue).quick.inspectRegion.executeWithOptions(
+          { summary: `${region}: read the running version` },
+          [{ service: plan.service, region }],
+        );
+        const progress = regionOf(region);
+        if (before.stableVersion) {
+          progress.previousVersion = before.stableVersion;
+          // The ledger learns what ran before, so an emergency rollback can return to it.
+          await releaseActivities.observeRegionVersion.executeWithOptions(
+            { summary: `${region}: note ${before.stableVersion} in the version ledger` },
+            [{ service: plan.service, region, version: before.stableVersion, recordedAt: now() }],
+          );
+        }
+        if (before.stableVersion !== plan.version) {
+          saga.add(regionCompensation(region, taskQueue, wave.index, before.stableVersion));
+        }
+      }),
+    );
+    // A region that already runs this version has nothing to roll out (a repeated or re-tried release).
+    const toRollOut = wave.regions.filter(({ region }) => {
+      const progress = regionOf(region);
+      if (progress.previousVersion !== plan.version) return true;
+      touch(progress, { status: 'succeeded', trafficPercent: 100 });
+      note(`${region}: already runs ${plan.version}; nothing to do`, region);
+      return false;
+    });
+    const waveScope = new CancellationScope();
+    const runs = toRollOut.map(({ region, taskQueue }) =>
+      waveScope.run(() => rollOut(region, taskQueue, wave, digest)),
+    );
+    let firstFailure: Error | undefined;
+    for (const run of runs) {
+      run.catch((err: unknown) => {
+        // One region failing stops its siblings (they revert themselves) instead of letting them carry on.
+        firstFailure ??= err instanceof Error ? err : new Error(String(err));
+        waveScope.cancel();
+      });
+    }
+    await Promise.allSettled(runs);
+    if (firstFailure !== undefined) throw firstFailure;
+  }
+
+  function regionCompensation(
+    region: string,
+    taskQueue: string,
+    wave: number,
+    previous: string | undefined,
+  ): Compensation {
+    return {
+      name: previous ? `revert ${region} to ${previous}` : `${region} had no version before; nothing to revert`,
+      group: `wave-${wave}`,
+      run: async () => {
+        const progress = regionOf(region);
+        if (!previous) return;
+        await inRegion(taskQueue).compensation.revertRegion.executeWithOptions(
+          { summary: `${region}: back to ${previous} (rollback)` },
+          [{ service: plan.service, region, version: previous, releaseId: plan.releaseId }],
+        );
+        if (progress.status === 'succeeded') {
+          // The ledger said this region runs the new version; say it does not any more.
+          await releaseCompensations.recordRegionVersion.executeWithOptions(
+            { summary: `${region}: record ${previous} in the version ledger (rollback)` },
+            [
+              {
+                service: plan.service,
+                region,
+                version: previous,
+                releaseId: plan.releaseId,
+                recordedAt: now(),
+                rolledBackFrom: plan.version,
+                reason: `release ${plan.releaseId} rolled back`,
+              },
+            ],
+          );
+        }
+        touch(progress, { status: 'reverted', trafficPercent: 0 });
+      },
+    };
+  }
+
+  // ---- the release ----
+  const saga = new Saga();
+  let rollbackReason = 'rolled back';
+
+  async function run(): Promise<void> {
+    if (!admitted) {
+      note(`queued behind another release of ${plan.service}`);
+      await condition(() => admitted);
+      note('admitted: the release ahead of this one finished');
+    }
+    enterStage('validating');
+    note(`release of ${plan.service}@${plan.version} (${plan.changeClass}) requested by ${input.requestedBy}`);
     const artifact = await releaseActivities.resolveArtifact.executeWithOptions(
       { summary: `resolve ${plan.service}@${plan.version} in the artifact store` },
       [{ service: plan.service, version: plan.version }],
@@ -91,17 +542,67 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     status.artifactDigest = artifact.digest;
     note(`artifact ${plan.service}@${plan.version} is ${artifact.digest}`);
 
-    enterStage('deploying');
+    const firstEnvironment = plan.waves[0]?.environment;
+    if (firstEnvironment) await respectFreeze(firstEnvironment);
+
+    saga.add({
+      name: `demote artifact ${plan.service}@${plan.version}`,
+      group: 'artifact',
+      run: async () => {
+        await releaseCompensations.demoteArtifact.executeWithOptions(
+          { summary: `demote ${plan.service}@${plan.version} (rollback)` },
+          [{ service: plan.service, version: plan.version, releaseId: plan.releaseId, reason: rollbackReason }],
+        );
+      },
+    });
+    await releaseActivities.promoteArtifact.executeWithOptions(
+      { summary: `promote ${plan.service}@${plan.version} to released` },
+      [{ service: plan.service, version: plan.version, releaseId: plan.releaseId }],
+    );
+
     for (const wave of plan.waves) {
-      note(`wave ${wave.index + 1} of ${plan.waves.length}: ${wave.regions.map((r) => r.region).join(', ')}`);
+      for (const gate of plan.gates.filter((g) => g.beforeWave === wave.index)) await passGate(gate);
+      if (wave.index > 0) await respectFreeze(wave.environment);
+      await waitWhilePaused();
+      if (wave.index > 0 && plan.waveBakeSeconds > 0) {
+        note(`baking ${plan.waveBakeSeconds}s before wave ${wave.index + 1}`);
+        await sleep(plan.waveBakeSeconds * 1000, { summary: `bake ${plan.waveBakeSeconds}s between waves` });
+        await waitWhilePaused();
+      }
+      enterStage('deploying');
       await runWave(wave, artifact.digest);
     }
+  }
+
+  try {
+    await main.run(run);
   } catch (err) {
-    const reason = err instanceof Error ? describeFailure(err) : String(err);
-    enterStage('failed');
-    status.outcome = { result: 'failed', reason, finishedAt: now() };
-    note(`release failed: ${reason}`);
-    throw ApplicationFailure.create({ type: 'ReleaseFailed', message: reason, nonRetryable: true, details: [status] });
+    compensating = true;
+    if (status.paused) {
+      status.paused = false;
+      note('no longer paused: rolling back');
+    }
+    const reason = abort ? `aborted by ${abort.by}: ${abort.reason}` : innermostMessage(err);
+    const type = abort ? 'ReleaseAborted' : failureType(err);
+    rollbackReason = reason;
+    enterStage('rolling-back');
+    note(`rolling back: ${reason}`);
+    const allRan = await CancellationScope.nonCancellable(() => saga.compensate(compensationHooks()));
+    const ranSomething = status.compensations.length > 0;
+    const result: ReleaseResult = allRan && ranSomething ? 'rolled-back' : 'failed';
+    enterStage(result);
+    status.outcome = {
+      result,
+      reason: allRan ? reason : `${reason}; some compensations did not run (see compensations)`,
+      finishedAt: now(),
+    };
+    note(`release ${result}: ${status.outcome.reason}`);
+    throw ApplicationFailure.create({
+      type,
+      message: status.outcome.reason ?? reason,
+      nonRetryable: true,
+      details: [status],
+    });
   }
 
   enterStage('succeeded');
@@ -109,59 +610,65 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   note(`release of ${plan.service}@${plan.version} succeeded in ${status.regions.length} regions`);
   return status;
 
-  async function runWave(wave: WavePlan, digest: string): Promise<void> {
-    const results = await Promise.allSettled(
-      wave.regions.map(({ region, taskQueue }) => rollOut(region, taskQueue, digest)),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  async function rollOut(region: string, taskQueue: string, digest: string): Promise<void> {
-    const progress = regionProgress(region);
-    const activities = inRegion(taskQueue);
-    const step = { service: plan.service, region, version: plan.version, digest, releaseId: plan.releaseId };
-    try {
-      progress.status = 'deploying';
-      progress.updatedAt = now();
-      const before = await activities.quick.inspectRegion.executeWithOptions(
-        { summary: `${region}: read the running version` },
-        [{ service: plan.service, region }],
-      );
-      if (before.stableVersion) progress.previousVersion = before.stableVersion;
-      const deployed = await activities.fleet.deployRegion.executeWithOptions(
-        { summary: `${region}: deploy ${plan.service}@${plan.version} (was ${before.stableVersion ?? 'nothing'})` },
-        [step],
-      );
-      progress.trafficPercent = 100;
-      progress.status = 'baking';
-      progress.updatedAt = now();
-      note(
-        `${region}: ${plan.version} serves 100% of traffic${deployed.alreadyRunning ? ' (it was already running)' : ''}; baking ${plan.bakeSeconds}s`,
-        region,
-      );
-      await sleep(plan.bakeSeconds * 1000, {
-        summary: `${region}: bake ${plan.service}@${plan.version} for ${plan.bakeSeconds}s`,
-      });
-      await releaseActivities.recordRegionVersion.executeWithOptions(
-        { summary: `${region}: record ${plan.version} in the version ledger` },
-        [{ ...step, recordedAt: now() }],
-      );
-      progress.status = 'succeeded';
-      progress.updatedAt = now();
-      note(`${region}: done`, region);
-    } catch (err) {
-      progress.status = 'failed';
-      progress.updatedAt = now();
-      note(`${region}: failed: ${err instanceof Error ? describeFailure(err) : String(err)}`, region);
-      throw err;
-    }
+  function compensationHooks() {
+    const record = (compensation: Compensation) => {
+      const existing = status.compensations.find((c) => c.name === compensation.name);
+      if (existing) return existing;
+      const created = { name: compensation.name, status: 'running' as const, at: now() };
+      status.compensations.push(created);
+      return created;
+    };
+    return {
+      onStart: (c: Compensation) => {
+        Object.assign(record(c), { status: 'running', at: now() });
+      },
+      onDone: (c: Compensation) => {
+        Object.assign(record(c), { status: 'done', at: now() });
+        note(`compensation done: ${c.name}`);
+      },
+      onLeft: (c: Compensation, why: string, handledByHuman: boolean) => {
+        Object.assign(record(c), { status: handledByHuman ? 'done' : 'skipped', at: now(), error: why });
+        note(`compensation ${handledByHuman ? 'handled by a human' : 'left undone'}: ${c.name} (${why})`);
+      },
+      askHuman: async (c: Compensation, problem: string) => {
+        Object.assign(record(c), { status: 'needs-human', at: now(), error: problem });
+        const gate: Gate = {
+          id: `intervention-${status.gates.filter((g) => g.kind === 'intervention').length + 1}`,
+          kind: 'intervention',
+          description: c.irreversible
+            ? `${problem}; approve once it has been handled by hand, reject to leave it undone`
+            : `${problem}; approve to try again, reject to leave it undone (fix it by hand)`,
+          status: 'pending',
+          quorum: 1,
+          roles: [...INTERVENTION_ROLES],
+          decisions: [],
+        };
+        status.gates.push(gate);
+        const outcome = await waitForGate(gate, 'needs-attention');
+        enterStage('rolling-back');
+        return outcome === 'approved' ? ('retry' as const) : ('leave' as const);
+      },
+    };
   }
 }
 
-/** The innermost message of a failure chain (an ActivityFailure wraps the activity's own error). */
-function describeFailure(err: Error): string {
-  let current: Error = err;
-  while (current.cause instanceof Error) current = current.cause;
-  return current.message || err.message;
+/** A gate's status as it is now (update handlers change it while the workflow waits). */
+function statusOf(gate: Gate): Gate['status'] {
+  return gate.status;
+}
+
+function isTerminal(stage: ReleaseStage): boolean {
+  return stage === 'succeeded' || stage === 'failed' || stage === 'rolled-back';
+}
+
+/** The failure type of the innermost application failure (CanaryFailed, ApprovalRejected, ...). */
+function failureType(err: unknown): string {
+  let current: unknown = err;
+  let type = 'ReleaseFailed';
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure && current.type) type = current.type;
+    if (isCancellation(current)) type = 'ReleaseCancelled';
+    current = current.cause;
+  }
+  return type;
 }

@@ -1,6 +1,7 @@
 // Search attributes of a release, registered on the server (dev stack and tests) and kept current by the workflow,
 // so operators can filter releases in the Temporal UI: ReleaseService="hello" AND ReleaseStage="deploying".
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
+import type { ReleasePlan } from '../domain/plan';
 
 export const ReleaseService = defineSearchAttributeKey('ReleaseService', SearchAttributeType.KEYWORD);
 export const ReleaseVersion = defineSearchAttributeKey('ReleaseVersion', SearchAttributeType.KEYWORD);
@@ -18,3 +19,15 @@ export const RELEASE_SEARCH_ATTRIBUTES = [
   ReleaseRegions,
   ReleaseRequestedBy,
 ] as const;
+
+/** The search attributes a release starts with; ReleaseStage is kept current by the release itself. */
+export function releaseSearchAttributes(plan: ReleasePlan, requestedBy: string, stage: string): SearchAttributePair[] {
+  return [
+    { key: ReleaseService, value: plan.service },
+    { key: ReleaseVersion, value: plan.version },
+    { key: ReleaseStage, value: stage },
+    { key: ReleaseChangeClass, value: plan.changeClass },
+    { key: ReleaseRegions, value: plan.waves.flatMap((w) => w.regions.map((r) => r.region)) },
+    { key: ReleaseRequestedBy, value: requestedBy },
+  ];
+}

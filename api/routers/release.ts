@@ -1,53 +1,81 @@
-// release.*: start a release and read its state.
+// release.*: plan, start and follow releases; decide on their gates; pause, resume, abort.
 import { randomBytes } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { findService } from '../../domain/catalog';
+import { activeFreeze } from '../../domain/calendar';
+import { findService, type ServiceSpec } from '../../domain/catalog';
 import { ReleaseId, ServiceName } from '../../domain/names';
 import { planRelease } from '../../domain/plan';
 import { ReleaseRequest } from '../../domain/release-request';
-import { getReleaseStatus, startRelease } from '../../workflows/lifecycle';
+import { decideGate, getReleaseStatus, signalRelease, startRelease } from '../../workflows/lifecycle';
+import type { Context } from '../context';
 import { translated } from '../errors';
 import { requireRole, router } from '../trpc';
 
 /** A readable, unique release id for callers that do not bring their own: r-20261123-101500-3fa9. */
-function newReleaseId(now = new Date()): string {
+export function newId(prefix: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `r-${stamp}-${randomBytes(2).toString('hex')}`;
+  return `${prefix}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
+/** The catalog entry of `service`, or a 400 that lists the services there are. */
+export function serviceOrThrow(ctx: Pick<Context, 'catalog'>, service: string): ServiceSpec {
+  const spec = findService(ctx.catalog, service);
+  if (!spec) {
+    const known = ctx.catalog.services.map((s) => s.name).join(', ') || 'none';
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message: `service: there is no service "${service}" in the catalog (known services: ${known})`,
+    });
+  }
+  return spec;
+}
+
+const ReleaseRef = z.strictObject({ service: ServiceName, releaseId: ReleaseId });
+const Comment = z.string().trim().min(1).max(2000);
+
 export const releaseRouter = router({
+  /** Dry run: the plan a start would execute, and whether a freeze holds the first environment now. */
+  plan: requireRole('pipeline', 'approver', 'operator', 'sre', 'viewer')
+    .input(ReleaseRequest)
+    .query(async ({ ctx, input }) => {
+      const service = serviceOrThrow(ctx, input.service);
+      const plan = planRelease({ ...input, releaseId: input.releaseId ?? 'dry-run' }, service);
+      const calendar = ctx.calendar ? await ctx.calendar.load() : { windows: [] };
+      const firstEnvironment = plan.waves[0]?.environment ?? '';
+      const freeze = activeFreeze(calendar, new Date(), { service: plan.service, environment: firstEnvironment });
+      return {
+        plan,
+        freeze: freeze
+          ? { environment: firstEnvironment, windows: freeze.windows, endsAt: freeze.endsAt.toISOString() }
+          : null,
+      };
+    }),
+
   start: requireRole('pipeline')
     .input(ReleaseRequest)
     .mutation(async ({ ctx, input }) => {
-      const service = findService(ctx.catalog, input.service);
-      if (!service) {
-        const known = ctx.catalog.services.map((s) => s.name).join(', ') || 'none';
-        throw new TRPCError({
-          code: 'BAD_REQUEST',
-          message: `service: there is no service "${input.service}" in the catalog (known services: ${known})`,
-        });
-      }
+      const service = serviceOrThrow(ctx, input.service);
       if (ctx.artifacts && !(await ctx.artifacts.resolve(input.service, input.version))) {
         throw new TRPCError({
           code: 'BAD_REQUEST',
           message: `version: there is no artifact ${input.service}@${input.version} in the artifact store; publish it first`,
         });
       }
-      const releaseId = input.releaseId ?? newReleaseId();
+      const releaseId = input.releaseId ?? newId('r');
       const plan = planRelease({ ...input, releaseId }, service);
       const started = await translated(() =>
         startRelease(
           ctx.temporal,
           { plan, requestedBy: ctx.principal.id, ...(input.reason ? { reason: input.reason } : {}) },
-          { taskQueue: ctx.releaseTaskQueue },
+          { taskQueue: ctx.releaseTaskQueue, queue: input.queue },
         ),
       );
-      return { releaseId, ...started, plan };
+      return { ...started, plan };
     }),
 
   get: requireRole('pipeline', 'approver', 'operator', 'sre', 'viewer')
-    .input(z.strictObject({ service: ServiceName, releaseId: ReleaseId }))
+    .input(ReleaseRef)
     .query(async ({ ctx, input }) => {
       const status = await translated(() => getReleaseStatus(ctx.temporal, input.service, input.releaseId));
       if (!status) {
@@ -57,5 +85,80 @@ export const releaseRouter = router({
         });
       }
       return status;
+    }),
+
+  /** Approve a waiting gate as the caller. The release refuses self-approval, missing roles and duplicates. */
+  approve: requireRole('approver', 'sre')
+    .input(ReleaseRef.extend({ gate: z.string().min(1).max(200), comment: Comment.optional() }))
+    .mutation(({ ctx, input }) =>
+      translated(() =>
+        decideGate(ctx.temporal, input.service, input.releaseId, 'approve', {
+          gate: input.gate,
+          principal: ctx.principal,
+          ...(input.comment ? { comment: input.comment } : {}),
+        }),
+      ),
+    ),
+
+  /** Reject a waiting gate as the caller: the release rolls back. A reason is required. */
+  reject: requireRole('approver', 'sre')
+    .input(ReleaseRef.extend({ gate: z.string().min(1).max(200), comment: Comment }))
+    .mutation(({ ctx, input }) =>
+      translated(() =>
+        decideGate(ctx.temporal, input.service, input.releaseId, 'reject', {
+          gate: input.gate,
+          principal: ctx.principal,
+          comment: input.comment,
+        }),
+      ),
+    ),
+
+  pause: requireRole('operator', 'sre')
+    .input(ReleaseRef.extend({ reason: Comment.optional() }))
+    .mutation(async ({ ctx, input }) => {
+      await translated(() =>
+        signalRelease(ctx.temporal, input.service, input.releaseId, {
+          kind: 'pause',
+          by: ctx.principal.id,
+          ...(input.reason ? { reason: input.reason } : {}),
+        }),
+      );
+      return { ok: true };
+    }),
+
+  resume: requireRole('operator', 'sre')
+    .input(ReleaseRef)
+    .mutation(async ({ ctx, input }) => {
+      await translated(() =>
+        signalRelease(ctx.temporal, input.service, input.releaseId, { kind: 'resume', by: ctx.principal.id }),
+      );
+      return { ok: true };
+    }),
+
+  /** Stop the release and roll back everything it did. A reason is required. */
+  abort: requireRole('sre')
+    .input(ReleaseRef.extend({ reason: Comment }))
+    .mutation(async ({ ctx, input }) => {
+      await translated(() =>
+        signalRelease(ctx.temporal, input.service, input.releaseId, {
+          kind: 'abort',
+          by: ctx.principal.id,
+          reason: input.reason,
+        }),
+      );
+      return { ok: true };
+    }),
+
+  timeline: requireRole('pipeline', 'approver', 'operator', 'sre', 'viewer')
+    .input(ReleaseRef)
+    .query(async ({ ctx, input }) => {
+      const status = await translated(() => getReleaseStatus(ctx.temporal, input.service, input.releaseId));
+      if (!status) {
+        throw new TRPCError({
+          code: 'NOT_FOUND',
+          message: `there is no release ${input.releaseId} of ${input.service}`,
+        });
+      }
+      return status.timeline;
     }),
 });

@@ -1,6 +1,16 @@
 // The artifact store interface: content-addressed bytes plus an immutable service@version -> digest index.
 import type { ArtifactRecord } from '../../domain/artifact';
 
+/** candidate: stored, never released; released: promoted by a release; demoted: taken back by a rollback. */
+export type PromotionStatus = 'candidate' | 'released' | 'demoted';
+
+export interface PromotionRecord {
+  status: PromotionStatus;
+  at?: string;
+  releaseId?: string;
+  reason?: string;
+}
+
 export interface ArtifactStore {
   /** The record for `service@version`, or undefined when no such artifact was ever stored. */
   resolve(service: string, version: string): Promise<ArtifactRecord | undefined>;
@@ -9,6 +19,11 @@ export interface ArtifactStore {
   /** Stores bytes as `service@version`; idempotent for the same bytes, refuses different bytes (immutability). */
   put(service: string, version: string, bytes: Buffer): Promise<ArtifactRecord>;
   list(service?: string): Promise<ArtifactRecord[]>;
+  /** Marks `service@version` released by `releaseId`. Idempotent. */
+  promote(service: string, version: string, releaseId: string): Promise<PromotionRecord>;
+  /** Takes a release back (the version must not be used again without a new promotion). Idempotent. */
+  demote(service: string, version: string, releaseId: string, reason: string): Promise<PromotionRecord>;
+  promotion(service: string, version: string): Promise<PromotionRecord>;
 }
 
 export class ArtifactIntegrityError extends Error {

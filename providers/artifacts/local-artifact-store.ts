@@ -5,7 +5,12 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactRecord } from '../../domain/artifact';
 import { ServiceName, Sha256Digest, Version } from '../../domain/names';
-import { ArtifactConflictError, ArtifactIntegrityError, type ArtifactStore } from './artifact-store';
+import {
+  ArtifactConflictError,
+  ArtifactIntegrityError,
+  type ArtifactStore,
+  type PromotionRecord,
+} from './artifact-store';
 import { sha256Digest } from './digest';
 
 async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
@@ -75,12 +80,50 @@ export class LocalArtifactStore implements ArtifactStore {
     return record;
   }
 
+  private promotionPath(service: string, version: string): string {
+    return join(this.root, 'refs', ServiceName.parse(service), `${Version.parse(version)}.promotion.json`);
+  }
+
+  async promotion(service: string, version: string): Promise<PromotionRecord> {
+    try {
+      return JSON.parse(await readFile(this.promotionPath(service, version), 'utf8')) as PromotionRecord;
+    } catch (err) {
+      if (isMissing(err)) return { status: 'candidate' };
+      throw err;
+    }
+  }
+
+  private async setPromotion(service: string, version: string, record: PromotionRecord): Promise<PromotionRecord> {
+    if (!(await this.resolve(service, version))) {
+      throw new ArtifactIntegrityError(`there is no artifact ${service}@${version} to change`);
+    }
+    await writeAtomically(this.promotionPath(service, version), `${JSON.stringify(record, null, 2)}\n`);
+    return record;
+  }
+
+  async promote(service: string, version: string, releaseId: string): Promise<PromotionRecord> {
+    const current = await this.promotion(service, version);
+    if (current.status === 'released' && current.releaseId === releaseId) return current;
+    return this.setPromotion(service, version, { status: 'released', at: this.clock().toISOString(), releaseId });
+  }
+
+  async demote(service: string, version: string, releaseId: string, reason: string): Promise<PromotionRecord> {
+    const current = await this.promotion(service, version);
+    if (current.status === 'demoted' && current.releaseId === releaseId) return current;
+    return this.setPromotion(service, version, {
+      status: 'demoted',
+      at: this.clock().toISOString(),
+      releaseId,
+      reason,
+    });
+  }
+
   async list(service?: string): Promise<ArtifactRecord[]> {
     const services = service ? [service] : await readdir(join(this.root, 'refs')).catch(() => [] as string[]);
     const records: ArtifactRecord[] = [];
     for (const name of services) {
       const files = await readdir(join(this.root, 'refs', name)).catch(() => [] as string[]);
-      for (const file of files.filter((f) => f.endsWith('.json'))) {
+      for (const file of files.filter((f) => f.endsWith('.json') && !f.endsWith('.promotion.json'))) {
         const record = await this.resolve(name, file.slice(0, -'.json'.length));
         if (record) records.push(record);
       }

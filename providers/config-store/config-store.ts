@@ -16,6 +16,8 @@ export interface ConfigStore {
   getByPath(path: string): Promise<Parameter[]>;
   /** Every version of `name`, oldest first. */
   history(name: string): Promise<Parameter[]>;
+  /** Removes `name` and its history; false when there was nothing to remove. */
+  delete(name: string): Promise<boolean>;
 }
 
 export class ParameterExistsError extends Error {

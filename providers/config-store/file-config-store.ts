@@ -29,9 +29,23 @@ export class FileConfigStore implements ConfigStore {
     return (await this.load())[name]?.at(-1);
   }
 
-  put(name: string, value: string, options: { overwrite?: boolean } = {}): Promise<{ version: number }> {
+  /** Serializes read-modify-write cycles of this process and writes the result atomically. */
+  private mutate<T>(change: (data: FileShape) => T): Promise<T> {
     const run = this.queue.then(async () => {
       const data = await this.load();
+      const result = change(data);
+      await mkdir(dirname(this.path), { recursive: true });
+      const tmp = `${this.path}.${process.pid}.tmp`;
+      await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`);
+      await rename(tmp, this.path);
+      return result;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  put(name: string, value: string, options: { overwrite?: boolean } = {}): Promise<{ version: number }> {
+    return this.mutate((data) => {
       const versions = data[name] ?? [];
       if (versions.length > 0 && options.overwrite === false) {
         throw new ParameterExistsError(`parameter ${name} already exists`);
@@ -40,14 +54,16 @@ export class FileConfigStore implements ConfigStore {
       data[name] = [...versions, { name, value, version, lastModified: this.clock().toISOString() }].slice(
         -HISTORY_LIMIT,
       );
-      await mkdir(dirname(this.path), { recursive: true });
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`);
-      await rename(tmp, this.path);
       return { version };
     });
-    this.queue = run.catch(() => undefined);
-    return run;
+  }
+
+  delete(name: string): Promise<boolean> {
+    return this.mutate((data) => {
+      const existed = name in data;
+      delete data[name];
+      return existed;
+    });
   }
 
   async getByPath(path: string): Promise<Parameter[]> {

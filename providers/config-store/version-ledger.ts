@@ -9,6 +9,9 @@ export const LedgerEntry = z.object({
   digest: z.string().optional(),
   releaseId: z.string(),
   recordedAt: z.string(),
+  /** Written by a rollback: the version the region was rolled back from. */
+  rolledBackFrom: z.string().optional(),
+  reason: z.string().optional(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
 
@@ -32,6 +35,21 @@ export class VersionLedger {
     if (current && current.version === entry.version && current.releaseId === entry.releaseId)
       return { written: false };
     await this.store.put(ledgerParameterName(service, region), JSON.stringify(entry), { overwrite: true });
+    return { written: true };
+  }
+
+  /**
+   * Records what a region was seen running when the ledger does not already say so (its first release, or a change
+   * made outside the engine), so that version can be rolled back to. Safe to repeat.
+   */
+  async observe(service: string, region: string, version: string, recordedAt: string): Promise<{ written: boolean }> {
+    const current = await this.current(service, region);
+    if (current?.version === version) return { written: false };
+    await this.store.put(
+      ledgerParameterName(service, region),
+      JSON.stringify({ version, releaseId: 'observed', recordedAt, reason: 'found running before a release' }),
+      { overwrite: true },
+    );
     return { written: true };
   }
 

@@ -1,5 +1,6 @@
 // The fleet target interface: what a release needs from wherever a service runs (local processes, SSM, k8s).
 // Every operation is idempotent by desired state, so a retried activity never deploys twice.
+import type { MetricCounts } from '../../domain/canary';
 
 export interface RegionRef {
   service: string;
@@ -20,13 +21,8 @@ export interface DeployResult {
   alreadyRunning: boolean;
 }
 
-export interface VersionMetrics {
-  requests: number;
-  errors: number;
-  latencyMsSum: number;
-  /** Cumulative counts of requests at or below each bound in ms; `+Inf` holds the total. */
-  latencyBuckets: Record<string, number>;
-}
+/** Cumulative counters of one version; latencyBuckets[bound] counts requests at or below bound ms, `+Inf` all. */
+export type VersionMetrics = MetricCounts;
 
 export interface RegionMetrics extends RegionRef {
   /** When the counters started (they reset when the fleet restarts). */

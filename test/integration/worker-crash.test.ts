@@ -20,8 +20,11 @@ describe('worker crash', () => {
 
   it('a worker killed while a region bakes: the release completes, each region deployed once', async () => {
     engine = await startTestEngine({ waves: [['a'], ['b', 'c']], bakeSeconds: 4, worker: 'process' });
-    await engine.trpc('ci').release.start.mutate({ service: 'hello', version: '1.1.0', releaseId: 'crash-bake' });
-    await engine.waitForStatus('crash-bake', (s) => s.regions[0]?.status === 'baking');
+    await engine
+      .trpc('ci')
+      .release.start.mutate({ service: engine.service, version: '1.1.0', releaseId: 'crash-bake' });
+    // Kill it while region a bakes its canary at 50%.
+    await engine.waitForStatus('crash-bake', (s) => s.regions[0]?.trafficPercent === 50);
 
     await engine.killWorkerProcess();
     await new Promise((done) => setTimeout(done, 1000));
@@ -30,31 +33,24 @@ describe('worker crash', () => {
     const status = await engine.waitForOutcome('crash-bake', 60_000);
     expect(status.outcome?.result).toBe('succeeded');
     expect(status.regions.every((r) => r.status === 'succeeded')).toBe(true);
-    const events = await engine.fleet.events({ service: 'hello' });
+    const events = await engine.fleetEvents();
     expect(deploysPerRegion(events, 'crash-bake')).toEqual(Object.fromEntries(engine.regions.map((r) => [r, 1])));
   }, 120_000);
 
   it('a worker killed in the middle of a deploy: the retried step deploys nothing twice', async () => {
     engine = await startTestEngine({ waves: [['a']], bakeSeconds: 1, worker: 'process' });
+    const { service } = engine;
+    const region = engine.regions[0] as string;
     // A version that takes 3s to start, so the kill lands while fleetd is still starting its instances.
-    await engine.artifacts.put(
-      'hello',
-      '1.1.1-slow',
-      await packDemoVersion('1.1.1-slow', {
-        greeting: 'slow hello',
-        failureRate: 0,
-        latencyMs: 5,
-        startupDelayMs: 3000,
-      }),
-    );
-    await engine
-      .trpc('ci')
-      .release.start.mutate({ service: 'hello', version: '1.1.1-slow', releaseId: 'crash-deploy' });
-    const handle = engine.client.workflow.getHandle('release/hello/crash-deploy');
+    const slow = { greeting: 'slow hello', failureRate: 0, latencyMs: 5, startupDelayMs: 3000 };
+    await engine.artifacts.put(service, '1.1.1-slow', await packDemoVersion('1.1.1-slow', slow, service));
+    await engine.trpc('ci').release.start.mutate({ service, version: '1.1.1-slow', releaseId: 'crash-deploy' });
+    // The deploy runs in the region's rollout child; wait until its deployCanary activity is running.
+    const child = engine.client.workflow.getHandle(`region-rollout/${service}/crash-deploy/${region}`);
     await waitUntil(async () => {
-      const { raw } = await handle.describe();
-      return (raw.pendingActivities ?? []).some(
-        (a) => a.activityType?.name === 'deployRegion' && Number(a.attempt) >= 1 && a.lastStartedTime,
+      const description = await child.describe().catch(() => undefined);
+      return (description?.raw.pendingActivities ?? []).some(
+        (a) => a.activityType?.name === 'deployCanary' && a.lastStartedTime,
       );
     }, 20_000);
 
@@ -63,12 +59,11 @@ describe('worker crash', () => {
 
     const status = await engine.waitForOutcome('crash-deploy', 90_000);
     expect(status.outcome?.result).toBe('succeeded');
-    const events = (await engine.fleet.events({ service: 'hello' })).filter((e) => e.requestId === 'crash-deploy');
-    const region = engine.regions[0]!;
+    const events = await engine.fleetEvents('crash-deploy');
     expect(deploysPerRegion(events, 'crash-deploy')).toEqual({ [region]: 1 });
     // The retry reached the fleet and was recognised as already done.
     expect(events.map((e) => e.event)).toContain('deploy-noop');
-    const { raw } = await handle.describe();
+    const { raw } = await engine.client.workflow.getHandle(`release/${service}/crash-deploy`).describe();
     expect(raw.workflowExecutionInfo?.status).toBe(2); // COMPLETED
   }, 120_000);
 });

@@ -15,20 +15,24 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createTRPCClient, httpLink } from '@trpc/client';
+import type { inferRouterOutputs } from '@trpc/server';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
 import { hashToken, type Role, TokenAuthenticator } from '../../api/auth';
 import type { AppRouter } from '../../api/routers';
 import { seedDemoArtifacts } from '../../demo/seed';
-import type { ServiceCatalog } from '../../domain/catalog';
-import type { ReleaseStatus } from '../../domain/release-status';
+import { ServiceCatalog } from '../../domain/catalog';
 import { FleetDaemon } from '../../fleet/fleetd';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
+import { CalendarStore } from '../../providers/calendar-store';
 import { dataPaths } from '../../providers/data-paths';
 import { FileConfigStore } from '../../providers/config-store/file-config-store';
 import { VersionLedger } from '../../providers/config-store/version-ledger';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
+import { FleetMetricsSource } from '../../providers/metrics/fleet-metrics';
 import { createEngineWorkers, runWorkers } from '../../workers/engine-workers';
+
+export type ReleaseView = inferRouterOutputs<AppRouter>['release']['get'];
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -53,8 +57,12 @@ export const PRINCIPALS: Record<string, Role[]> = {
 };
 
 export interface EngineOptions {
-  /** Waves of short region names; each gets the engine's suffix. Default [['a'], ['b', 'c']]. */
+  /** Waves of short region names; each gets the engine's suffix. Default [['a'], ['b', 'c']] in production. */
   waves?: string[][];
+  /** Environments (in promotion order) with their waves; overrides `waves`. */
+  environments?: { name: string; waves: string[][] }[];
+  /** Extra catalog fields of the service (canary, approvals, onFreeze, ...), merged over test defaults. */
+  service?: Record<string, unknown>;
   bakeSeconds?: number;
   /** Where the worker runs: in this process (fast), as a child process (killable), or not at all. */
   worker?: 'in-process' | 'process' | 'none';
@@ -69,32 +77,45 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const suffix = randomBytes(4).toString('hex');
   const dir = await mkdtemp(join(tmpdir(), `engine-${suffix}-`));
   const paths = dataPaths(join(dir, 'data'));
-  const waves = (options.waves ?? [['a'], ['b', 'c']]).map((wave) => wave.map((name) => `${name}-${suffix}`));
+  const named = (wave: string[]) => wave.map((name) => `${name}-${suffix}`);
+  const environments = (
+    options.environments ?? [{ name: 'production', waves: options.waves ?? [['a'], ['b', 'c']] }]
+  ).map((env) => ({ name: env.name, waves: env.waves.map(named) }));
+  const waves = environments.flatMap((env) => env.waves);
   const regions = waves.flat();
   const releaseTaskQueue = `releases-${suffix}`;
-  const catalog: ServiceCatalog = {
+  // A service name of its own: the coordinator is one per service, and test files run in parallel.
+  const service = `hello-${suffix}`;
+  const catalog = ServiceCatalog.parse({
     services: [
       {
-        name: 'hello',
+        name: service,
         fleet: 'local',
         bakeSeconds: options.bakeSeconds ?? 1,
-        environments: [{ name: 'production', waves }],
+        canary: { steps: [{ percent: 50 }], analysis: { minRequests: 10 } },
+        smokeTest: { requests: 5 },
+        approvals: { timeoutSeconds: 120 },
+        environments,
+        ...options.service,
       },
     ],
-  };
+  });
   const catalogFile = join(dir, 'catalog.json');
   await writeFile(catalogFile, JSON.stringify(catalog, null, 2));
 
   const artifacts = new LocalArtifactStore(paths.artifacts);
-  await seedDemoArtifacts(artifacts);
-  const ledger = new VersionLedger(new FileConfigStore(paths.configStore));
+  await seedDemoArtifacts(artifacts, service);
+  const configStore = new FileConfigStore(paths.configStore);
+  const ledger = new VersionLedger(configStore);
+  const calendar = new CalendarStore(configStore);
   const fleetd = new FleetDaemon({
     dataDir: paths.fleet,
     artifacts,
-    regions: regions.map((region) => ({ service: 'hello', region })),
-    initialVersions: { hello: '1.0.0' },
+    regions: regions.map((region) => ({ service, region })),
+    initialVersions: { [service]: '1.0.0' },
     instancesPerRegion: options.instancesPerRegion ?? 1,
-    loadRps: options.loadRps ?? 0,
+    // Canary analysis needs traffic: enough for the test policy's minimum of 10 requests per version per bake.
+    loadRps: options.loadRps ?? 25,
     log: () => undefined,
   });
   const fleetStarted = await fleetd.start();
@@ -112,7 +133,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
       return { sha256: hashToken(tokens[principal]), principal, roles };
     }),
   });
-  const app = createApp({ temporal: client, catalog, releaseTaskQueue, authenticator, artifacts });
+  const app = createApp({ temporal: client, catalog, releaseTaskQueue, authenticator, artifacts, calendar });
   const server: Server = await new Promise((done) => {
     const s = app.listen(0, '127.0.0.1', () => done(s));
   });
@@ -128,7 +149,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
       connection: nativeConnection,
       releaseTaskQueue,
       regions,
-      deps: { artifacts, ledger, fleet },
+      releaseDeps: { artifacts, ledger, calendar },
+      regionDeps: { fleet, metrics: new FleetMetricsSource(fleet) },
       workflowBundle: { codePath: workflowBundlePath },
     });
     inProcess = { workers, run: runWorkers(workers), connection: nativeConnection };
@@ -225,25 +247,30 @@ export async function startTestEngine(options: EngineOptions = {}) {
   }
 
   /** Polls release.get until the release has an outcome. */
-  async function waitForOutcome(releaseId: string, timeoutMs = 60_000): Promise<ReleaseStatus> {
-    const api = trpc('viewer');
-    let last: ReleaseStatus | undefined;
-    await waitUntil(async () => {
-      last = await api.release.get.query({ service: 'hello', releaseId }).catch(() => last);
-      return last?.outcome !== undefined;
-    }, timeoutMs);
-    return last as ReleaseStatus;
+  async function waitForOutcome(releaseId: string, timeoutMs = 60_000): Promise<ReleaseView> {
+    return waitForStatus(releaseId, (s) => s.outcome !== undefined, timeoutMs);
   }
 
-  /** Polls release.get until `predicate` holds. */
-  async function waitForStatus(releaseId: string, predicate: (s: ReleaseStatus) => boolean, timeoutMs = 30_000) {
+  /** Polls release.get until `predicate` holds; on timeout, says what the release was doing. */
+  async function waitForStatus(releaseId: string, predicate: (s: ReleaseView) => boolean, timeoutMs = 30_000) {
     const api = trpc('viewer');
-    let last: ReleaseStatus | undefined;
-    await waitUntil(async () => {
-      last = await api.release.get.query({ service: 'hello', releaseId }).catch(() => undefined);
-      return last !== undefined && predicate(last);
-    }, timeoutMs);
-    return last as ReleaseStatus;
+    let last: ReleaseView | undefined;
+    try {
+      await waitUntil(async () => {
+        last = await api.release.get.query({ service, releaseId }).catch(() => last);
+        return last !== undefined && predicate(last);
+      }, timeoutMs);
+    } catch (err) {
+      const timeline = last?.timeline.map((e) => `  ${e.message}`).join('\n') ?? '  (no status)';
+      throw new Error(`${(err as Error).message}; release ${releaseId} was at stage ${last?.stage}:\n${timeline}`);
+    }
+    return last as ReleaseView;
+  }
+
+  /** The fleet's own log of what was done to this service, optionally for one release. */
+  async function fleetEvents(requestId?: string) {
+    const events = await fleet.events({ service });
+    return requestId ? events.filter((e) => e.requestId === requestId) : events;
   }
 
   async function close() {
@@ -258,6 +285,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
   return {
     dir,
     suffix,
+    service,
     regions,
     waves,
     catalog,
@@ -267,7 +295,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
     client,
     artifacts,
     ledger,
+    calendar,
     fleet,
+    fleetEvents,
     fleetd,
     routers: fleetStarted.routers,
     trpc,

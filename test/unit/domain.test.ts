@@ -24,10 +24,21 @@ describe('planRelease', () => {
     expect(plan.waves[2]?.regions.map((r) => r.taskQueue)).toEqual(['deploy.us-1', 'deploy.us-2']);
   });
 
-  it('takes the bake from the request when given, else from the catalog (default 30s)', () => {
+  it('bakes each canary step for the request bake, else the step bake, else the service bake (default 30s)', () => {
     const base = { service: 'hello', version: '2.0.0', releaseId: 'r1', changeClass: 'standard' } as const;
-    expect(planRelease(base, hello).bakeSeconds).toBe(30);
-    expect(planRelease({ ...base, bakeSeconds: 0 }, hello).bakeSeconds).toBe(0);
+    expect(planRelease(base, hello).canary.steps).toEqual([
+      { percent: 10, bakeSeconds: 30 },
+      { percent: 50, bakeSeconds: 30 },
+    ]);
+    const stepped = ServiceSpec.parse({
+      ...hello,
+      canary: { steps: [{ percent: 5, bakeSeconds: 600 }, { percent: 25 }] },
+    });
+    expect(planRelease(base, stepped).canary.steps).toEqual([
+      { percent: 5, bakeSeconds: 600 },
+      { percent: 25, bakeSeconds: 30 },
+    ]);
+    expect(planRelease({ ...base, bakeSeconds: 0 }, stepped).canary.steps.map((s) => s.bakeSeconds)).toEqual([0, 0]);
   });
 
   it('refuses a catalog entry of another service', () => {
@@ -65,12 +76,13 @@ describe('service catalog', () => {
 });
 
 describe('release request', () => {
-  it('defaults the change class to standard and trims the reason', () => {
+  it('defaults to a standard change that does not queue, and trims the reason', () => {
     expect(ReleaseRequest.parse({ service: 'hello', version: '1.2.3-rc.1+build.5', reason: '  hotfix ' })).toEqual({
       service: 'hello',
       version: '1.2.3-rc.1+build.5',
       changeClass: 'standard',
       reason: 'hotfix',
+      queue: false,
     });
   });
 

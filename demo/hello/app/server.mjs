@@ -7,6 +7,8 @@ const artifact = JSON.parse(readFileSync(new URL('./artifact.json', import.meta.
 const behaviour = JSON.parse(readFileSync(new URL('./behaviour.json', import.meta.url), 'utf8'));
 const region = process.env.REGION ?? 'unknown';
 const port = Number(process.env.PORT ?? 0);
+// A version can fail in some regions only (a region-specific dependency), e.g. { "failureRateIn": { "eu-1": 0.5 } }.
+const failureRate = behaviour.failureRateIn?.[region] ?? behaviour.failureRate;
 
 const server = createServer((req, res) => {
   if (req.url === '/healthz') {
@@ -16,7 +18,7 @@ const server = createServer((req, res) => {
   }
   const delay = behaviour.latencyMs * (0.5 + Math.random());
   setTimeout(() => {
-    if (Math.random() < behaviour.failureRate) {
+    if (Math.random() < failureRate) {
       res.writeHead(500, { 'content-type': 'text/plain', 'x-version': artifact.version });
       res.end(`${artifact.service}@${artifact.version}: internal error\n`);
       return;

@@ -1,0 +1,124 @@
+// Emergency rollback, for SREs: put a service (every region, or the named ones) back on its last known-good version
+// from the version ledger, all regions in parallel, with no approval but an audited reason. The service coordinator
+// aborts any release in flight first and admits this workflow once that release has finished its own rollback.
+import { condition, log, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { RegionActivities, ReleaseActivities } from '../activities';
+import { lastKnownGood } from '../domain/ledger';
+import { regionTaskQueue } from '../domain/names';
+import {
+  admitSignal,
+  rollbackStatusQuery,
+  type EmergencyRollbackInput,
+  type RollbackRegionState,
+  type RollbackStatus,
+} from './messages';
+import { compensationStep, quickStep } from './profiles';
+import { innermostMessage } from './saga';
+import { ReleaseStage } from './search-attributes';
+
+const ledger = proxyActivities<ReleaseActivities>(quickStep);
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): Promise<RollbackStatus> {
+  const status: RollbackStatus = {
+    rollbackId: input.rollbackId,
+    service: input.service,
+    reason: input.reason,
+    requestedBy: input.requestedBy,
+    stage: input.queued ? 'queued' : 'rolling-back',
+    regions: input.regions.map((region) => ({ region, status: 'pending' })),
+    timeline: [],
+    startedAt: now(),
+  };
+  const note = (message: string, region?: string) => {
+    status.timeline.push({ at: now(), message, ...(region ? { region } : {}) });
+    log.info(message, region ? { region } : {});
+  };
+  const enterStage = (stage: RollbackStatus['stage']) => {
+    status.stage = stage;
+    upsertSearchAttributes([{ key: ReleaseStage, value: stage }]);
+  };
+  let admitted = !input.queued;
+  setHandler(admitSignal, () => {
+    admitted = true;
+  });
+  setHandler(rollbackStatusQuery, () => status);
+
+  note(`emergency rollback of ${input.service} requested by ${input.requestedBy}: ${input.reason}`);
+  if (!admitted) {
+    note('waiting for the release in progress to finish rolling itself back');
+    await condition(() => admitted);
+  }
+  enterStage('rolling-back');
+
+  await Promise.all(status.regions.map((state) => rollBack(state)));
+
+  const failed = status.regions.filter((r) => r.status === 'failed');
+  enterStage(failed.length === 0 ? 'succeeded' : 'failed');
+  status.finishedAt = now();
+  note(
+    failed.length === 0
+      ? `emergency rollback done in ${status.regions.length} regions`
+      : `emergency rollback failed in ${failed.map((r) => r.region).join(', ')}: those regions need a human`,
+  );
+  return status;
+
+  async function rollBack(state: RollbackRegionState): Promise<void> {
+    const { region } = state;
+    const taskQueue = regionTaskQueue(region);
+    const inRegion = {
+      quick: proxyActivities<RegionActivities>({ ...quickStep, taskQueue }),
+      revert: proxyActivities<RegionActivities>({ ...compensationStep, taskQueue }),
+    };
+    try {
+      const running = await inRegion.quick.inspectRegion.executeWithOptions(
+        { summary: `${region}: read the running version` },
+        [{ service: input.service, region }],
+      );
+      const history = await ledger.ledgerHistory.executeWithOptions({ summary: `${region}: read the version ledger` }, [
+        { service: input.service, region },
+      ]);
+      const target = lastKnownGood(history, running.stableVersion);
+      state.from = running.stableVersion;
+      if (!target) {
+        state.status = 'no-known-good';
+        note(
+          `${region}: no known-good version before ${running.stableVersion ?? 'nothing'} in the ledger; left as it is`,
+          region,
+        );
+        return;
+      }
+      state.to = target.version;
+      state.status = 'reverting';
+      await inRegion.revert.revertRegion.executeWithOptions(
+        { summary: `${region}: back to ${target.version} (emergency)` },
+        [{ service: input.service, region, version: target.version, releaseId: input.rollbackId }],
+      );
+      await ledger.recordRegionVersion.executeWithOptions(
+        { summary: `${region}: record ${target.version} in the version ledger (emergency rollback)` },
+        [
+          {
+            service: input.service,
+            region,
+            version: target.version,
+            releaseId: input.rollbackId,
+            recordedAt: now(),
+            ...(running.stableVersion && running.stableVersion !== target.version
+              ? { rolledBackFrom: running.stableVersion }
+              : {}),
+            reason: `emergency rollback by ${input.requestedBy}: ${input.reason}`,
+          },
+        ],
+      );
+      state.status = 'reverted';
+      note(`${region}: back on ${target.version} (was ${running.stableVersion ?? 'nothing'})`, region);
+    } catch (err) {
+      state.status = 'failed';
+      state.error = innermostMessage(err);
+      note(`${region}: rollback failed: ${state.error}`, region);
+    }
+  }
+}

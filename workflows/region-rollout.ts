@@ -1,0 +1,128 @@
+// The rollout of one release in one region, as a child workflow on the region's task queue: deploy the canary,
+// then per step shift traffic, bake on a durable timer and analyse; promote, smoke-test. If anything fails, or the
+// rollout is cancelled (abort, a failing sibling, its release terminated), the region goes back to the version it
+// ran before, so no region is left half-rolled-out whatever happens to its parent.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
+import type { RegionActivities } from '../activities';
+import {
+  regionDecisionSignal,
+  regionEventSignal,
+  regionPauseSignal,
+  type RegionEvent,
+  type RegionRolloutInput,
+  type RegionRolloutResult,
+} from './messages';
+import { fleetStep, quickStep, compensationStep } from './profiles';
+import { innermostMessage } from './saga';
+
+const quick = proxyActivities<RegionActivities>(quickStep);
+const fleet = proxyActivities<RegionActivities>(fleetStep);
+const compensation = proxyActivities<RegionActivities>(compensationStep);
+
+export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<RegionRolloutResult> {
+  const { service, region, version, releaseId } = input;
+  let paused = input.paused;
+  const decisions = new Map<number, { proceed: boolean; by: string }>();
+  setHandler(regionPauseSignal, ({ paused: value }) => {
+    paused = value;
+  });
+  setHandler(regionDecisionSignal, ({ step, proceed, by }) => {
+    decisions.set(step, { proceed, by });
+  });
+
+  const release = getExternalWorkflowHandle(input.releaseWorkflowId);
+  const report = async (event: RegionEvent) => {
+    try {
+      await release.signal(regionEventSignal, event);
+    } catch (err) {
+      // The release may be gone (terminated); the region's own safety does not depend on it hearing us.
+      log.warn('could not report to the release', { region, event: event.kind, error: innermostMessage(err) });
+    }
+  };
+  const ref = { service, region };
+  const step = { ...ref, version, releaseId };
+  const verdicts: RegionRolloutResult['verdicts'] = [];
+
+  try {
+    await fleet.deployCanary.executeWithOptions({ summary: `${region}: start ${service}@${version} at 0% traffic` }, [
+      { ...step, digest: input.digest },
+    ]);
+    await report({ region, kind: 'deployed' });
+
+    for (const [index, { percent, bakeSeconds }] of input.steps.entries()) {
+      await condition(() => !paused);
+      await quick.shiftTraffic.executeWithOptions({ summary: `${region}: ${percent}% of traffic to ${version}` }, [
+        { ...step, percent },
+      ]);
+      await report({ region, kind: 'traffic', step: index, percent });
+      const since = await quick.snapshotMetrics.executeWithOptions({ summary: `${region}: start analysis window` }, [
+        ref,
+      ]);
+      // The bake keeps counting while the release is paused: a pause holds the next step, not the observation.
+      await sleep(bakeSeconds * 1000, { summary: `${region}: bake ${version} at ${percent}% for ${bakeSeconds}s` });
+      const verdict = await quick.analyzeCanary.executeWithOptions(
+        { summary: `${region}: analyse ${version} at ${percent}% against ${input.previousVersion ?? 'no baseline'}` },
+        [{ ...ref, canaryVersion: version, baselineVersion: input.previousVersion, since, policy: input.analysis }],
+      );
+      verdicts.push({ ...verdict, step: index, percent });
+      await report({ region, kind: 'verdict', step: index, percent, verdict });
+      if (verdict.verdict === 'fail') {
+        throw ApplicationFailure.create({
+          type: 'CanaryFailed',
+          message: `canary of ${version} failed in ${region} at ${percent}%: ${verdict.reasons.join('; ')}`,
+          nonRetryable: true,
+          details: [verdict],
+        });
+      }
+      if (verdict.verdict === 'inconclusive') {
+        await report({ region, kind: 'needs-decision', step: index, percent, verdict });
+        await condition(() => decisions.has(index));
+        const decision = decisions.get(index);
+        if (!decision?.proceed) {
+          throw ApplicationFailure.create({
+            type: 'AnalysisRejected',
+            message: `canary analysis of ${version} in ${region} at ${percent}% was inconclusive (${verdict.reasons.join('; ')}) and ${decision?.by ?? 'nobody'} chose to roll back`,
+            nonRetryable: true,
+          });
+        }
+      }
+    }
+
+    await condition(() => !paused);
+    await fleet.promoteRegion.executeWithOptions({ summary: `${region}: promote ${version} to 100%` }, [step]);
+    await report({ region, kind: 'promoted' });
+    const smoke = await fleet.smokeTest.executeWithOptions(
+      { summary: `${region}: smoke test ${input.smokeTest.requests} x GET ${input.smokeTest.path}` },
+      [{ ...ref, ...input.smokeTest }],
+    );
+    await report({ region, kind: 'smoke-test', ...smoke });
+    if (!smoke.passed) {
+      throw ApplicationFailure.create({
+        type: 'SmokeTestFailed',
+        message: `smoke test of ${version} failed in ${region}: ${smoke.failures} of ${smoke.requests} requests failed`,
+        nonRetryable: true,
+      });
+    }
+    return { verdicts, smokeTest: smoke };
+  } catch (err) {
+    const previous = input.previousVersion;
+    if (previous) {
+      await CancellationScope.nonCancellable(async () => {
+        await compensation.revertRegion.executeWithOptions({ summary: `${region}: back to ${previous}` }, [
+          { ...step, version: previous },
+        ]);
+        await report({ region, kind: 'reverted', to: previous, reason: innermostMessage(err) });
+      });
+    }
+    throw err;
+  }
+}

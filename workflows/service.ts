@@ -1,0 +1,227 @@
+// The service coordinator: one long-lived workflow per service (`service/<service>`), the single place that decides
+// which release of the service runs. Releases are requested with an Update (sent with update-with-start): while one
+// is in progress, a second is refused to the caller, naming the running one, or queued if it asked to be. Releases
+// run as children, so a release that ends in any way (even terminated) frees the service. An emergency rollback
+// aborts whatever is in flight, then runs before anything else.
+import {
+  type ChildWorkflowHandle,
+  condition,
+  continueAsNew,
+  allHandlersFinished,
+  log,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { releaseWorkflowId, rollbackWorkflowId } from '../domain/names';
+import { emergencyRollbackWorkflow } from './emergency-rollback';
+import {
+  abortSignal,
+  admitSignal,
+  requestReleaseUpdate,
+  requestRollbackUpdate,
+  serviceStateQuery,
+  type Admission,
+  type EmergencyRollbackInput,
+  type ReleaseRequestMessage,
+  type ServiceInput,
+  type ServiceState,
+} from './messages';
+import { releaseWorkflow } from './release';
+import { innermostMessage } from './saga';
+import {
+  ReleaseRegions,
+  ReleaseRequestedBy,
+  ReleaseService,
+  ReleaseStage,
+  releaseSearchAttributes,
+} from './search-attributes';
+
+interface Entry {
+  kind: 'release' | 'rollback';
+  id: string;
+  workflowId: string;
+  requestedBy: string;
+  admitted: boolean;
+  done: boolean;
+  handle?: ChildWorkflowHandle<typeof releaseWorkflow> | ChildWorkflowHandle<typeof emergencyRollbackWorkflow>;
+}
+
+/** Ids remembered across continue-as-new, so a repeated start stays idempotent. */
+const SEEN_LIMIT = 500;
+/** Continue-as-new when idle and the history grew past this many events. */
+const HISTORY_LIMIT = 2000;
+
+export async function serviceWorkflow(input: ServiceInput): Promise<void> {
+  const { service } = input;
+  const seen: string[] = [...(input.seen ?? [])];
+  const entries: Entry[] = [];
+  const remember = (id: string) => {
+    if (!seen.includes(id)) seen.push(id);
+    if (seen.length > SEEN_LIMIT) seen.splice(0, seen.length - SEEN_LIMIT);
+  };
+  const live = () => entries.filter((e) => !e.done);
+  const describe = (e: Entry) => ({ kind: e.kind, id: e.id, workflowId: e.workflowId, requestedBy: e.requestedBy });
+
+  setHandler(serviceStateQuery, (): ServiceState => {
+    const [active, ...queued] = live();
+    return { service, ...(active ? { active: describe(active) } : {}), queued: queued.map(describe) };
+  });
+
+  const watch = (entry: Entry) => {
+    const handle = entry.handle;
+    if (!handle) return;
+    handle.result().then(
+      () => {
+        entry.done = true;
+      },
+      (err: unknown) => {
+        entry.done = true;
+        log.info(`${entry.kind} ${entry.id} ended without success`, { error: innermostMessage(err) });
+      },
+    );
+  };
+
+  setHandler(
+    requestReleaseUpdate,
+    async ({ input: release }: ReleaseRequestMessage): Promise<Admission> => {
+      const { releaseId } = release.plan;
+      const workflowId = releaseWorkflowId(service, releaseId);
+      if (seen.includes(releaseId)) return { workflowId, alreadyStarted: true, queuedBehind: [] };
+      remember(releaseId);
+      const ahead = live();
+      const entry: Entry = {
+        kind: 'release',
+        id: releaseId,
+        workflowId,
+        requestedBy: release.requestedBy,
+        admitted: ahead.length === 0,
+        done: false,
+      };
+      entries.push(entry);
+      try {
+        entry.handle = await startChild(releaseWorkflow, {
+          workflowId,
+          args: [{ ...release, queued: !entry.admitted }],
+          // A release outlives its coordinator (which may be terminated or reset by an operator).
+          parentClosePolicy: 'ABANDON',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          staticSummary: `Release ${service}@${release.plan.version} (${release.plan.changeClass}) requested by ${release.requestedBy}`,
+          typedSearchAttributes: releaseSearchAttributes(
+            release.plan,
+            release.requestedBy,
+            entry.admitted ? 'validating' : 'queued',
+          ),
+        });
+      } catch (err) {
+        entries.splice(entries.indexOf(entry), 1);
+        if (err instanceof WorkflowExecutionAlreadyStartedError)
+          return { workflowId, alreadyStarted: true, queuedBehind: [] };
+        throw err;
+      }
+      watch(entry);
+      return { workflowId, alreadyStarted: false, queuedBehind: ahead.map((e) => e.id) };
+    },
+    {
+      validator: ({ input: release, queue }: ReleaseRequestMessage) => {
+        if (release.plan.service !== service) {
+          throw new Error(`this coordinator serves ${service}, not ${release.plan.service}`);
+        }
+        if (seen.includes(release.plan.releaseId)) return;
+        const [active] = live();
+        if (active && active.kind === 'rollback') {
+          throw new Error(
+            `an emergency rollback of ${service} (${active.id}, by ${active.requestedBy}) is in progress; start the release after it`,
+          );
+        }
+        if (active && !queue) {
+          throw new Error(
+            `release ${active.id} of ${service} is in progress (requested by ${active.requestedBy}); wait for it to finish, or start with queue: true`,
+          );
+        }
+      },
+    },
+  );
+
+  setHandler(
+    requestRollbackUpdate,
+    async (rollback: EmergencyRollbackInput) => {
+      const workflowId = rollbackWorkflowId(service, rollback.rollbackId);
+      if (seen.includes(rollback.rollbackId)) return { workflowId, aborted: [], alreadyStarted: true };
+      remember(rollback.rollbackId);
+      const aborted: string[] = [];
+      for (const entry of live()) {
+        if (entry.kind !== 'release' || !entry.handle) continue;
+        aborted.push(entry.id);
+        try {
+          await entry.handle.signal(abortSignal, {
+            by: rollback.requestedBy,
+            reason: `emergency rollback ${rollback.rollbackId}: ${rollback.reason}`,
+          });
+        } catch (err) {
+          log.warn(`could not abort release ${entry.id}`, { error: innermostMessage(err) });
+        }
+      }
+      // The rollback goes first in line: right behind the release that is finishing its own compensation.
+      const entry: Entry = {
+        kind: 'rollback',
+        id: rollback.rollbackId,
+        workflowId,
+        requestedBy: rollback.requestedBy,
+        admitted: live().length === 0,
+        done: false,
+      };
+      const activeIndex = entries.findIndex((e) => !e.done);
+      entries.splice(activeIndex < 0 ? entries.length : activeIndex + 1, 0, entry);
+      entry.handle = await startChild(emergencyRollbackWorkflow, {
+        workflowId,
+        args: [{ ...rollback, queued: !entry.admitted }],
+        parentClosePolicy: 'ABANDON',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: `Emergency rollback of ${service} by ${rollback.requestedBy}: ${rollback.reason}`,
+        typedSearchAttributes: [
+          { key: ReleaseService, value: service },
+          { key: ReleaseStage, value: entry.admitted ? 'rolling-back' : 'queued' },
+          { key: ReleaseRegions, value: rollback.regions },
+          { key: ReleaseRequestedBy, value: rollback.requestedBy },
+        ],
+      });
+      watch(entry);
+      return { workflowId, aborted, alreadyStarted: false };
+    },
+    {
+      validator: (rollback: EmergencyRollbackInput) => {
+        if (rollback.service !== service)
+          throw new Error(`this coordinator serves ${service}, not ${rollback.service}`);
+        if (!rollback.reason.trim()) throw new Error('an emergency rollback needs a reason');
+      },
+    },
+  );
+
+  // Admit the head of the line whenever the one before it has finished; continue-as-new when idle and large.
+  for (;;) {
+    await condition(() => {
+      const head = live()[0];
+      const idle = !head;
+      return (head !== undefined && !head.admitted && head.handle !== undefined) || (idle && tooLong());
+    });
+    const head = live()[0];
+    if (head && !head.admitted && head.handle) {
+      head.admitted = true;
+      try {
+        await head.handle.signal(admitSignal);
+      } catch (err) {
+        log.warn(`could not admit ${head.kind} ${head.id}`, { error: innermostMessage(err) });
+      }
+      continue;
+    }
+    await condition(allHandlersFinished);
+    if (live().length === 0) await continueAsNew<typeof serviceWorkflow>({ service, seen });
+  }
+
+  function tooLong(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
+  }
+}
