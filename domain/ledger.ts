@@ -27,3 +27,23 @@ export function lastKnownGood(
   }
   return undefined;
 }
+
+export type RollbackTarget =
+  { kind: 'revert'; to: LedgerRecord } | { kind: 'already-good'; version: string } | { kind: 'none'; reason: string };
+
+/**
+ * Where an emergency rollback takes a region that runs `runningVersion`. The running version is the suspect when a
+ * release put it there (or the ledger does not know it); a region that runs the version found before any release, or
+ * one an earlier rollback put back, is already on its known-good version and is left alone.
+ */
+export function rollbackTarget(history: readonly LedgerRecord[], runningVersion: string | undefined): RollbackTarget {
+  const latest = history.at(-1);
+  if (runningVersion && latest?.version === runningVersion) {
+    const putThereByRelease = latest.releaseId !== 'observed' && !latest.rolledBackFrom;
+    if (!putThereByRelease) return { kind: 'already-good', version: runningVersion };
+  }
+  const target = lastKnownGood(history, runningVersion);
+  return target
+    ? { kind: 'revert', to: target }
+    : { kind: 'none', reason: `no known-good version before ${runningVersion ?? 'nothing'} in the ledger` };
+}

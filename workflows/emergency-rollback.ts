@@ -3,7 +3,7 @@
 // aborts any release in flight first and admits this workflow once that release has finished its own rollback.
 import { condition, log, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { RegionActivities, ReleaseActivities } from '../activities';
-import { lastKnownGood } from '../domain/ledger';
+import { rollbackTarget } from '../domain/ledger';
 import { regionTaskQueue } from '../domain/names';
 import {
   admitSignal,
@@ -81,16 +81,20 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
       const history = await ledger.ledgerHistory.executeWithOptions({ summary: `${region}: read the version ledger` }, [
         { service: input.service, region },
       ]);
-      const target = lastKnownGood(history, running.stableVersion);
+      const decision = rollbackTarget(history, running.stableVersion);
       state.from = running.stableVersion;
-      if (!target) {
-        state.status = 'no-known-good';
-        note(
-          `${region}: no known-good version before ${running.stableVersion ?? 'nothing'} in the ledger; left as it is`,
-          region,
-        );
+      if (decision.kind === 'already-good') {
+        state.status = 'already-good';
+        state.to = decision.version;
+        note(`${region}: already on ${decision.version}, its last known-good version; nothing to do`, region);
         return;
       }
+      if (decision.kind === 'none') {
+        state.status = 'no-known-good';
+        note(`${region}: ${decision.reason}; left as it is`, region);
+        return;
+      }
+      const target = decision.to;
       state.to = target.version;
       state.status = 'reverting';
       await inRegion.revert.revertRegion.executeWithOptions(

@@ -130,7 +130,7 @@ export const serviceStateQuery = defineQuery<ServiceState>('serviceState');
 
 export interface RollbackRegionState {
   region: string;
-  status: 'pending' | 'reverting' | 'reverted' | 'no-known-good' | 'failed';
+  status: 'pending' | 'reverting' | 'reverted' | 'already-good' | 'no-known-good' | 'failed';
   from?: string;
   to?: string;
   error?: string;

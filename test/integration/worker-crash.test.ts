@@ -38,7 +38,7 @@ describe('worker crash', () => {
   }, 120_000);
 
   it('a worker killed in the middle of a deploy: the retried step deploys nothing twice', async () => {
-    engine = await startTestEngine({ waves: [['a']], bakeSeconds: 1, worker: 'process' });
+    engine = await startTestEngine({ waves: [['a']], worker: 'process' });
     const { service } = engine;
     const region = engine.regions[0] as string;
     // A version that takes 3s to start, so the kill lands while fleetd is still starting its instances.

@@ -49,6 +49,8 @@ function quietRuntime() {
 
 export const PRINCIPALS: Record<string, Role[]> = {
   ci: ['pipeline'],
+  // Both starts and approves releases: separation of duties must still stop her approving her own.
+  dana: ['pipeline', 'approver'],
   alice: ['approver'],
   bob: ['approver'],
   sam: ['sre', 'operator'],
@@ -91,7 +93,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
       {
         name: service,
         fleet: 'local',
-        bakeSeconds: options.bakeSeconds ?? 1,
+        bakeSeconds: options.bakeSeconds ?? 2,
         canary: { steps: [{ percent: 50 }], analysis: { minRequests: 10 } },
         smokeTest: { requests: 5 },
         approvals: { timeoutSeconds: 120 },
@@ -114,8 +116,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     regions: regions.map((region) => ({ service, region })),
     initialVersions: { [service]: '1.0.0' },
     instancesPerRegion: options.instancesPerRegion ?? 1,
-    // Canary analysis needs traffic: enough for the test policy's minimum of 10 requests per version per bake.
-    loadRps: options.loadRps ?? 25,
+    // Canary analysis needs traffic: ~30 requests per version in a 2s bake at 50%, against a minimum of 10.
+    loadRps: options.loadRps ?? 30,
     log: () => undefined,
   });
   const fleetStarted = await fleetd.start();
@@ -229,6 +231,12 @@ export async function startTestEngine(options: EngineOptions = {}) {
     });
   }
 
+  /** The release workflow's history as JSON events (what the Temporal UI shows). */
+  async function history(workflowId: string) {
+    const fetched = await client.workflow.getHandle(workflowId).fetchHistory();
+    return fetched.events ?? [];
+  }
+
   /** A raw HTTP call to a tRPC procedure, to see exactly what a curl-using pipeline sees. */
   async function rawCall(procedure: string, input: unknown, token?: string, method: 'POST' | 'GET' = 'POST') {
     const url =
@@ -302,6 +310,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     routers: fleetStarted.routers,
     trpc,
     rawCall,
+    history,
     waitForOutcome,
     waitForStatus,
     startInProcessWorker,
