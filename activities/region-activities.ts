@@ -41,15 +41,13 @@ export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
       );
     },
 
-    /** Sends `percent` of the region's traffic to the new version. */
-    async shiftTraffic(input: RegionStepInput & { percent: number }): Promise<void> {
+    /** Sends `percent` of the region's traffic to the new version and starts the analysis window there. */
+    async shiftTraffic(input: RegionStepInput & { percent: number }): Promise<MetricsSnapshot> {
       const { service, region, version, percent, releaseId } = input;
-      await translateErrors(() => fleet.setTraffic({ service, region, version, percent, requestId: releaseId }));
-    },
-
-    /** Starts an analysis window. */
-    async snapshotMetrics(input: RegionRef): Promise<MetricsSnapshot> {
-      return translateErrors(() => metrics.snapshot(input));
+      return translateErrors(async () => {
+        await fleet.setTraffic({ service, region, version, percent, requestId: releaseId });
+        return metrics.snapshot({ service, region });
+      });
     },
 
     /** Compares canary and baseline over the window since `since`: pass, fail or inconclusive, with the numbers. */

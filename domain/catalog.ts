@@ -73,6 +73,13 @@ export const ServiceSpec = z
     canary: CanarySpec.default(CanarySpec.parse({})),
     smokeTest: SmokeTestSpec.default(SmokeTestSpec.parse({})),
     approvals: ApprovalSettings.default(ApprovalSettings.parse({})),
+    /** A region that reports no progress for its longest bake plus this long is flagged: is its agent running? */
+    stallAlertSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(600),
     /** What a release does when it meets a freeze window: wait for its end, or fail. */
     onFreeze: z.enum(['wait', 'fail']).default('wait'),
     /** Environments in promotion order (e.g. staging, then production). */

@@ -42,6 +42,8 @@ export interface ReleasePlan {
   gates: GatePlan[];
   /** How long a gate opened during the release (an inconclusive analysis) waits for a human. */
   decisionTimeoutSeconds: number;
+  /** Silence from a region's rollout, in seconds, after which the release says the region looks stalled. */
+  stallAlertSeconds: number;
   freeze: { onFreeze: 'wait' | 'fail'; override: boolean };
 }
 
@@ -95,6 +97,10 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
       });
     }
   });
+  const steps = service.canary.steps.map((step) => ({
+    percent: step.percent,
+    bakeSeconds: request.bakeSeconds ?? step.bakeSeconds ?? service.bakeSeconds,
+  }));
   return {
     service: service.name,
     version: request.version,
@@ -102,17 +108,12 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
     changeClass: request.changeClass,
     environments: service.environments.map((env) => env.name),
     waves,
-    canary: {
-      steps: service.canary.steps.map((step) => ({
-        percent: step.percent,
-        bakeSeconds: request.bakeSeconds ?? step.bakeSeconds ?? service.bakeSeconds,
-      })),
-      analysis: service.canary.analysis,
-    },
+    canary: { steps, analysis: service.canary.analysis },
     smokeTest: service.smokeTest,
     waveBakeSeconds: service.waveBakeSeconds,
     gates,
     decisionTimeoutSeconds: service.approvals.timeoutSeconds,
+    stallAlertSeconds: Math.max(...steps.map((s) => s.bakeSeconds), 0) + service.stallAlertSeconds,
     freeze: { onFreeze: service.onFreeze, override: request.changeClass === 'emergency' },
   };
 }

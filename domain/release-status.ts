@@ -52,6 +52,8 @@ export interface RegionProgress {
   smokeTest?: { passed: boolean; failures: number; requests: number };
   /** The region's rollout child workflow. */
   workflowId?: string;
+  /** Set while the region's rollout has reported nothing for longer than expected (is its agent running?). */
+  stalledSince?: string;
   updatedAt?: string;
 }
 

@@ -15,7 +15,7 @@ const FleetEnv = z.object({
   /** Router of the first region listens here, the next region on the next port, and so on. */
   FLEET_ROUTER_BASE_PORT: PortVar.default(7311),
   FLEET_INSTANCES: z.coerce.number().int().min(1).max(10).default(2),
-  FLEET_LOAD_RPS: z.coerce.number().min(0).max(500).default(10),
+  FLEET_LOAD_RPS: z.coerce.number().min(0).max(500).default(20),
   /** Versions running before any release, as service=version pairs: "hello=1.0.0". */
   FLEET_INITIAL_VERSIONS: z
     .string()

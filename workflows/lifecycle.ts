@@ -48,11 +48,25 @@ function coordinator(service: string, taskQueue: string) {
   });
 }
 
-/** The message of the application failure inside an update failure (what the workflow refused with). */
-function refusalOf(err: WorkflowUpdateFailedError): { type: string | undefined; message: string } {
+/** What the workflow refused an update with: its failure type, message, and the workflow in the way (if any). */
+function refusalOf(err: WorkflowUpdateFailedError): { type: string | undefined; message: string; blockedBy?: string } {
   const cause = err.cause;
-  if (cause instanceof ApplicationFailure) return { type: cause.type ?? undefined, message: cause.message };
-  return { type: undefined, message: cause?.message ?? err.message };
+  if (!(cause instanceof ApplicationFailure)) return { type: undefined, message: cause?.message ?? err.message };
+  const [blockedBy] = cause.details ?? [];
+  return {
+    type: cause.type ?? undefined,
+    message: cause.message,
+    ...(typeof blockedBy === 'string' ? { blockedBy } : {}),
+  };
+}
+
+async function isRunning(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 }
 
 /**
@@ -66,15 +80,23 @@ export async function startRelease(
   options: { taskQueue?: string; queue?: boolean } = {},
 ): Promise<StartedRelease> {
   const { plan } = input;
-  let admission: Admission;
-  try {
-    admission = await client.workflow.executeUpdateWithStart(requestReleaseUpdate, {
-      args: [{ input, queue: options.queue ?? false }],
-      startWorkflowOperation: coordinator(plan.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
-    });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new EngineError('RELEASE_IN_PROGRESS', refusalOf(err).message);
-    throw err;
+  let admission: Admission | undefined;
+  for (let attempt = 1; !admission; attempt++) {
+    try {
+      admission = await client.workflow.executeUpdateWithStart(requestReleaseUpdate, {
+        args: [{ input, queue: options.queue ?? false }],
+        startWorkflowOperation: coordinator(plan.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+      const refusal = refusalOf(err);
+      // The release in the way may have finished a moment ago, before its coordinator noticed: try again shortly.
+      if (attempt < 10 && refusal.blockedBy && !(await isRunning(client, refusal.blockedBy))) {
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        continue;
+      }
+      throw new EngineError('RELEASE_IN_PROGRESS', refusal.message);
+    }
   }
   if (admission.alreadyStarted) {
     const existing = await client.workflow.getHandle(admission.workflowId).describe();

@@ -40,33 +40,37 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
   });
 
   const release = getExternalWorkflowHandle(input.releaseWorkflowId);
-  const report = async (event: RegionEvent) => {
-    try {
-      await release.signal(regionEventSignal, event);
-    } catch (err) {
-      // The release may be gone (terminated); the region's own safety does not depend on it hearing us.
-      log.warn('could not report to the release', { region, event: event.kind, error: innermostMessage(err) });
-    }
+  const reports: Promise<void>[] = [];
+  // Reports go out without waiting for their delivery (signals keep their order), which saves a workflow task per
+  // report; they are all awaited before the rollout ends.
+  const report = (event: RegionEvent) => {
+    reports.push(
+      release.signal(regionEventSignal, event).catch((err: unknown) => {
+        // The release may be gone (terminated); the region's own safety does not depend on it hearing us.
+        log.warn('could not report to the release', { region, event: event.kind, error: innermostMessage(err) });
+      }),
+    );
   };
+  const delivered = () => CancellationScope.nonCancellable(() => Promise.all(reports));
   const ref = { service, region };
   const step = { ...ref, version, releaseId };
   const verdicts: RegionRolloutResult['verdicts'] = [];
 
   try {
+    // A condition that already holds adds nothing to history, so this pause point is replay-safe.
+    await condition(() => !paused);
     await fleet.deployCanary.executeWithOptions({ summary: `${region}: start ${service}@${version} at 0% traffic` }, [
       { ...step, digest: input.digest },
     ]);
-    await report({ region, kind: 'deployed' });
+    report({ region, kind: 'deployed' });
 
     for (const [index, { percent, bakeSeconds }] of input.steps.entries()) {
       await condition(() => !paused);
-      await quick.shiftTraffic.executeWithOptions({ summary: `${region}: ${percent}% of traffic to ${version}` }, [
-        { ...step, percent },
-      ]);
-      await report({ region, kind: 'traffic', step: index, percent });
-      const since = await quick.snapshotMetrics.executeWithOptions({ summary: `${region}: start analysis window` }, [
-        ref,
-      ]);
+      const since = await quick.shiftTraffic.executeWithOptions(
+        { summary: `${region}: ${percent}% of traffic to ${version}` },
+        [{ ...step, percent }],
+      );
+      report({ region, kind: 'traffic', step: index, percent });
       // The bake keeps counting while the release is paused: a pause holds the next step, not the observation.
       await sleep(bakeSeconds * 1000, { summary: `${region}: bake ${version} at ${percent}% for ${bakeSeconds}s` });
       const verdict = await quick.analyzeCanary.executeWithOptions(
@@ -74,7 +78,7 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
         [{ ...ref, canaryVersion: version, baselineVersion: input.previousVersion, since, policy: input.analysis }],
       );
       verdicts.push({ ...verdict, step: index, percent });
-      await report({ region, kind: 'verdict', step: index, percent, verdict });
+      report({ region, kind: 'verdict', step: index, percent, verdict });
       if (verdict.verdict === 'fail') {
         throw ApplicationFailure.create({
           type: 'CanaryFailed',
@@ -84,7 +88,7 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
         });
       }
       if (verdict.verdict === 'inconclusive') {
-        await report({ region, kind: 'needs-decision', step: index, percent, verdict });
+        report({ region, kind: 'needs-decision', step: index, percent, verdict });
         await condition(() => decisions.has(index));
         const decision = decisions.get(index);
         if (!decision?.proceed) {
@@ -99,12 +103,12 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
 
     await condition(() => !paused);
     await fleet.promoteRegion.executeWithOptions({ summary: `${region}: promote ${version} to 100%` }, [step]);
-    await report({ region, kind: 'promoted' });
+    report({ region, kind: 'promoted' });
     const smoke = await fleet.smokeTest.executeWithOptions(
       { summary: `${region}: smoke test ${input.smokeTest.requests} x GET ${input.smokeTest.path}` },
       [{ ...ref, ...input.smokeTest }],
     );
-    await report({ region, kind: 'smoke-test', ...smoke });
+    report({ region, kind: 'smoke-test', ...smoke });
     if (!smoke.passed) {
       throw ApplicationFailure.create({
         type: 'SmokeTestFailed',
@@ -112,6 +116,7 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
         nonRetryable: true,
       });
     }
+    await delivered();
     return { verdicts, smokeTest: smoke };
   } catch (err) {
     const previous = input.previousVersion;
@@ -120,9 +125,10 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
         await compensation.revertRegion.executeWithOptions({ summary: `${region}: back to ${previous}` }, [
           { ...step, version: previous },
         ]);
-        await report({ region, kind: 'reverted', to: previous, reason: innermostMessage(err) });
+        report({ region, kind: 'reverted', to: previous, reason: innermostMessage(err) });
       });
     }
+    await delivered();
     throw err;
   }
 }

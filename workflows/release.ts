@@ -118,6 +118,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       stageBeforePause = stage;
       return;
     }
+    if (status.stage === stage) return;
     status.stage = stage;
     upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }]);
   };
@@ -137,6 +138,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   let freezeRecheck = false;
   const running = new Map<string, ChildWorkflowHandle<typeof regionRolloutWorkflow>>();
   const pendingDecisions: { region: string; step: number; percent: number; reasons: string[] }[] = [];
+  /** Reports received per region, to notice a region that has gone silent. */
+  const heardFrom = new Map<string, number>();
   const main = new CancellationScope();
 
   setHandler(statusQuery, () => status);
@@ -211,6 +214,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       log.warn('report from a region not in the plan', { region: event.region });
       return;
     }
+    heardFrom.set(event.region, (heardFrom.get(event.region) ?? 0) + 1);
+    clearStall(event.region);
     switch (event.kind) {
       case 'deployed':
         touch(progress, { status: 'canary' });
@@ -405,6 +410,38 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     note(`${region}: done`, region);
   }
 
+  /** Flags a region whose work has gone quiet for longer than expected, once, with what to check. */
+  function markStalled(region: string) {
+    const progress = regionOf(region);
+    if (progress.stalledSince) return;
+    progress.stalledSince = now();
+    note(
+      `${region}: no progress for ${plan.stallAlertSeconds}s; is the region agent serving task queue deploy.${region} running? The release carries on when it is`,
+      region,
+    );
+    enterStage('needs-attention');
+  }
+
+  function clearStall(region: string) {
+    const progress = regionOf(region);
+    if (!progress.stalledSince) return;
+    delete progress.stalledSince;
+    note(`${region}: progress again`, region);
+    if (!status.regions.some((r) => r.stalledSince)) enterStage('deploying');
+  }
+
+  /** Awaits work done in a region, flagging the region while it takes longer than the stall threshold. */
+  async function watched<T>(region: string, work: Promise<T>): Promise<T> {
+    let done = false;
+    const settled = work.finally(() => {
+      done = true;
+    });
+    settled.catch(() => undefined);
+    while (!(await condition(() => done, plan.stallAlertSeconds * 1000))) markStalled(region);
+    clearStall(region);
+    return settled;
+  }
+
   /** While a region's rollout runs, answers its requests for a human decision on an inconclusive analysis. */
   async function answerDecisions(
     region: string,
@@ -412,8 +449,18 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     progress: RegionProgress,
     finished: () => boolean,
   ): Promise<void> {
+    let heard = heardFrom.get(region) ?? 0;
     for (;;) {
-      await condition(() => finished() || pendingDecisions.some((d) => d.region === region));
+      // One timer per region that fires only when the region is slow: no history cost while reports flow.
+      const woke = await condition(
+        () => finished() || pendingDecisions.some((d) => d.region === region),
+        plan.stallAlertSeconds * 1000,
+      );
+      if (!woke) {
+        if ((heardFrom.get(region) ?? 0) === heard) markStalled(region);
+        heard = heardFrom.get(region) ?? 0;
+        continue;
+      }
       const request = pendingDecisions.find((d) => d.region === region);
       if (finished() || !request) return;
       pendingDecisions.splice(pendingDecisions.indexOf(request), 1);
@@ -443,9 +490,12 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     // Read what each region runs before touching any, and register its way back first.
     await Promise.all(
       wave.regions.map(async ({ region, taskQueue }) => {
-        const before = await inRegion(taskQueue).quick.inspectRegion.executeWithOptions(
-          { summary: `${region}: read the running version` },
-          [{ service: plan.service, region }],
+        const before = await watched(
+          region,
+          inRegion(taskQueue).quick.inspectRegion.executeWithOptions(
+            { summary: `${region}: read the running version` },
+            [{ service: plan.service, region }],
+          ),
         );
         const progress = regionOf(region);
         if (before.stableVersion) {

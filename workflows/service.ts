@@ -4,6 +4,7 @@
 // run as children, so a release that ends in any way (even terminated) frees the service. An emergency rollback
 // aborts whatever is in flight, then runs before anything else.
 import {
+  ApplicationFailure,
   type ChildWorkflowHandle,
   condition,
   continueAsNew,
@@ -130,15 +131,20 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         }
         if (seen.includes(release.plan.releaseId)) return;
         const [active] = live();
+        // The refusal names the blocking workflow, so a client can tell "in progress" from "just finished".
         if (active && active.kind === 'rollback') {
-          throw new Error(
-            `an emergency rollback of ${service} (${active.id}, by ${active.requestedBy}) is in progress; start the release after it`,
-          );
+          throw ApplicationFailure.create({
+            type: 'ServiceBusy',
+            message: `an emergency rollback of ${service} (${active.id}, by ${active.requestedBy}) is in progress; start the release after it`,
+            details: [active.workflowId],
+          });
         }
         if (active && !queue) {
-          throw new Error(
-            `release ${active.id} of ${service} is in progress (requested by ${active.requestedBy}); wait for it to finish, or start with queue: true`,
-          );
+          throw ApplicationFailure.create({
+            type: 'ServiceBusy',
+            message: `release ${active.id} of ${service} is in progress (requested by ${active.requestedBy}); wait for it to finish, or start with queue: true`,
+            details: [active.workflowId],
+          });
         }
       },
     },
@@ -153,14 +159,15 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       const aborted: string[] = [];
       for (const entry of live()) {
         if (entry.kind !== 'release' || !entry.handle) continue;
-        aborted.push(entry.id);
         try {
           await entry.handle.signal(abortSignal, {
             by: rollback.requestedBy,
             reason: `emergency rollback ${rollback.rollbackId}: ${rollback.reason}`,
           });
+          aborted.push(entry.id);
         } catch (err) {
-          log.warn(`could not abort release ${entry.id}`, { error: innermostMessage(err) });
+          // It finished just now (this coordinator has not processed its completion yet): nothing to abort.
+          log.info(`release ${entry.id} could not be aborted`, { error: innermostMessage(err) });
         }
       }
       // The rollback goes first in line: right behind the release that is finishing its own compensation.

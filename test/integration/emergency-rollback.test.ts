@@ -20,7 +20,7 @@ describe('emergency rollback', () => {
   }
 
   it('after a completed release, restores the previous version everywhere and records why', async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b', 'c']] });
+    engine = await startTestEngine({ record: 'rollback-after-release', waves: [['a'], ['b', 'c']] });
     const { service } = engine;
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'shipped' });
     expect((await engine.waitForOutcome('shipped')).outcome?.result).toBe('succeeded');
@@ -62,7 +62,7 @@ describe('emergency rollback', () => {
   }, 90_000);
 
   it('while a release is running, aborts it first, then rolls back', async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b']], bakeSeconds: 30 });
+    engine = await startTestEngine({ record: 'rollback-during-release', waves: [['a'], ['b']], bakeSeconds: 30 });
     const { service } = engine;
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'in-flight' });
     await engine.waitForStatus('in-flight', (s) => s.regions[0]?.trafficPercent === 50);

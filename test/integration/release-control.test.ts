@@ -10,7 +10,7 @@ describe('release control', () => {
   });
 
   it('pause holds the next step (the bake keeps counting); resume carries on', async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b']], bakeSeconds: 3 });
+    engine = await startTestEngine({ record: 'pause-resume', waves: [['a'], ['b']], bakeSeconds: 3 });
     const { service } = engine;
     const [a] = engine.regions as [string];
     const ref = { service, releaseId: 'pause-1' };
@@ -43,7 +43,7 @@ describe('release control', () => {
   }, 60_000);
 
   it('one release per service at a time: a second is refused naming the first, a queued one runs after it', async () => {
-    engine = await startTestEngine({ waves: [['a']] });
+    engine = await startTestEngine({ record: 'one-at-a-time-and-queue', waves: [['a']] });
     const { service } = engine;
     await engine
       .trpc('ci')
@@ -86,7 +86,7 @@ describe('release control', () => {
 
   describe('freeze windows', () => {
     it('a release that meets a freeze waits durably and starts when it ends', async () => {
-      engine = await startTestEngine({ waves: [['a']] });
+      engine = await startTestEngine({ record: 'freeze-wait', waves: [['a']] });
       const { service } = engine;
       const end = new Date(Date.now() + 5000);
       await engine.trpc('sam').calendar.create.mutate({
@@ -112,7 +112,7 @@ describe('release control', () => {
     }, 60_000);
 
     it('deleting the window releases a waiting release at once; bad windows are refused naming the field', async () => {
-      engine = await startTestEngine({ waves: [['a']] });
+      engine = await startTestEngine({ record: 'freeze-window-deleted', waves: [['a']] });
       const { service } = engine;
       const window = {
         id: 'quarter-end',
@@ -143,7 +143,7 @@ describe('release control', () => {
     }, 60_000);
 
     it('an emergency release overrides the freeze, with two approvals and its reason on record', async () => {
-      engine = await startTestEngine({ waves: [['a']] });
+      engine = await startTestEngine({ record: 'freeze-emergency-override', waves: [['a']] });
       const { service } = engine;
       await engine.trpc('sam').calendar.create.mutate({
         id: 'holidays',
@@ -167,7 +167,7 @@ describe('release control', () => {
     }, 60_000);
 
     it('a service that fails releases in a freeze fails fast, naming the window', async () => {
-      engine = await startTestEngine({ waves: [['a']], service: { onFreeze: 'fail' } });
+      engine = await startTestEngine({ record: 'freeze-fail', waves: [['a']], service: { onFreeze: 'fail' } });
       const { service } = engine;
       const end = new Date(Date.now() + 3_600_000);
       await engine.calendar.put({
@@ -188,7 +188,7 @@ describe('release control', () => {
   });
 
   it('releasing the version a region already runs changes nothing there', async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b']] });
+    engine = await startTestEngine({ record: 'same-version-noop', waves: [['a'], ['b']] });
     const { service } = engine;
     await engine.trpc('ci').release.start.mutate({ service, version: '1.0.0', releaseId: 'same-1' });
     const done = await engine.waitForOutcome('same-1');
@@ -197,4 +197,40 @@ describe('release control', () => {
     expect(await engine.fleetEvents('same-1')).toEqual([]);
     expect(done.timeline.map((e) => e.message)).toContain(`${engine.regions[0]}: already runs 1.0.0; nothing to do`);
   }, 30_000);
+});
+
+describe('a region whose agent is not running', () => {
+  let engine: TestEngine | undefined;
+  afterEach(async () => {
+    await engine?.close();
+    engine = undefined;
+  });
+
+  it('is flagged (needs attention, naming its task queue) and the release carries on when the agent starts', async () => {
+    // Region b has no agent: its work waits on deploy.b. The stall alert fires after the bake + 2s.
+    engine = await startTestEngine({
+      record: 'stalled-region',
+      waves: [['a'], ['b']],
+      agents: ['a'],
+      service: { stallAlertSeconds: 2 },
+    });
+    const { service } = engine;
+    const [, b] = engine.regions as [string, string];
+    await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'stalled-1' });
+
+    const stalled = await engine.waitForStatus('stalled-1', (s) => s.stage === 'needs-attention');
+    expect(stalled.regions.map((r) => [r.status, r.stalledSince !== undefined])).toEqual([
+      ['succeeded', false],
+      ['pending', true],
+    ]);
+    expect(stalled.timeline.at(-1)?.message).toBe(
+      `${b}: no progress for 4s; is the region agent serving task queue deploy.${b} running? The release carries on when it is`,
+    );
+
+    await engine.startRegionAgent('b');
+    const done = await engine.waitForOutcome('stalled-1');
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(done.regions.every((r) => r.stalledSince === undefined)).toBe(true);
+    expect(done.timeline.map((e) => e.message)).toContain(`${b}: progress again`);
+  }, 60_000);
 });

@@ -19,7 +19,7 @@ describe('release failures and compensation', () => {
   }
 
   it('the failing version: its canary fails in the first region, which goes back; later regions are never touched', async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b', 'c']] });
+    engine = await startTestEngine({ record: 'failing-canary', waves: [['a'], ['b', 'c']] });
     const { service } = engine;
     const [a, b, c] = engine.regions as [string, string, string];
     await engine.trpc('ci').release.start.mutate({ service, version: '1.2.0', releaseId: 'bad-canary' });
@@ -52,7 +52,7 @@ describe('release failures and compensation', () => {
   }, 60_000);
 
   it('a failure in the second wave: both waves go back, the second before the first', async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b', 'c']] });
+    engine = await startTestEngine({ record: 'second-wave-failure', waves: [['a'], ['b', 'c']] });
     const { service } = engine;
     const [a, b, c] = engine.regions as [string, string, string];
     // A version that is fine everywhere but in region b (a region-specific dependency is broken there).
@@ -80,7 +80,7 @@ describe('release failures and compensation', () => {
   }, 60_000);
 
   it('an abort during a bake rolls back what was done, and only an SRE may abort', async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b']], bakeSeconds: 30 });
+    engine = await startTestEngine({ record: 'abort-during-bake', waves: [['a'], ['b']], bakeSeconds: 30 });
     const { service } = engine;
     const ref = { service, releaseId: 'abort-1' };
     await engine.trpc('ci').release.start.mutate({ ...ref, version: '1.1.0' });
@@ -107,7 +107,7 @@ describe('release failures and compensation', () => {
   describe('an analysis that cannot decide asks a human', () => {
     it('approve: the rollout continues', async () => {
       // No traffic at all: the analysis has no numbers to judge.
-      engine = await startTestEngine({ waves: [['a']], loadRps: 0 });
+      engine = await startTestEngine({ record: 'inconclusive-approved', waves: [['a']], loadRps: 0 });
       const { service } = engine;
       const [a] = engine.regions as [string];
       const ref = { service, releaseId: 'inconclusive-1' };
@@ -129,7 +129,7 @@ describe('release failures and compensation', () => {
     }, 60_000);
 
     it('reject: the region goes back and the release rolls back', async () => {
-      engine = await startTestEngine({ waves: [['a']], loadRps: 0 });
+      engine = await startTestEngine({ record: 'inconclusive-rejected', waves: [['a']], loadRps: 0 });
       const { service } = engine;
       const ref = { service, releaseId: 'inconclusive-2' };
       await engine.trpc('ci').release.start.mutate({ ...ref, version: '1.1.0' });

@@ -26,6 +26,7 @@ describe('approval gates', () => {
 
   it('a normal change waits at the production gate; only a separate approver can open it', async () => {
     engine = await startTestEngine({
+      record: 'gate-normal-with-staging',
       environments: [
         { name: 'staging', waves: [['s']] },
         { name: 'production', waves: [['a'], ['b', 'c']] },
@@ -100,7 +101,7 @@ describe('approval gates', () => {
   }, 90_000);
 
   it('an emergency change needs two different approvers; the same one twice does not count', async () => {
-    engine = await startTestEngine({ waves: [['a']] });
+    engine = await startTestEngine({ record: 'gate-emergency-quorum', waves: [['a']] });
     const { service } = engine;
     const ref = { service, releaseId: 'emergency-1' };
     await engine
@@ -123,7 +124,11 @@ describe('approval gates', () => {
   }, 60_000);
 
   it('a gate nobody decides on times out and rolls the release back, saying why', async () => {
-    engine = await startTestEngine({ waves: [['a']], service: { approvals: { timeoutSeconds: 3 } } });
+    engine = await startTestEngine({
+      record: 'gate-timeout',
+      waves: [['a']],
+      service: { approvals: { timeoutSeconds: 3 } },
+    });
     const { service } = engine;
     await engine
       .trpc('ci')
@@ -141,6 +146,7 @@ describe('approval gates', () => {
 
   it('a rejection ends the release and rolls back what it did, keeping who and why', async () => {
     engine = await startTestEngine({
+      record: 'gate-rejected',
       environments: [
         { name: 'staging', waves: [['s']] },
         { name: 'production', waves: [['a']] },

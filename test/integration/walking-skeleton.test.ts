@@ -19,7 +19,7 @@ describe('walking skeleton: release over HTTP to the local fleet', () => {
   let engine: TestEngine;
 
   beforeAll(async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b', 'c']], bakeSeconds: 2 });
+    engine = await startTestEngine({ record: 'walking-skeleton', waves: [['a'], ['b', 'c']], bakeSeconds: 2 });
   });
   afterAll(async () => {
     await engine?.close();

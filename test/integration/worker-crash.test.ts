@@ -19,7 +19,12 @@ describe('worker crash', () => {
   });
 
   it('a worker killed while a region bakes: the release completes, each region deployed once', async () => {
-    engine = await startTestEngine({ waves: [['a'], ['b', 'c']], bakeSeconds: 4, worker: 'process' });
+    engine = await startTestEngine({
+      record: 'worker-crash-during-bake',
+      waves: [['a'], ['b', 'c']],
+      bakeSeconds: 4,
+      worker: 'process',
+    });
     await engine
       .trpc('ci')
       .release.start.mutate({ service: engine.service, version: '1.1.0', releaseId: 'crash-bake' });
@@ -38,7 +43,7 @@ describe('worker crash', () => {
   }, 120_000);
 
   it('a worker killed in the middle of a deploy: the retried step deploys nothing twice', async () => {
-    engine = await startTestEngine({ waves: [['a']], worker: 'process' });
+    engine = await startTestEngine({ record: 'worker-crash-during-deploy', waves: [['a']], worker: 'process' });
     const { service } = engine;
     const region = engine.regions[0] as string;
     // A version that takes 3s to start, so the kill lands while fleetd is still starting its instances.

@@ -7,12 +7,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterOutputs } from '@trpc/server';
@@ -41,7 +42,11 @@ function quietRuntime() {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      // The native core logs at WARN by default (e.g. every non-determinism the replay test provokes on purpose).
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+    });
   } catch {
     // already installed in this process
   }
@@ -70,6 +75,10 @@ export interface EngineOptions {
   worker?: 'in-process' | 'process' | 'none';
   instancesPerRegion?: number;
   loadRps?: number;
+  /** With RECORD_HISTORIES=1, save every workflow history of this engine under test/fixtures/histories/<record>. */
+  record?: string;
+  /** Short names of the regions whose agents run from the start (default: all); see startRegionAgent. */
+  agents?: string[];
 }
 
 export type TestEngine = Awaited<ReturnType<typeof startTestEngine>>;
@@ -94,7 +103,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
         name: service,
         fleet: 'local',
         bakeSeconds: options.bakeSeconds ?? 2,
-        canary: { steps: [{ percent: 50 }], analysis: { minRequests: 10 } },
+        // Latency judgement is unit-tested; here a busy test machine must not fail canaries on a few slow requests.
+        canary: { steps: [{ percent: 50 }], analysis: { minRequests: 10, minLatencyIncreaseMs: 1000 } },
         smokeTest: { requests: 5 },
         approvals: { timeoutSeconds: 120 },
         environments,
@@ -143,6 +153,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
 
   // ---- the worker ----
   let inProcess: { workers: Worker[]; run: Promise<void>; connection: NativeConnection } | undefined;
+  const extraAgents: { workers: Worker[]; run: Promise<void>; connection: NativeConnection }[] = [];
+  const regionDeps = { fleet, metrics: new FleetMetricsSource(fleet) };
+  const served = options.agents ? options.agents.map((name) => `${name}-${suffix}`) : regions;
   let child: ChildProcess | undefined;
 
   async function startInProcessWorker() {
@@ -150,12 +163,24 @@ export async function startTestEngine(options: EngineOptions = {}) {
     const workers = await createEngineWorkers({
       connection: nativeConnection,
       releaseTaskQueue,
-      regions,
+      regions: served,
       releaseDeps: { artifacts, ledger, calendar },
-      regionDeps: { fleet, metrics: new FleetMetricsSource(fleet) },
+      regionDeps,
       workflowBundle: { codePath: workflowBundlePath },
     });
     inProcess = { workers, run: runWorkers(workers), connection: nativeConnection };
+  }
+
+  /** Starts the agent of a region that had none (as a region agent process would in production). */
+  async function startRegionAgent(shortName: string) {
+    const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+    const workers = await createEngineWorkers({
+      connection: nativeConnection,
+      regions: [`${shortName}-${suffix}`],
+      regionDeps,
+      workflowBundle: { codePath: workflowBundlePath },
+    });
+    extraAgents.push({ workers, run: runWorkers(workers), connection: nativeConnection });
   }
 
   async function hasPollers(): Promise<boolean> {
@@ -205,6 +230,11 @@ export async function startTestEngine(options: EngineOptions = {}) {
   }
 
   async function stopWorker() {
+    for (const agent of extraAgents.splice(0)) {
+      for (const worker of agent.workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await agent.run.catch(() => undefined);
+      await agent.connection.close();
+    }
     if (inProcess) {
       for (const worker of inProcess.workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await inProcess.run.catch(() => undefined);
@@ -281,7 +311,24 @@ export async function startTestEngine(options: EngineOptions = {}) {
     return requestId ? events.filter((e) => e.requestId === requestId) : events;
   }
 
+  /** Saves the histories of every workflow of this engine's service, for the replay test (RECORD_HISTORIES=1). */
+  async function recordHistories(scenario: string) {
+    const dir = join(ROOT, 'test', 'fixtures', 'histories', scenario);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const prefixes = ['release', 'region-rollout', 'rollback'].map(
+      (kind) => `WorkflowId STARTS_WITH "${kind}/${service}/"`,
+    );
+    const query = [...prefixes, `WorkflowId = "service/${service}"`].join(' OR ');
+    for await (const execution of client.workflow.list({ query })) {
+      const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+      const name = execution.workflowId.replaceAll(suffix, 'x').replaceAll('/', '__');
+      await writeFile(join(dir, `${name}.json`), scrubHistory(historyToJSON(history)));
+    }
+  }
+
   async function close() {
+    if (options.record && process.env.RECORD_HISTORIES) await recordHistories(options.record);
     await stopWorker();
     server.closeAllConnections();
     await new Promise((done) => server.close(done));
@@ -314,6 +361,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     waitForOutcome,
     waitForStatus,
     startInProcessWorker,
+    startRegionAgent,
     startWorkerProcess,
     killWorkerProcess,
     stopWorker,
@@ -323,6 +371,17 @@ export async function startTestEngine(options: EngineOptions = {}) {
 
 async function readText(path: string): Promise<string> {
   return readFile(path, 'utf8').catch(() => '');
+}
+
+/**
+ * Removes what belongs to this machine from a recorded history (worker identities hold the hostname, stack traces
+ * hold the checkout's path); replay needs neither. Written compact.
+ */
+function scrubHistory(json: string): string {
+  return JSON.stringify(JSON.parse(json), (key, value: unknown) => {
+    if (key === 'identity' && typeof value === 'string') return 'test-worker';
+    return typeof value === 'string' ? value.replaceAll(ROOT, '<repo>') : value;
+  });
 }
 
 /** Polls `check` every 200ms until it returns true; fails after `timeoutMs` with what was waited for. */

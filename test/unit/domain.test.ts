@@ -39,6 +39,8 @@ describe('planRelease', () => {
       { percent: 25, bakeSeconds: 30 },
     ]);
     expect(planRelease({ ...base, bakeSeconds: 0 }, stepped).canary.steps.map((s) => s.bakeSeconds)).toEqual([0, 0]);
+    // A region is flagged as stalled after its longest bake plus the service's margin (600s by default).
+    expect(planRelease(base, stepped).stallAlertSeconds).toBe(1200);
   });
 
   it('refuses a catalog entry of another service', () => {
