@@ -7,6 +7,7 @@ import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../api/routers';
 import { parseArtifactRef } from '../domain/names';
+import { ArtifactCommandError, artifactCommand } from './artifact-commands';
 
 type Outputs = inferRouterOutputs<AppRouter>;
 type ReleaseView = Outputs['release']['get'];
@@ -29,6 +30,12 @@ rollbacks
   rollback <service> --reason TEXT [--region R ...] [--wait]          emergency rollback to last known-good
 calendar
   calendar list
+artifacts (local files; no API token needed)
+  artifact keygen  --out <prefix>                                  ed25519 key pair: <prefix>.key, <prefix>.pub
+  artifact pack    <dir> --service S --version V [--entrypoint F] [--out file.tgz]
+  artifact sign    <file.tgz> --key <prefix>.key [--out file.tgz.sig]
+  artifact verify  <file.tgz> --public-key <prefix>.pub [--signature file.tgz.sig]
+  artifact publish <file.tgz> --store <dir> [--signature file.tgz.sig]  into a local artifact store
 
 options: --url URL (or RELCTL_URL, default http://127.0.0.1:7300)
          --token TOKEN (or RELCTL_TOKEN)   --json   --help`;
@@ -143,11 +150,22 @@ async function main(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       comment: { type: 'string' },
       region: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      service: { type: 'string' },
+      version: { type: 'string' },
+      entrypoint: { type: 'string' },
+      key: { type: 'string' },
+      'public-key': { type: 'string' },
+      signature: { type: 'string' },
+      store: { type: 'string' },
     },
   });
   if (values.help || positionals.length === 0) {
     console.log(USAGE);
     return values.help ? EXIT.ok : EXIT.usage;
+  }
+  if (positionals[0] === 'artifact') {
+    return artifactCommand(positionals[1], positionals.slice(2), values, (line) => console.log(line));
   }
   const url = values.url ?? process.env.RELCTL_URL ?? 'http://127.0.0.1:7300';
   const token = values.token ?? process.env.RELCTL_TOKEN;
@@ -295,7 +313,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ArtifactCommandError) {
       console.error(`relctl: ${err.message}\n\n${USAGE}`);
       process.exit(EXIT.usage);
     }

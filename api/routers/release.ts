@@ -32,6 +32,16 @@ export function serviceOrThrow(ctx: Pick<Context, 'catalog'>, service: string): 
 }
 
 const ReleaseRef = z.strictObject({ service: ServiceName, releaseId: ReleaseId });
+
+/** The release's status, or a 404 naming it. */
+async function statusOrThrow(ctx: Context, input: z.infer<typeof ReleaseRef>) {
+  const status = await translated(() => getReleaseStatus(ctx.temporal, input.service, input.releaseId));
+  if (!status) {
+    throw new TRPCError({ code: 'NOT_FOUND', message: `there is no release ${input.releaseId} of ${input.service}` });
+  }
+  return status;
+}
+
 const Comment = z.string().trim().min(1).max(2000);
 
 export const releaseRouter = router({
@@ -76,16 +86,7 @@ export const releaseRouter = router({
 
   get: requireRole('pipeline', 'approver', 'operator', 'sre', 'viewer')
     .input(ReleaseRef)
-    .query(async ({ ctx, input }) => {
-      const status = await translated(() => getReleaseStatus(ctx.temporal, input.service, input.releaseId));
-      if (!status) {
-        throw new TRPCError({
-          code: 'NOT_FOUND',
-          message: `there is no release ${input.releaseId} of ${input.service}`,
-        });
-      }
-      return status;
-    }),
+    .query(({ ctx, input }) => statusOrThrow(ctx, input)),
 
   /** Approve a waiting gate as the caller. The release refuses self-approval, missing roles and duplicates. */
   approve: requireRole('approver', 'sre')
@@ -151,14 +152,5 @@ export const releaseRouter = router({
 
   timeline: requireRole('pipeline', 'approver', 'operator', 'sre', 'viewer')
     .input(ReleaseRef)
-    .query(async ({ ctx, input }) => {
-      const status = await translated(() => getReleaseStatus(ctx.temporal, input.service, input.releaseId));
-      if (!status) {
-        throw new TRPCError({
-          code: 'NOT_FOUND',
-          message: `there is no release ${input.releaseId} of ${input.service}`,
-        });
-      }
-      return status.timeline;
-    }),
+    .query(async ({ ctx, input }) => (await statusOrThrow(ctx, input)).timeline),
 });

@@ -1,5 +1,6 @@
 // The artifact store interface: content-addressed bytes plus an immutable service@version -> digest index.
 import type { ArtifactRecord } from '../../domain/artifact';
+import type { ArtifactSignature } from './signing';
 
 /** candidate: stored, never released; released: promoted by a release; demoted: taken back by a rollback. */
 export type PromotionStatus = 'candidate' | 'released' | 'demoted';
@@ -24,6 +25,9 @@ export interface ArtifactStore {
   /** Takes a release back (the version must not be used again without a new promotion). Idempotent. */
   demote(service: string, version: string, releaseId: string, reason: string): Promise<PromotionRecord>;
   promotion(service: string, version: string): Promise<PromotionRecord>;
+  /** Stores the signature of `service@version` (it must be for that artifact's digest). */
+  putSignature(service: string, version: string, signature: ArtifactSignature): Promise<void>;
+  signature(service: string, version: string): Promise<ArtifactSignature | undefined>;
 }
 
 export class ArtifactIntegrityError extends Error {

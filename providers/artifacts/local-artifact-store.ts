@@ -12,6 +12,7 @@ import {
   type PromotionRecord,
 } from './artifact-store';
 import { sha256Digest } from './digest';
+import { ArtifactSignature } from './signing';
 
 async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
   const tmp = `${path}.${randomUUID()}.tmp`;
@@ -118,12 +119,40 @@ export class LocalArtifactStore implements ArtifactStore {
     });
   }
 
+  private signaturePath(service: string, version: string): string {
+    return join(this.root, 'refs', ServiceName.parse(service), `${Version.parse(version)}.sig.json`);
+  }
+
+  async putSignature(service: string, version: string, signature: ArtifactSignature): Promise<void> {
+    const record = await this.resolve(service, version);
+    if (!record) throw new ArtifactIntegrityError(`there is no artifact ${service}@${version} to sign`);
+    if (signature.digest !== record.digest) {
+      throw new ArtifactConflictError(
+        `the signature is for ${signature.digest}, but ${service}@${version} is ${record.digest}`,
+      );
+    }
+    await writeAtomically(
+      this.signaturePath(service, version),
+      `${JSON.stringify(ArtifactSignature.parse(signature), null, 2)}\n`,
+    );
+  }
+
+  async signature(service: string, version: string): Promise<ArtifactSignature | undefined> {
+    try {
+      return ArtifactSignature.parse(JSON.parse(await readFile(this.signaturePath(service, version), 'utf8')));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
   async list(service?: string): Promise<ArtifactRecord[]> {
     const services = service ? [service] : await readdir(join(this.root, 'refs')).catch(() => [] as string[]);
     const records: ArtifactRecord[] = [];
     for (const name of services) {
       const files = await readdir(join(this.root, 'refs', name)).catch(() => [] as string[]);
-      for (const file of files.filter((f) => f.endsWith('.json') && !f.endsWith('.promotion.json'))) {
+      const isRef = (f: string) => f.endsWith('.json') && !f.endsWith('.promotion.json') && !f.endsWith('.sig.json');
+      for (const file of files.filter(isRef)) {
         const record = await this.resolve(name, file.slice(0, -'.json'.length));
         if (record) records.push(record);
       }

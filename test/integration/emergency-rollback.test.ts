@@ -1,26 +1,30 @@
 // Emergency rollback, for SREs: any time, including after a release finished, back to the last known-good version.
-import { afterEach, describe, expect, it } from 'vitest';
-import { hitRouter, startTestEngine, waitUntil, type TestEngine } from '../support/engine';
+import { describe, expect, it } from 'vitest';
+import { serviceStateQuery } from '../../workflows/messages';
+import { hitRouter, type TestEngine, useEngines, waitUntil } from '../support/engine';
 
 describe('emergency rollback', () => {
-  let engine: TestEngine | undefined;
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-  });
+  const engines = useEngines();
 
-  async function rollbackOutcome(rollbackId: string) {
-    const api = engine!.trpc('viewer');
-    let status = await api.rollback.get.query({ service: engine!.service, rollbackId });
-    await waitUntil(async () => {
-      status = await api.rollback.get.query({ service: engine!.service, rollbackId });
-      return status.stage === 'succeeded' || status.stage === 'failed';
-    }, 60_000);
+  async function rollbackOutcome(engine: TestEngine, rollbackId: string) {
+    const api = engine.trpc('viewer');
+    let status = await api.rollback.get.query({ service: engine.service, rollbackId });
+    try {
+      await waitUntil(async () => {
+        status = await api.rollback.get.query({ service: engine.service, rollbackId });
+        return status.stage === 'succeeded' || status.stage === 'failed';
+      }, 60_000);
+    } catch (err) {
+      const service = await engine.client.workflow.getHandle(`service/${engine.service}`).query(serviceStateQuery);
+      throw new Error(
+        `${(err as Error).message}: rollback ${JSON.stringify(status)}; coordinator ${JSON.stringify(service)}`,
+      );
+    }
     return status;
   }
 
   it('after a completed release, restores the previous version everywhere and records why', async () => {
-    engine = await startTestEngine({ record: 'rollback-after-release', waves: [['a'], ['b', 'c']] });
+    const engine = await engines.start({ record: 'rollback-after-release', waves: [['a'], ['b', 'c']] });
     const { service } = engine;
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'shipped' });
     expect((await engine.waitForOutcome('shipped')).outcome?.result).toBe('succeeded');
@@ -39,7 +43,7 @@ describe('emergency rollback', () => {
       .trpc('sam')
       .rollback.emergency.mutate({ service, reason: 'checkout errors after 1.1.0', rollbackId: 'rb-1' });
     expect(started).toMatchObject({ rollbackId: 'rb-1', workflowId: `rollback/${service}/rb-1`, aborted: [] });
-    const status = await rollbackOutcome('rb-1');
+    const status = await rollbackOutcome(engine, 'rb-1');
     expect(status.stage).toBe('succeeded');
     expect(status.regions.map((r) => [r.region, r.status, r.from, r.to])).toEqual(
       engine.regions.map((region) => [region, 'reverted', '1.1.0', '1.0.0']),
@@ -55,14 +59,14 @@ describe('emergency rollback', () => {
     }
     // A second rollback finds every region already on its known-good version and changes nothing.
     await engine.trpc('sam').rollback.emergency.mutate({ service, reason: 'again', rollbackId: 'rb-2' });
-    const second = await rollbackOutcome('rb-2');
+    const second = await rollbackOutcome(engine, 'rb-2');
     expect(second.stage).toBe('succeeded');
     expect(second.regions.map((r) => r.status)).toEqual(engine.regions.map(() => 'already-good'));
     expect(await engine.fleetEvents('rb-2')).toEqual([]);
   }, 90_000);
 
   it('while a release is running, aborts it first, then rolls back', async () => {
-    engine = await startTestEngine({ record: 'rollback-during-release', waves: [['a'], ['b']], bakeSeconds: 30 });
+    const engine = await engines.start({ record: 'rollback-during-release', waves: [['a'], ['b']], bakeSeconds: 30 });
     const { service } = engine;
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'in-flight' });
     await engine.waitForStatus('in-flight', (s) => s.regions[0]?.trafficPercent === 50);
@@ -75,7 +79,7 @@ describe('emergency rollback', () => {
     const release = await engine.waitForOutcome('in-flight');
     expect(release.outcome?.result).toBe('rolled-back');
     expect(release.outcome?.reason).toBe('aborted by sam: emergency rollback rb-3: pager storm');
-    const rollback = await rollbackOutcome('rb-3');
+    const rollback = await rollbackOutcome(engine, 'rb-3');
     expect(rollback.stage).toBe('succeeded');
     // It waited for the release to finish its own rollback before starting.
     expect(rollback.timeline.map((e) => e.message)).toContain(

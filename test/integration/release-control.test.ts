@@ -1,16 +1,12 @@
 // Steering releases: pause and resume, one release per service at a time (or queued), and freeze windows.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startTestEngine, type TestEngine } from '../support/engine';
+import { describe, expect, it } from 'vitest';
+import { useEngines } from '../support/engine';
 
 describe('release control', () => {
-  let engine: TestEngine | undefined;
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-  });
+  const engines = useEngines();
 
   it('pause holds the next step (the bake keeps counting); resume carries on', async () => {
-    engine = await startTestEngine({ record: 'pause-resume', waves: [['a'], ['b']], bakeSeconds: 3 });
+    const engine = await engines.start({ record: 'pause-resume', waves: [['a'], ['b']], bakeSeconds: 3 });
     const { service } = engine;
     const [a] = engine.regions as [string];
     const ref = { service, releaseId: 'pause-1' };
@@ -43,7 +39,7 @@ describe('release control', () => {
   }, 60_000);
 
   it('one release per service at a time: a second is refused naming the first, a queued one runs after it', async () => {
-    engine = await startTestEngine({ record: 'one-at-a-time-and-queue', waves: [['a']] });
+    const engine = await engines.start({ record: 'one-at-a-time-and-queue', waves: [['a']] });
     const { service } = engine;
     await engine
       .trpc('ci')
@@ -86,7 +82,7 @@ describe('release control', () => {
 
   describe('freeze windows', () => {
     it('a release that meets a freeze waits durably and starts when it ends', async () => {
-      engine = await startTestEngine({ record: 'freeze-wait', waves: [['a']] });
+      const engine = await engines.start({ record: 'freeze-wait', waves: [['a']] });
       const { service } = engine;
       const end = new Date(Date.now() + 5000);
       await engine.trpc('sam').calendar.create.mutate({
@@ -112,7 +108,7 @@ describe('release control', () => {
     }, 60_000);
 
     it('deleting the window releases a waiting release at once; bad windows are refused naming the field', async () => {
-      engine = await startTestEngine({ record: 'freeze-window-deleted', waves: [['a']] });
+      const engine = await engines.start({ record: 'freeze-window-deleted', waves: [['a']] });
       const { service } = engine;
       const window = {
         id: 'quarter-end',
@@ -143,7 +139,7 @@ describe('release control', () => {
     }, 60_000);
 
     it('an emergency release overrides the freeze, with two approvals and its reason on record', async () => {
-      engine = await startTestEngine({ record: 'freeze-emergency-override', waves: [['a']] });
+      const engine = await engines.start({ record: 'freeze-emergency-override', waves: [['a']] });
       const { service } = engine;
       await engine.trpc('sam').calendar.create.mutate({
         id: 'holidays',
@@ -167,7 +163,7 @@ describe('release control', () => {
     }, 60_000);
 
     it('a service that fails releases in a freeze fails fast, naming the window', async () => {
-      engine = await startTestEngine({ record: 'freeze-fail', waves: [['a']], service: { onFreeze: 'fail' } });
+      const engine = await engines.start({ record: 'freeze-fail', waves: [['a']], service: { onFreeze: 'fail' } });
       const { service } = engine;
       const end = new Date(Date.now() + 3_600_000);
       await engine.calendar.put({
@@ -188,7 +184,7 @@ describe('release control', () => {
   });
 
   it('releasing the version a region already runs changes nothing there', async () => {
-    engine = await startTestEngine({ record: 'same-version-noop', waves: [['a'], ['b']] });
+    const engine = await engines.start({ record: 'same-version-noop', waves: [['a'], ['b']] });
     const { service } = engine;
     await engine.trpc('ci').release.start.mutate({ service, version: '1.0.0', releaseId: 'same-1' });
     const done = await engine.waitForOutcome('same-1');
@@ -200,15 +196,11 @@ describe('release control', () => {
 });
 
 describe('a region whose agent is not running', () => {
-  let engine: TestEngine | undefined;
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-  });
+  const engines = useEngines();
 
   it('is flagged (needs attention, naming its task queue) and the release carries on when the agent starts', async () => {
     // Region b has no agent: its work waits on deploy.b. The stall alert fires after the bake + 2s.
-    engine = await startTestEngine({
+    const engine = await engines.start({
       record: 'stalled-region',
       waves: [['a'], ['b']],
       agents: ['a'],

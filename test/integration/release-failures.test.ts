@@ -1,25 +1,21 @@
 // When a release goes wrong: failing canaries, a failure in a later wave, an abort mid-bake, and an analysis that
 // cannot decide. Each must end with every region on its previous version and the story told.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { packDemoVersion } from '../../demo/seed';
-import { hitRouter, startTestEngine, type TestEngine } from '../support/engine';
+import { hitRouter, type TestEngine, useEngines } from '../support/engine';
 
 describe('release failures and compensation', () => {
-  let engine: TestEngine | undefined;
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-  });
+  const engines = useEngines();
 
-  async function everyRegionOn(version: string) {
+  async function everyRegionOn(engine: TestEngine, version: string) {
     const states = await Promise.all(
-      engine!.regions.map((region) => engine!.fleet.state({ service: engine!.service, region })),
+      engine.regions.map((region) => engine.fleet.state({ service: engine.service, region })),
     );
     return states.map((s) => s.stableVersion).every((v) => v === version);
   }
 
   it('the failing version: its canary fails in the first region, which goes back; later regions are never touched', async () => {
-    engine = await startTestEngine({ record: 'failing-canary', waves: [['a'], ['b', 'c']] });
+    const engine = await engines.start({ record: 'failing-canary', waves: [['a'], ['b', 'c']] });
     const { service } = engine;
     const [a, b, c] = engine.regions as [string, string, string];
     await engine.trpc('ci').release.start.mutate({ service, version: '1.2.0', releaseId: 'bad-canary' });
@@ -34,7 +30,7 @@ describe('release failures and compensation', () => {
     expect(regionA?.verdicts[0]?.canary.errorRate).toBeGreaterThan(0.1);
     expect(regionA?.status).toBe('reverted');
 
-    expect(await everyRegionOn('1.0.0')).toBe(true);
+    expect(await everyRegionOn(engine, '1.0.0')).toBe(true);
     expect(await hitRouter(engine.routers[0]!.url)).toContain(`${service}@1.0.0`);
     const events = await engine.fleetEvents('bad-canary');
     expect(events.filter((e) => e.region === b || e.region === c)).toEqual([]);
@@ -52,7 +48,7 @@ describe('release failures and compensation', () => {
   }, 60_000);
 
   it('a failure in the second wave: both waves go back, the second before the first', async () => {
-    engine = await startTestEngine({ record: 'second-wave-failure', waves: [['a'], ['b', 'c']] });
+    const engine = await engines.start({ record: 'second-wave-failure', waves: [['a'], ['b', 'c']] });
     const { service } = engine;
     const [a, b, c] = engine.regions as [string, string, string];
     // A version that is fine everywhere but in region b (a region-specific dependency is broken there).
@@ -64,7 +60,7 @@ describe('release failures and compensation', () => {
     expect(done.outcome?.result).toBe('rolled-back');
     expect(done.outcome?.reason).toContain(`canary of 1.3.0 failed in ${b}`);
     expect(done.regions.find((r) => r.region === a)?.smokeTest?.passed).toBe(true);
-    expect(await everyRegionOn('1.0.0')).toBe(true);
+    expect(await everyRegionOn(engine, '1.0.0')).toBe(true);
 
     // Compensations: wave 2 (b and c, in parallel) first, then wave 1 (a), then the artifact.
     const names = done.compensations.map((comp) => comp.name);
@@ -80,7 +76,7 @@ describe('release failures and compensation', () => {
   }, 60_000);
 
   it('an abort during a bake rolls back what was done, and only an SRE may abort', async () => {
-    engine = await startTestEngine({ record: 'abort-during-bake', waves: [['a'], ['b']], bakeSeconds: 30 });
+    const engine = await engines.start({ record: 'abort-during-bake', waves: [['a'], ['b']], bakeSeconds: 30 });
     const { service } = engine;
     const ref = { service, releaseId: 'abort-1' };
     await engine.trpc('ci').release.start.mutate({ ...ref, version: '1.1.0' });
@@ -97,8 +93,8 @@ describe('release failures and compensation', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(done.outcome?.result).toBe('rolled-back');
     expect(done.outcome?.reason).toBe('aborted by sam: latency alarm in eu');
-    expect(await everyRegionOn('1.0.0')).toBe(true);
-    expect((await engine.fleetEvents('abort-1')).filter((e) => e.region === engine!.regions[1])).toEqual([]);
+    expect(await everyRegionOn(engine, '1.0.0')).toBe(true);
+    expect((await engine.fleetEvents('abort-1')).filter((e) => e.region === engine.regions[1])).toEqual([]);
     const again = await engine.rawCall('release.abort', { ...ref, reason: 'again' }, engine.tokens.sam);
     expect(again.status).toBe(409);
     expect(again.body.error?.message).toBe(`release abort-1 of ${service} has already finished (rolled-back)`);
@@ -107,7 +103,7 @@ describe('release failures and compensation', () => {
   describe('an analysis that cannot decide asks a human', () => {
     it('approve: the rollout continues', async () => {
       // No traffic at all: the analysis has no numbers to judge.
-      engine = await startTestEngine({ record: 'inconclusive-approved', waves: [['a']], loadRps: 0 });
+      const engine = await engines.start({ record: 'inconclusive-approved', waves: [['a']], loadRps: 0 });
       const { service } = engine;
       const [a] = engine.regions as [string];
       const ref = { service, releaseId: 'inconclusive-1' };
@@ -129,7 +125,7 @@ describe('release failures and compensation', () => {
     }, 60_000);
 
     it('reject: the region goes back and the release rolls back', async () => {
-      engine = await startTestEngine({ record: 'inconclusive-rejected', waves: [['a']], loadRps: 0 });
+      const engine = await engines.start({ record: 'inconclusive-rejected', waves: [['a']], loadRps: 0 });
       const { service } = engine;
       const ref = { service, releaseId: 'inconclusive-2' };
       await engine.trpc('ci').release.start.mutate({ ...ref, version: '1.1.0' });
@@ -140,7 +136,7 @@ describe('release failures and compensation', () => {
       const done = await engine.waitForOutcome('inconclusive-2');
       expect(done.outcome?.result).toBe('rolled-back');
       expect(done.outcome?.reason).toMatch(/was inconclusive .* and bob chose to roll back/);
-      expect(await everyRegionOn('1.0.0')).toBe(true);
+      expect(await everyRegionOn(engine, '1.0.0')).toBe(true);
     }, 60_000);
   });
 });

@@ -1,7 +1,7 @@
 // Approval gates: who may approve, quorum, timeouts and rejection, as approvers and pipelines meet them over HTTP.
 import { defaultPayloadConverter } from '@temporalio/common';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startTestEngine, type TestEngine } from '../support/engine';
+import { describe, expect, it } from 'vitest';
+import { type TestEngine, useEngines } from '../support/engine';
 
 /** Who made each Update the release accepted into its history (refused ones must not appear). */
 async function acceptedUpdates(engine: TestEngine, releaseId: string): Promise<string[]> {
@@ -18,14 +18,10 @@ async function acceptedUpdates(engine: TestEngine, releaseId: string): Promise<s
 }
 
 describe('approval gates', () => {
-  let engine: TestEngine | undefined;
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-  });
+  const engines = useEngines();
 
   it('a normal change waits at the production gate; only a separate approver can open it', async () => {
-    engine = await startTestEngine({
+    const engine = await engines.start({
       record: 'gate-normal-with-staging',
       environments: [
         { name: 'staging', waves: [['s']] },
@@ -101,7 +97,7 @@ describe('approval gates', () => {
   }, 90_000);
 
   it('an emergency change needs two different approvers; the same one twice does not count', async () => {
-    engine = await startTestEngine({ record: 'gate-emergency-quorum', waves: [['a']] });
+    const engine = await engines.start({ record: 'gate-emergency-quorum', waves: [['a']] });
     const { service } = engine;
     const ref = { service, releaseId: 'emergency-1' };
     await engine
@@ -124,7 +120,7 @@ describe('approval gates', () => {
   }, 60_000);
 
   it('a gate nobody decides on times out and rolls the release back, saying why', async () => {
-    engine = await startTestEngine({
+    const engine = await engines.start({
       record: 'gate-timeout',
       waves: [['a']],
       service: { approvals: { timeoutSeconds: 3 } },
@@ -145,7 +141,7 @@ describe('approval gates', () => {
   }, 60_000);
 
   it('a rejection ends the release and rolls back what it did, keeping who and why', async () => {
-    engine = await startTestEngine({
+    const engine = await engines.start({
       record: 'gate-rejected',
       environments: [
         { name: 'staging', waves: [['s']] },

@@ -1,8 +1,8 @@
 // A release survives its worker dying: the worker (the real workers/orchestrator.ts, in its own process) is
 // SIGKILLed mid-release and started again; the release completes and the fleet's own log shows one deploy per region.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { packDemoVersion } from '../../demo/seed';
-import { startTestEngine, waitUntil, type TestEngine } from '../support/engine';
+import { useEngines, waitUntil } from '../support/engine';
 
 function deploysPerRegion(events: { event: string; region: string; requestId?: string }[], releaseId: string) {
   const counts: Record<string, number> = {};
@@ -12,14 +12,10 @@ function deploysPerRegion(events: { event: string; region: string; requestId?: s
 }
 
 describe('worker crash', () => {
-  let engine: TestEngine | undefined;
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-  });
+  const engines = useEngines();
 
   it('a worker killed while a region bakes: the release completes, each region deployed once', async () => {
-    engine = await startTestEngine({
+    const engine = await engines.start({
       record: 'worker-crash-during-bake',
       waves: [['a'], ['b', 'c']],
       bakeSeconds: 4,
@@ -43,7 +39,7 @@ describe('worker crash', () => {
   }, 120_000);
 
   it('a worker killed in the middle of a deploy: the retried step deploys nothing twice', async () => {
-    engine = await startTestEngine({ record: 'worker-crash-during-deploy', waves: [['a']], worker: 'process' });
+    const engine = await engines.start({ record: 'worker-crash-during-deploy', waves: [['a']], worker: 'process' });
     const { service } = engine;
     const region = engine.regions[0] as string;
     // A version that takes 3s to start, so the kill lands while fleetd is still starting its instances.

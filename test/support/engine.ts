@@ -17,7 +17,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterOutputs } from '@trpc/server';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import { createApp } from '../../api/app';
 import { hashToken, type Role, TokenAuthenticator } from '../../api/auth';
 import type { AppRouter } from '../../api/routers';
@@ -398,4 +398,22 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number
 export async function hitRouter(url: string): Promise<string> {
   const res = await fetch(`${url}/`);
   return res.text();
+}
+
+/**
+ * One engine per test in a describe block, closed after each test: `const engines = useEngines();` then
+ * `const engine = await engines.start({...})`.
+ */
+export function useEngines() {
+  const started: TestEngine[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((engine) => engine.close()));
+  });
+  return {
+    start: async (options: EngineOptions = {}) => {
+      const engine = await startTestEngine(options);
+      started.push(engine);
+      return engine;
+    },
+  };
 }
