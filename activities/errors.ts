@@ -2,6 +2,7 @@
 // workflow and the API can name.
 import { ApplicationFailure } from '@temporalio/activity';
 import { ArtifactConflictError, ArtifactIntegrityError } from '../providers/artifacts/artifact-store';
+import { ArtifactRejectedError } from '../providers/artifacts/verifier';
 import { FleetError } from '../providers/fleet/fleet-target';
 
 export function toActivityFailure(err: unknown): unknown {
@@ -10,6 +11,7 @@ export function toActivityFailure(err: unknown): unknown {
       ? ApplicationFailure.retryable(err.message, 'FleetUnavailable')
       : ApplicationFailure.nonRetryable(err.message, 'FleetRejected');
   }
+  if (err instanceof ArtifactRejectedError) return ApplicationFailure.nonRetryable(err.message, err.problem);
   if (err instanceof ArtifactIntegrityError) return ApplicationFailure.nonRetryable(err.message, 'ArtifactTampered');
   if (err instanceof ArtifactConflictError) return ApplicationFailure.nonRetryable(err.message, 'ArtifactConflict');
   return err;

@@ -1,39 +1,43 @@
 // Orchestrator activities: run on the release task queue, next to the workflow.
-import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactRecord } from '../domain/artifact';
 import type { ReleaseCalendar } from '../domain/calendar';
 import type { LedgerRecord } from '../domain/ledger';
 import type { ArtifactStore, PromotionRecord } from '../providers/artifacts/artifact-store';
+import type { ArtifactVerifier } from '../providers/artifacts/verifier';
 import type { CalendarStore } from '../providers/calendar-store';
 import type { VersionLedger } from '../providers/config-store/version-ledger';
 import { translateErrors } from './errors';
 
 export interface ReleaseActivityDeps {
   artifacts: ArtifactStore;
+  /** Checks digests and signatures before anything is released. */
+  verifier: ArtifactVerifier;
   ledger: VersionLedger;
   calendar: CalendarStore;
 }
 
-export function createReleaseActivities({ artifacts, ledger, calendar }: ReleaseActivityDeps) {
+interface ArtifactInput {
+  service: string;
+  version: string;
+  signatureRequired: boolean;
+}
+
+export function createReleaseActivities({ artifacts, verifier, ledger, calendar }: ReleaseActivityDeps) {
   return {
-    /** Finds `service@version` in the artifact store and checks its bytes against the digest. */
-    async resolveArtifact(input: { service: string; version: string }): Promise<ArtifactRecord> {
+    /** Finds `service@version` and verifies it: bytes against the digest, signature against the trusted keys. */
+    async resolveArtifact(input: ArtifactInput): Promise<ArtifactRecord & { signedBy?: string }> {
       return translateErrors(async () => {
-        const record = await artifacts.resolve(input.service, input.version);
-        if (!record) {
-          throw ApplicationFailure.nonRetryable(
-            `there is no artifact ${input.service}@${input.version} in the artifact store`,
-            'ArtifactNotFound',
-          );
-        }
-        await artifacts.read(record.digest);
-        return record;
+        const { record, signedBy } = await verifier.verify(input.service, input.version, input);
+        return { ...record, ...(signedBy ? { signedBy } : {}) };
       });
     },
 
-    /** Marks the artifact released by this release. */
-    async promoteArtifact(input: { service: string; version: string; releaseId: string }): Promise<PromotionRecord> {
-      return translateErrors(() => artifacts.promote(input.service, input.version, input.releaseId));
+    /** Verifies the artifact again (it may have changed since validation) and marks it released by this release. */
+    async promoteArtifact(input: ArtifactInput & { releaseId: string }): Promise<PromotionRecord> {
+      return translateErrors(async () => {
+        await verifier.verify(input.service, input.version, input);
+        return artifacts.promote(input.service, input.version, input.releaseId);
+      });
     },
 
     /** Takes the artifact's release back (compensation of promoteArtifact). */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ArtifactRecord } from '../domain/artifact';
 import type { ArtifactStore } from '../providers/artifacts/artifact-store';
 import { packArtifact } from '../providers/artifacts/pack';
+import { signDigest } from '../providers/artifacts/signing';
 
 export const DEMO_SERVICE = 'hello';
 export const DEMO_INITIAL_VERSION = '1.0.0';
@@ -29,15 +30,33 @@ export function packDemoVersion(version: string, behaviour: DemoBehaviour, servi
   );
 }
 
-export async function seedDemoArtifacts(store: ArtifactStore, service = DEMO_SERVICE): Promise<ArtifactRecord[]> {
-  const versions = JSON.parse(await readFile(join(HELLO_DIR, 'versions.json'), 'utf8')) as Record<
-    string,
-    DemoBehaviour
-  >;
+/** Packs, stores and (with a key) signs one demo version. */
+export async function publishDemoVersion(
+  store: ArtifactStore,
+  version: string,
+  behaviour: DemoBehaviour,
+  options: { service?: string; signingKeyPem?: string } = {},
+): Promise<ArtifactRecord> {
+  const service = options.service ?? DEMO_SERVICE;
+  const record =
+    (await store.resolve(service, version)) ??
+    (await store.put(service, version, await packDemoVersion(version, behaviour, service)));
+  if (options.signingKeyPem && !(await store.signature(service, version))) {
+    await store.putSignature(service, version, signDigest(record.digest, options.signingKeyPem));
+  }
+  return record;
+}
+
+/** Stores (and, with a key, signs) every demo version that is not there yet. */
+export async function seedDemoArtifacts(
+  store: ArtifactStore,
+  options: { service?: string; signingKeyPem?: string } = {},
+): Promise<ArtifactRecord[]> {
+  const file = await readFile(join(HELLO_DIR, 'versions.json'), 'utf8');
+  const versions = JSON.parse(file) as Record<string, DemoBehaviour>;
   const records: ArtifactRecord[] = [];
   for (const [version, behaviour] of Object.entries(versions)) {
-    const existing = await store.resolve(service, version);
-    records.push(existing ?? (await store.put(service, version, await packDemoVersion(version, behaviour, service))));
+    records.push(await publishDemoVersion(store, version, behaviour, options));
   }
   return records;
 }

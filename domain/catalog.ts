@@ -73,6 +73,8 @@ export const ServiceSpec = z
     canary: CanarySpec.default(CanarySpec.parse({})),
     smokeTest: SmokeTestSpec.default(SmokeTestSpec.parse({})),
     approvals: ApprovalSettings.default(ApprovalSettings.parse({})),
+    /** Whether the service only releases artifacts signed by a key it trusts (TRUSTED_KEYS_FILE). */
+    signing: z.strictObject({ required: z.boolean().default(false) }).default({ required: false }),
     /** A region that reports no progress for its longest bake plus this long is flagged: is its agent running? */
     stallAlertSeconds: z
       .number()

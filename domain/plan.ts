@@ -45,6 +45,8 @@ export interface ReleasePlan {
   /** Silence from a region's rollout, in seconds, after which the release says the region looks stalled. */
   stallAlertSeconds: number;
   freeze: { onFreeze: 'wait' | 'fail'; override: boolean };
+  /** Only an artifact signed by a trusted key may be released. */
+  signatureRequired: boolean;
 }
 
 export interface PlanRequest {
@@ -115,5 +117,6 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
     decisionTimeoutSeconds: service.approvals.timeoutSeconds,
     stallAlertSeconds: Math.max(...steps.map((s) => s.bakeSeconds), 0) + service.stallAlertSeconds,
     freeze: { onFreeze: service.onFreeze, override: request.changeClass === 'emergency' },
+    signatureRequired: service.signing.required,
   };
 }

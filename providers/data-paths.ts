@@ -12,5 +12,7 @@ export function dataPaths(dataDir: string) {
     logs: resolve(root, 'logs'),
     apiTokens: resolve(root, 'api-tokens.json'),
     devCredentials: resolve(root, 'dev-credentials.json'),
+    trustedKeys: resolve(root, 'trusted-keys.json'),
+    devSigningKey: resolve(root, 'signing', 'dev.key'),
   };
 }

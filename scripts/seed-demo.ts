@@ -1,12 +1,15 @@
 // Seeds a data directory for the demo: the hello artifacts and dev API tokens (hashes for the API, plaintext for
 // the person at the keyboard, both git-ignored). Used by the dev stack at start-up and, as an entry point, by the
 // docker-compose setup: `node --import tsx scripts/seed-demo.ts`.
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { hashToken, type Role, type TokensFile } from '../api/auth';
-import { seedDemoArtifacts } from '../demo/seed';
+import { DEMO_SERVICE, seedDemoArtifacts } from '../demo/seed';
+import { generateSigningKey, keyIdOf } from '../providers/artifacts/signing';
+import type { TrustFile } from '../providers/artifacts/trust-store';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { dataPaths } from '../providers/data-paths';
 
@@ -43,12 +46,40 @@ export async function ensureDevTokens(
   return { credentials, created: true };
 }
 
-/** Seeds the demo artifacts and dev tokens into `dataDir`. Idempotent. */
+/**
+ * A dev signing key (local, git-ignored) and a trust file in which the demo service trusts it, generated once, so the
+ * demo releases only signed artifacts as production would.
+ */
+export async function ensureDevSigningKey(
+  paths: ReturnType<typeof dataPaths>,
+): Promise<{ keyId: string; privateKeyPem: string }> {
+  if (existsSync(paths.devSigningKey) && existsSync(paths.trustedKeys)) {
+    const privateKeyPem = await readFile(paths.devSigningKey, 'utf8');
+    return {
+      keyId: keyIdOf(createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString()),
+      privateKeyPem,
+    };
+  }
+  const key = generateSigningKey();
+  await mkdir(dirname(paths.devSigningKey), { recursive: true });
+  await writeFile(paths.devSigningKey, key.privateKeyPem, { mode: 0o600 });
+  await writeFile(`${paths.devSigningKey.replace(/\.key$/, '')}.pub`, key.publicKeyPem);
+  const trust: TrustFile = {
+    keys: [{ publicKey: key.publicKeyPem, services: [DEMO_SERVICE], comment: 'dev signing key' }],
+  };
+  await writeFile(paths.trustedKeys, `${JSON.stringify(trust, null, 2)}\n`);
+  return { keyId: key.keyId, privateKeyPem: key.privateKeyPem };
+}
+
+/** Seeds the signed demo artifacts and dev tokens into `dataDir`. Idempotent. */
 export async function seedDemo(dataDir: string) {
   const paths = dataPaths(dataDir);
-  const artifacts = await seedDemoArtifacts(new LocalArtifactStore(paths.artifacts));
+  const signing = await ensureDevSigningKey(paths);
+  const artifacts = await seedDemoArtifacts(new LocalArtifactStore(paths.artifacts), {
+    signingKeyPem: signing.privateKeyPem,
+  });
   const tokens = await ensureDevTokens(paths);
-  return { paths, artifacts, ...tokens };
+  return { paths, artifacts, signingKeyId: signing.keyId, ...tokens };
 }
 
 if (require.main === module) {

@@ -15,6 +15,8 @@ export const WorkerEnv = z.object({
   REGION_AGENTS: z.string().min(1).default('embedded'),
   /** host:port for the worker's Prometheus metrics; unset disables them. */
   WORKER_METRICS_ADDRESS: z.string().optional(),
+  /** Public keys each service trusts for artifact signatures; defaults to <DATA_DIR>/trusted-keys.json. */
+  TRUSTED_KEYS_FILE: z.string().optional(),
   /** A prebuilt workflow bundle (bundleWorkflowCode output); without it the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

@@ -1,6 +1,8 @@
 // Builds the real providers behind the activities from the worker's configuration (the embedded defaults for now).
 import type { RegionActivityDeps, ReleaseActivityDeps } from '../activities';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
+import { FileTrustStore } from '../providers/artifacts/trust-store';
+import { ArtifactVerifier } from '../providers/artifacts/verifier';
 import { CalendarStore } from '../providers/calendar-store';
 import { FileConfigStore } from '../providers/config-store/file-config-store';
 import { VersionLedger } from '../providers/config-store/version-ledger';
@@ -12,8 +14,10 @@ import type { WorkerEnv } from './config';
 export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
   const paths = dataPaths(env.DATA_DIR);
   const config = new FileConfigStore(paths.configStore);
+  const artifacts = new LocalArtifactStore(paths.artifacts);
   return {
-    artifacts: new LocalArtifactStore(paths.artifacts),
+    artifacts,
+    verifier: new ArtifactVerifier(artifacts, new FileTrustStore(env.TRUSTED_KEYS_FILE ?? paths.trustedKeys)),
     ledger: new VersionLedger(config),
     calendar: new CalendarStore(config),
   };

@@ -585,12 +585,15 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     }
     enterStage('validating');
     note(`release of ${plan.service}@${plan.version} (${plan.changeClass}) requested by ${input.requestedBy}`);
+    const artifactRef = { service: plan.service, version: plan.version, signatureRequired: plan.signatureRequired };
     const artifact = await releaseActivities.resolveArtifact.executeWithOptions(
-      { summary: `resolve ${plan.service}@${plan.version} in the artifact store` },
-      [{ service: plan.service, version: plan.version }],
+      { summary: `verify ${plan.service}@${plan.version} (digest${plan.signatureRequired ? ' and signature' : ''})` },
+      [artifactRef],
     );
     status.artifactDigest = artifact.digest;
-    note(`artifact ${plan.service}@${plan.version} is ${artifact.digest}`);
+    note(
+      `artifact ${plan.service}@${plan.version} is ${artifact.digest}${artifact.signedBy ? `, signed by key ${artifact.signedBy}` : ''}`,
+    );
 
     const firstEnvironment = plan.waves[0]?.environment;
     if (firstEnvironment) await respectFreeze(firstEnvironment);
@@ -607,7 +610,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     });
     await releaseActivities.promoteArtifact.executeWithOptions(
       { summary: `promote ${plan.service}@${plan.version} to released` },
-      [{ service: plan.service, version: plan.version, releaseId: plan.releaseId }],
+      [{ ...artifactRef, releaseId: plan.releaseId }],
     );
 
     for (const wave of plan.waves) {

@@ -1,7 +1,6 @@
 // When a release goes wrong: failing canaries, a failure in a later wave, an abort mid-bake, and an analysis that
 // cannot decide. Each must end with every region on its previous version and the story told.
 import { describe, expect, it } from 'vitest';
-import { packDemoVersion } from '../../demo/seed';
 import { hitRouter, type TestEngine, useEngines } from '../support/engine';
 
 describe('release failures and compensation', () => {
@@ -53,7 +52,7 @@ describe('release failures and compensation', () => {
     const [a, b, c] = engine.regions as [string, string, string];
     // A version that is fine everywhere but in region b (a region-specific dependency is broken there).
     const regional = { greeting: 'hi', failureRate: 0, failureRateIn: { [b]: 0.6 }, latencyMs: 5 };
-    await engine.artifacts.put(service, '1.3.0', await packDemoVersion('1.3.0', regional, service));
+    await engine.publish('1.3.0', regional);
     await engine.trpc('ci').release.start.mutate({ service, version: '1.3.0', releaseId: 'second-wave' });
 
     const done = await engine.waitForOutcome('second-wave');

@@ -1,7 +1,6 @@
 // A release survives its worker dying: the worker (the real workers/orchestrator.ts, in its own process) is
 // SIGKILLed mid-release and started again; the release completes and the fleet's own log shows one deploy per region.
 import { describe, expect, it } from 'vitest';
-import { packDemoVersion } from '../../demo/seed';
 import { useEngines, waitUntil } from '../support/engine';
 
 function deploysPerRegion(events: { event: string; region: string; requestId?: string }[], releaseId: string) {
@@ -44,7 +43,7 @@ describe('worker crash', () => {
     const region = engine.regions[0] as string;
     // A version that takes 3s to start, so the kill lands while fleetd is still starting its instances.
     const slow = { greeting: 'slow hello', failureRate: 0, latencyMs: 5, startupDelayMs: 3000 };
-    await engine.artifacts.put(service, '1.1.1-slow', await packDemoVersion('1.1.1-slow', slow, service));
+    await engine.publish('1.1.1-slow', slow);
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.1-slow', releaseId: 'crash-deploy' });
     // The deploy runs in the region's rollout child; wait until its deployCanary activity is running.
     const child = engine.client.workflow.getHandle(`region-rollout/${service}/crash-deploy/${region}`);

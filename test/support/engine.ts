@@ -21,10 +21,13 @@ import { afterEach, inject } from 'vitest';
 import { createApp } from '../../api/app';
 import { hashToken, type Role, TokenAuthenticator } from '../../api/auth';
 import type { AppRouter } from '../../api/routers';
-import { seedDemoArtifacts } from '../../demo/seed';
+import { type DemoBehaviour, publishDemoVersion, seedDemoArtifacts } from '../../demo/seed';
 import { ServiceCatalog } from '../../domain/catalog';
 import { FleetDaemon } from '../../fleet/fleetd';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
+import { generateSigningKey } from '../../providers/artifacts/signing';
+import { FileTrustStore, type TrustFile } from '../../providers/artifacts/trust-store';
+import { ArtifactVerifier } from '../../providers/artifacts/verifier';
 import { CalendarStore } from '../../providers/calendar-store';
 import { dataPaths } from '../../providers/data-paths';
 import { FileConfigStore } from '../../providers/config-store/file-config-store';
@@ -107,6 +110,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         canary: { steps: [{ percent: 50 }], analysis: { minRequests: 10, minLatencyIncreaseMs: 1000 } },
         smokeTest: { requests: 5 },
         approvals: { timeoutSeconds: 120 },
+        signing: { required: true },
         environments,
         ...options.service,
       },
@@ -116,7 +120,15 @@ export async function startTestEngine(options: EngineOptions = {}) {
   await writeFile(catalogFile, JSON.stringify(catalog, null, 2));
 
   const artifacts = new LocalArtifactStore(paths.artifacts);
-  await seedDemoArtifacts(artifacts, service);
+  // The service only releases artifacts signed by this engine's key, as in production.
+  const signingKey = generateSigningKey();
+  const trustedKeysFile = join(dir, 'trusted-keys.json');
+  await writeFile(
+    trustedKeysFile,
+    JSON.stringify({ keys: [{ publicKey: signingKey.publicKeyPem, services: [service] }] } satisfies TrustFile),
+  );
+  await seedDemoArtifacts(artifacts, { service, signingKeyPem: signingKey.privateKeyPem });
+  const verifier = new ArtifactVerifier(artifacts, new FileTrustStore(trustedKeysFile));
   const configStore = new FileConfigStore(paths.configStore);
   const ledger = new VersionLedger(configStore);
   const calendar = new CalendarStore(configStore);
@@ -164,7 +176,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
       connection: nativeConnection,
       releaseTaskQueue,
       regions: served,
-      releaseDeps: { artifacts, ledger, calendar },
+      releaseDeps: { artifacts, verifier, ledger, calendar },
       regionDeps,
       workflowBundle: { codePath: workflowBundlePath },
     });
@@ -204,6 +216,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         CATALOG_FILE: catalogFile,
         DATA_DIR: paths.root,
         FLEET_URL: fleetStarted.controlUrl,
+        TRUSTED_KEYS_FILE: trustedKeysFile,
         WORKFLOW_BUNDLE_PATH: workflowBundlePath,
         LOG_LEVEL: 'WARN',
       },
@@ -305,6 +318,11 @@ export async function startTestEngine(options: EngineOptions = {}) {
     return last as ReleaseView;
   }
 
+  /** Packs, stores and signs (with this engine's trusted key) a version of the demo app with the given behaviour. */
+  function publish(version: string, behaviour: DemoBehaviour) {
+    return publishDemoVersion(artifacts, version, behaviour, { service, signingKeyPem: signingKey.privateKeyPem });
+  }
+
   /** The fleet's own log of what was done to this service, optionally for one release. */
   async function fleetEvents(requestId?: string) {
     const events = await fleet.events({ service });
@@ -349,6 +367,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     tokens,
     client,
     artifacts,
+    publish,
+    signingKey,
     ledger,
     calendar,
     fleet,
