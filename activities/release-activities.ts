@@ -7,8 +7,10 @@ import type { ArtifactVerifier } from '../providers/artifacts/verifier';
 import type { CalendarStore } from '../providers/calendar-store';
 import type { VersionLedger } from '../providers/config-store/version-ledger';
 import { translateErrors } from './errors';
+import { createGovernanceActivities, type GovernanceActivityDeps } from './governance-activities';
+import { createMigrationActivities, type MigrationActivityDeps } from './migration-activities';
 
-export interface ReleaseActivityDeps {
+export interface ReleaseActivityDeps extends GovernanceActivityDeps, MigrationActivityDeps {
   artifacts: ArtifactStore;
   /** Checks digests and signatures before anything is released. */
   verifier: ArtifactVerifier;
@@ -22,8 +24,12 @@ interface ArtifactInput {
   signatureRequired: boolean;
 }
 
-export function createReleaseActivities({ artifacts, verifier, ledger, calendar }: ReleaseActivityDeps) {
+export function createReleaseActivities(deps: ReleaseActivityDeps) {
+  const { artifacts, verifier, ledger, calendar } = deps;
   return {
+    ...createGovernanceActivities(deps),
+    ...createMigrationActivities(deps),
+
     /** Finds `service@version` and verifies it: bytes against the digest, signature against the trusted keys. */
     async resolveArtifact(input: ArtifactInput): Promise<ArtifactRecord & { signedBy?: string }> {
       return translateErrors(async () => {

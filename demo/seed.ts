@@ -1,6 +1,6 @@
 // Seeds the artifact store with the demo service's versions (hello@1.0.0, a healthy 1.1.0, and 1.2.0, which fails
 // about 30% of requests). Idempotent: versions already in the store are left alone.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactRecord } from '../domain/artifact';
 import type { ArtifactStore } from '../providers/artifacts/artifact-store';
@@ -19,15 +19,29 @@ export interface DemoBehaviour {
   failureRateIn?: Record<string, number>;
   latencyMs: number;
   startupDelayMs?: number;
+  /** Schema migrations the version carries: file name under migrations/ -> SQL. */
+  migrations?: Record<string, string>;
 }
 
 /** Packs the demo app as `service@version` with the given behaviour. */
 export function packDemoVersion(version: string, behaviour: DemoBehaviour, service = DEMO_SERVICE): Promise<Buffer> {
+  const { migrations = {}, ...rest } = behaviour;
+  const migrationFiles = Object.entries(migrations).map(([name, sql]): [string, string] => [`migrations/${name}`, sql]);
   return packArtifact(
     join(HELLO_DIR, 'app'),
     { service, version, entrypoint: 'server.mjs' },
-    { 'behaviour.json': `${JSON.stringify(behaviour, null, 2)}\n` },
+    { 'behaviour.json': `${JSON.stringify(rest, null, 2)}\n`, ...Object.fromEntries(migrationFiles) },
   );
+}
+
+/** The demo's migrations numbered up to `upTo` (demo/hello/migrations), as a version carries them. */
+async function demoMigrations(upTo: number): Promise<Record<string, string>> {
+  const dir = join(HELLO_DIR, 'migrations');
+  const files = (await readdir(dir)).filter((f) => Number(f.split('_')[0]) <= upTo);
+  const entries = await Promise.all(
+    files.map(async (f): Promise<[string, string]> => [f, await readFile(join(dir, f), 'utf8')]),
+  );
+  return Object.fromEntries(entries);
 }
 
 /** Packs, stores and (with a key) signs one demo version. */
@@ -53,10 +67,13 @@ export async function seedDemoArtifacts(
   options: { service?: string; signingKeyPem?: string } = {},
 ): Promise<ArtifactRecord[]> {
   const file = await readFile(join(HELLO_DIR, 'versions.json'), 'utf8');
-  const versions = JSON.parse(file) as Record<string, DemoBehaviour>;
+  const versions = JSON.parse(file) as Record<string, DemoBehaviour & { migrationsUpTo?: number }>;
   const records: ArtifactRecord[] = [];
-  for (const [version, behaviour] of Object.entries(versions)) {
-    records.push(await publishDemoVersion(store, version, behaviour, options));
+  for (const [version, { migrationsUpTo, ...behaviour }] of Object.entries(versions)) {
+    const migrations = migrationsUpTo ? await demoMigrations(migrationsUpTo) : undefined;
+    records.push(
+      await publishDemoVersion(store, version, { ...behaviour, ...(migrations ? { migrations } : {}) }, options),
+    );
   }
   return records;
 }

@@ -55,6 +55,11 @@ export const EnvironmentSpec = z.strictObject({
   name: EnvironmentName,
   /** Production environments get the human approval gate of normal and emergency changes. */
   production: z.boolean().optional(),
+  /**
+   * The environment has a database the service's schema migrations run against (DATABASE_URL_<SERVICE>_<ENV>, or an
+   * embedded PGlite): expand migrations before its first wave, contract migrations when the release is done.
+   */
+  database: z.boolean().default(false),
   /** Waves of regions: waves run in order, the regions of one wave in parallel. */
   waves: z.array(z.array(RegionName).min(1, 'a wave needs at least one region')).min(1, 'needs at least one wave'),
 });

@@ -47,6 +47,8 @@ export interface ReleasePlan {
   freeze: { onFreeze: 'wait' | 'fail'; override: boolean };
   /** Only an artifact signed by a trusted key may be released. */
   signatureRequired: boolean;
+  /** Environments with a database for the service's schema migrations, in promotion order. */
+  databaseEnvironments: string[];
 }
 
 export interface PlanRequest {
@@ -118,5 +120,6 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
     stallAlertSeconds: Math.max(...steps.map((s) => s.bakeSeconds), 0) + service.stallAlertSeconds,
     freeze: { onFreeze: service.onFreeze, override: request.changeClass === 'emergency' },
     signatureRequired: service.signing.required,
+    databaseEnvironments: service.environments.filter((env) => env.database).map((env) => env.name),
   };
 }

@@ -63,6 +63,16 @@ export interface TimelineEvent {
   region?: string;
 }
 
+/** Schema migrations of one phase in one environment's database. */
+export interface MigrationProgress {
+  environment: string;
+  phase: 'expand' | 'contract';
+  ids: string[];
+  state: 'pending' | 'applied' | 'reverted' | 'failed' | 'left';
+  /** What the dry run found the migrations would change, in words. */
+  changes?: string[];
+}
+
 export type CompensationStatus = 'running' | 'done' | 'failed' | 'skipped' | 'needs-human';
 
 export interface CompensationRecord {
@@ -91,6 +101,8 @@ export interface ReleaseStatus {
   paused: boolean;
   regions: RegionProgress[];
   gates: Gate[];
+  /** Schema migrations the artifact carries, per environment and phase (releases started before this existed: absent). */
+  migrations?: MigrationProgress[];
   compensations: CompensationRecord[];
   timeline: TimelineEvent[];
   startedAt: string;

@@ -10,6 +10,7 @@ export function dataPaths(dataDir: string) {
     fleet: resolve(root, 'fleet'),
     temporalDb: resolve(root, 'temporal', 'temporal.db'),
     logs: resolve(root, 'logs'),
+    audit: resolve(root, 'audit'),
     apiTokens: resolve(root, 'api-tokens.json'),
     devCredentials: resolve(root, 'dev-credentials.json'),
     trustedKeys: resolve(root, 'trusted-keys.json'),

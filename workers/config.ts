@@ -17,6 +17,10 @@ export const WorkerEnv = z.object({
   WORKER_METRICS_ADDRESS: z.string().optional(),
   /** Public keys each service trusts for artifact signatures; defaults to <DATA_DIR>/trusted-keys.json. */
   TRUSTED_KEYS_FILE: z.string().optional(),
+  /** PostgreSQL database of the audit trail; without it, an embedded PGlite under <DATA_DIR>/audit. */
+  AUDIT_DATABASE_URL: z.string().min(1).optional(),
+  /** Slack-compatible webhook for release notifications; unset, nobody is notified. */
+  NOTIFY_WEBHOOK_URL: z.url().optional(),
   /** A prebuilt workflow bundle (bundleWorkflowCode output); without it the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

@@ -9,17 +9,25 @@ import { VersionLedger } from '../providers/config-store/version-ledger';
 import { dataPaths } from '../providers/data-paths';
 import { LocalFleetTarget } from '../providers/fleet/local-fleet';
 import { FleetMetricsSource } from '../providers/metrics/fleet-metrics';
+import { WebhookNotifier } from '../providers/notify/webhook-notifier';
+import { OnDemandAuditStore } from '../providers/audit/on-demand-audit-store';
+import { openDatabase } from '../providers/sql/database';
+import { createDatabaseResolver } from '../providers/sql/resolver';
 import type { WorkerEnv } from './config';
 
 export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
   const paths = dataPaths(env.DATA_DIR);
   const config = new FileConfigStore(paths.configStore);
   const artifacts = new LocalArtifactStore(paths.artifacts);
+  const auditUrl = env.AUDIT_DATABASE_URL;
   return {
     artifacts,
     verifier: new ArtifactVerifier(artifacts, new FileTrustStore(env.TRUSTED_KEYS_FILE ?? paths.trustedKeys)),
     ledger: new VersionLedger(config),
     calendar: new CalendarStore(config),
+    audit: new OnDemandAuditStore(() => openDatabase(auditUrl ? { url: auditUrl } : { pgliteDir: paths.audit })),
+    databases: createDatabaseResolver({ env: process.env, dataDir: paths.root }),
+    ...(env.NOTIFY_WEBHOOK_URL ? { notifier: new WebhookNotifier({ url: env.NOTIFY_WEBHOOK_URL }) } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Gate, RefusalCode } from '../domain/approval';
 import { EngineError, type EngineErrorCode } from '../domain/errors';
 import { releaseWorkflowId, rollbackWorkflowId, serviceWorkflowId } from '../domain/names';
-import type { ReleaseStatus } from '../domain/release-status';
+import { isFinalStage, type ReleaseStage as ReleaseStageName, type ReleaseStatus } from '../domain/release-status';
 import {
   abortSignal,
   approveUpdate,
@@ -60,11 +60,16 @@ function refusalOf(err: WorkflowUpdateFailedError): { type: string | undefined; 
   };
 }
 
-async function isRunning(client: Client, workflowId: string): Promise<boolean> {
+/** True when a release or rollback is closed, or has its outcome and is only writing its last records. */
+async function isFinishing(client: Client, workflowId: string): Promise<boolean> {
+  const handle = client.workflow.getHandle(workflowId);
   try {
-    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    if ((await handle.describe()).status.name !== 'RUNNING') return true;
+    if (workflowId.startsWith('release/')) return (await handle.query(statusQuery)).outcome !== undefined;
+    if (workflowId.startsWith('rollback/')) return (await handle.query(rollbackStatusQuery)).finishedAt !== undefined;
+    return false;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
+    if (err instanceof WorkflowNotFoundError) return true;
     throw err;
   }
 }
@@ -90,9 +95,10 @@ export async function startRelease(
     } catch (err) {
       if (!(err instanceof WorkflowUpdateFailedError)) throw err;
       const refusal = refusalOf(err);
-      // The release in the way may have finished a moment ago, before its coordinator noticed: try again shortly.
-      if (attempt < 10 && refusal.blockedBy && !(await isRunning(client, refusal.blockedBy))) {
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      // The release in the way may have just reached its outcome (it is writing its last audit records and
+      // notifications) or closed before its coordinator noticed: wait for it a little, then try again.
+      if (attempt < 20 && refusal.blockedBy && (await isFinishing(client, refusal.blockedBy))) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(3000, 200 * attempt)));
         continue;
       }
       throw new EngineError('RELEASE_IN_PROGRESS', refusal.message);
@@ -186,9 +192,13 @@ async function runningRelease(client: Client, service: string, releaseId: string
     }
     throw err;
   }
-  if (description.status.name !== 'RUNNING') {
-    const stage = description.typedSearchAttributes.get(ReleaseStage) ?? description.status.name.toLowerCase();
-    throw new EngineError('RELEASE_FINISHED', `release ${releaseId} of ${service} has already finished (${stage})`);
+  const stage = description.typedSearchAttributes.get(ReleaseStage);
+  // A release that has its outcome may still run for a moment (last audit records, notifications): it is finished.
+  if (description.status.name !== 'RUNNING' || (stage && isFinalStage(stage as ReleaseStageName))) {
+    throw new EngineError(
+      'RELEASE_FINISHED',
+      `release ${releaseId} of ${service} has already finished (${stage ?? description.status.name.toLowerCase()})`,
+    );
   }
   return handle;
 }

@@ -11,6 +11,7 @@ import {
   proxyActivities,
   setHandler,
   sleep,
+  TemporalFailure,
 } from '@temporalio/workflow';
 import type { RegionActivities } from '../activities';
 import {
@@ -119,6 +120,8 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
     await delivered();
     return { verdicts, smokeTest: smoke };
   } catch (err) {
+    // A bug (not a Temporal failure) fails the workflow task and waits for a fix; it does not revert the region.
+    if (!(err instanceof TemporalFailure)) throw err;
     const previous = input.previousVersion;
     if (previous) {
       await CancellationScope.nonCancellable(async () => {

@@ -13,6 +13,8 @@ import {
   condition,
   isCancellation,
   log,
+  TemporalFailure,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -22,10 +24,17 @@ import {
 } from '@temporalio/workflow';
 import type { RegionActivities, ReleaseActivities } from '../activities';
 import { approvalsOf, checkDecision, type Gate } from '../domain/approval';
+import type { AuditEvent } from '../domain/audit';
 import { activeFreeze } from '../domain/calendar';
 import { regionRolloutWorkflowId } from '../domain/names';
 import type { GatePlan, WavePlan } from '../domain/plan';
-import type { RegionProgress, ReleaseResult, ReleaseStage, ReleaseStatus } from '../domain/release-status';
+import {
+  isFinalStage,
+  type RegionProgress,
+  type ReleaseResult,
+  type ReleaseStage,
+  type ReleaseStatus,
+} from '../domain/release-status';
 import {
   abortSignal,
   admitSignal,
@@ -42,13 +51,19 @@ import {
   type RegionEvent,
   type ReleaseInput,
 } from './messages';
-import { compensationStep, quickStep } from './profiles';
+import { auditStep, compensationStep, migrationStep, notifyStep, quickStep } from './profiles';
 import { regionRolloutWorkflow } from './region-rollout';
 import { innermostMessage, Saga, type Compensation } from './saga';
 import { ReleaseStage as ReleaseStageKey } from './search-attributes';
 
 const releaseActivities = proxyActivities<ReleaseActivities>(quickStep);
 const releaseCompensations = proxyActivities<ReleaseActivities>(compensationStep);
+const auditActivities = proxyActivities<ReleaseActivities>(auditStep);
+const notifyActivities = proxyActivities<ReleaseActivities>(notifyStep);
+const migrationActivities = proxyActivities<ReleaseActivities>(migrationStep);
+
+type ReleaseEventKind = Parameters<ReleaseActivities['notifyRelease']>[0]['kind'];
+type MigrationSummary = Awaited<ReturnType<ReleaseActivities['inspectMigrations']>>[number];
 
 /** Region activities bound to the region's task queue, served by the agent in that region. */
 function inRegion(taskQueue: string) {
@@ -114,7 +129,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   };
   let stageBeforePause: ReleaseStage | undefined;
   const enterStage = (stage: ReleaseStage) => {
-    if (status.paused && stage !== 'rolling-back' && !isTerminal(stage)) {
+    if (status.paused && stage !== 'rolling-back' && !isFinalStage(stage)) {
       stageBeforePause = stage;
       return;
     }
@@ -141,6 +156,57 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   /** Reports received per region, to notice a region that has gone silent. */
   const heardFrom = new Map<string, number>();
   const main = new CancellationScope();
+
+  // ---- the record and the people: audit trail and notifications ----
+  // Releases started before the audit trail, schema migrations and notifications existed replay without them.
+  const governed = patched('audit-migrations-notifications');
+  let auditSeq = 0;
+  const pendingAudit: AuditEvent[] = [];
+  let auditWrites: Promise<void> = Promise.resolve();
+  const audit = (action: string, fields: Omit<Partial<AuditEvent>, 'id' | 'at' | 'action'> = {}) => {
+    if (!governed) return;
+    pendingAudit.push({
+      id: `${releaseWorkflowId}#${++auditSeq}`,
+      at: now(),
+      actor: 'engine',
+      action,
+      service: plan.service,
+      releaseId: plan.releaseId,
+      ...fields,
+    });
+  };
+  /** Writes the audit events collected so far. Writes are chained (the trail keeps the order) and not cancellable. */
+  const flushAudit = (): Promise<void> => {
+    const write = async () => {
+      const batch = pendingAudit.splice(0);
+      if (batch.length === 0) return;
+      await CancellationScope.nonCancellable(() =>
+        auditActivities.appendAudit.executeWithOptions(
+          { summary: `audit: ${[...new Set(batch.map((e) => e.action))].join(', ')}` },
+          [batch],
+        ),
+      );
+    };
+    auditWrites = auditWrites.then(write, write);
+    return auditWrites;
+  };
+  const notifications: Promise<unknown>[] = [];
+  /** Tells people (chat) about the release; never waits for, nor fails on, the delivery. */
+  const notify = (kind: ReleaseEventKind, extra: { region?: string; gate?: string; reason?: string } = {}) => {
+    if (!governed) return;
+    const event = {
+      kind,
+      service: plan.service,
+      version: plan.version,
+      releaseId: plan.releaseId,
+      requestedBy: input.requestedBy,
+      at: now(),
+      ...extra,
+    };
+    notifications.push(
+      notifyActivities.notifyRelease.executeWithOptions({ summary: `notify: ${kind}` }, [event]).catch(() => undefined),
+    );
+  };
 
   setHandler(statusQuery, () => status);
   setHandler(admitSignal, () => {
@@ -177,6 +243,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     });
     const verb = decision === 'approve' ? 'approved' : 'rejected';
     note(`${request.principal.id} ${verb} gate ${gate.id}${request.comment ? `: ${request.comment}` : ''}`);
+    audit(`gate.${verb}`, {
+      actor: request.principal.id,
+      gate: gate.id,
+      ...(request.comment ? { reason: request.comment } : {}),
+    });
     if (decision === 'reject') closeGate(gate, 'rejected');
     else if (approvalsOf(gate).length >= gate.quorum) closeGate(gate, 'approved');
     return gate;
@@ -191,6 +262,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     status.stage = 'paused';
     upsertSearchAttributes([{ key: ReleaseStageKey, value: 'paused' }]);
     note(`paused by ${by}${reason ? `: ${reason}` : ''}; bakes in progress keep counting, nothing new starts`);
+    audit('release.paused', { actor: by, ...(reason ? { reason } : {}) });
     await Promise.allSettled([...running.values()].map((child) => child.signal(regionPauseSignal, { paused: true })));
   });
   setHandler(resumeSignal, async ({ by }) => {
@@ -198,12 +270,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     status.paused = false;
     enterStage(stageBeforePause ?? 'deploying');
     note(`resumed by ${by}`);
+    audit('release.resumed', { actor: by });
     await Promise.allSettled([...running.values()].map((child) => child.signal(regionPauseSignal, { paused: false })));
   });
   setHandler(abortSignal, ({ by, reason }) => {
     if (abort || status.outcome || compensating) return;
     abort = { by, reason };
     note(`abort requested by ${by}: ${reason}`);
+    audit('release.abort-requested', { actor: by, reason });
     main.cancel();
   });
 
@@ -220,10 +294,16 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       case 'deployed':
         touch(progress, { status: 'canary' });
         note(`${event.region}: ${plan.version} started at 0% of traffic`, event.region);
+        audit('region.canary-started', {
+          region: event.region,
+          afterVersion: plan.version,
+          ...(progress.previousVersion ? { beforeVersion: progress.previousVersion } : {}),
+        });
         break;
       case 'traffic':
         touch(progress, { trafficPercent: event.percent, canaryStep: event.step });
         note(`${event.region}: ${event.percent}% of traffic on ${plan.version}`, event.region);
+        audit('region.traffic-shifted', { region: event.region, details: { percent: event.percent } });
         break;
       case 'verdict':
         progress.verdicts.push({ ...event.verdict, step: event.step, percent: event.percent });
@@ -232,6 +312,21 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
           `${event.region}: analysis at ${event.percent}%: ${event.verdict.verdict} (${event.verdict.reasons.join('; ')})`,
           event.region,
         );
+        audit('canary.analysed', {
+          region: event.region,
+          reason: event.verdict.reasons.join('; '),
+          details: {
+            verdict: event.verdict.verdict,
+            percent: event.percent,
+            canaryRequests: event.verdict.canary.requests,
+            canaryErrors: event.verdict.canary.errors,
+            baselineRequests: event.verdict.baseline.requests,
+            baselineErrors: event.verdict.baseline.errors,
+          },
+        });
+        if (event.verdict.verdict === 'fail') {
+          notify('canary.failed', { region: event.region, reason: event.verdict.reasons.join('; ') });
+        }
         break;
       case 'needs-decision':
         touch(progress, { status: 'needs-decision' });
@@ -245,6 +340,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       case 'promoted':
         touch(progress, { status: 'smoke-testing', trafficPercent: 100 });
         note(`${event.region}: ${plan.version} promoted to 100%`, event.region);
+        audit('region.promoted', {
+          region: event.region,
+          afterVersion: plan.version,
+          ...(progress.previousVersion ? { beforeVersion: progress.previousVersion } : {}),
+        });
         break;
       case 'smoke-test':
         touch(progress, { smokeTest: { passed: event.passed, failures: event.failures, requests: event.requests } });
@@ -252,10 +352,20 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
           `${event.region}: smoke test ${event.passed ? 'passed' : 'failed'} (${event.failures} of ${event.requests} failed)`,
           event.region,
         );
+        audit('region.smoke-tested', {
+          region: event.region,
+          details: { passed: event.passed, failures: event.failures, requests: event.requests },
+        });
         break;
       case 'reverted':
         touch(progress, { status: 'reverted', trafficPercent: 0 });
         note(`${event.region}: back on ${event.to} (${event.reason})`, event.region);
+        audit('region.reverted', {
+          region: event.region,
+          beforeVersion: plan.version,
+          afterVersion: event.to,
+          reason: event.reason,
+        });
         break;
       default:
         event satisfies never;
@@ -274,6 +384,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     gate.openedAt = now();
     enterStage(stage);
     note(`gate ${gate.id} is waiting: ${gate.description} (needs ${gate.quorum} of ${gate.roles.join('/')})`);
+    audit('gate.opened', { gate: gate.id, reason: gate.description });
+    notify('gate.waiting', { gate: gate.id, reason: gate.description });
+    await flushAudit();
     let decided = true;
     if (gate.timeoutSeconds) decided = await condition(() => gate.status !== 'waiting', gate.timeoutSeconds * 1000);
     else await condition(() => gate.status !== 'waiting');
@@ -282,9 +395,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       note(
         `gate ${gate.id} timed out after ${gate.timeoutSeconds}s with ${approvalsOf(gate).length} of ${gate.quorum} approvals`,
       );
+      audit('gate.timed-out', { gate: gate.id });
     } else if (statusOf(gate) === 'approved') {
       note(`gate ${gate.id} approved by ${approvalsOf(gate).join(', ')}`);
     }
+    await flushAudit();
     return statusOf(gate);
   }
 
@@ -331,6 +446,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       const names = freeze.windows.map((w) => `${w.id} (${w.reason})`).join(', ');
       if (plan.freeze.override) {
         note(`freeze ${names} overridden: emergency release, reason: ${input.reason ?? 'none given'}`);
+        audit('freeze.overridden', { actor: input.requestedBy, reason: `${names}: ${input.reason ?? 'none given'}` });
         return;
       }
       if (plan.freeze.onFreeze === 'fail') {
@@ -341,6 +457,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       }
       enterStage('waiting-for-freeze');
       note(`${environment} is frozen by ${names}; waiting until ${freeze.endsAt.toISOString()}`);
+      audit('freeze.waiting', { reason: names, details: { environment, until: freeze.endsAt.toISOString() } });
+      await flushAudit();
       freezeRecheck = false;
       await condition(() => freezeRecheck, Math.max(1000, freeze.endsAt.getTime() - new Date().getTime()));
     }
@@ -408,6 +526,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     );
     touch(progress, { status: 'succeeded' });
     note(`${region}: done`, region);
+    await flushAudit();
   }
 
   /** Flags a region whose work has gone quiet for longer than expected, once, with what to check. */
@@ -585,6 +704,12 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     }
     enterStage('validating');
     note(`release of ${plan.service}@${plan.version} (${plan.changeClass}) requested by ${input.requestedBy}`);
+    audit('release.requested', {
+      actor: input.requestedBy,
+      afterVersion: plan.version,
+      ...(input.reason ? { reason: input.reason } : {}),
+      details: { changeClass: plan.changeClass, regions: status.regions.map((r) => r.region) },
+    });
     const artifactRef = { service: plan.service, version: plan.version, signatureRequired: plan.signatureRequired };
     const artifact = await releaseActivities.resolveArtifact.executeWithOptions(
       { summary: `verify ${plan.service}@${plan.version} (digest${plan.signatureRequired ? ' and signature' : ''})` },
@@ -594,6 +719,18 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     note(
       `artifact ${plan.service}@${plan.version} is ${artifact.digest}${artifact.signedBy ? `, signed by key ${artifact.signedBy}` : ''}`,
     );
+    audit('artifact.verified', {
+      details: { digest: artifact.digest, ...(artifact.signedBy ? { signedBy: artifact.signedBy } : {}) },
+    });
+    const migrations = governed
+      ? await releaseActivities.inspectMigrations.executeWithOptions(
+          { summary: `list the schema migrations ${plan.service}@${plan.version} carries` },
+          [{ service: plan.service, version: plan.version }],
+        )
+      : [];
+    if (migrations.length > 0) await planMigrations(migrations);
+    notify('release.started');
+    await flushAudit();
 
     const firstEnvironment = plan.waves[0]?.environment;
     if (firstEnvironment) await respectFreeze(firstEnvironment);
@@ -612,6 +749,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       { summary: `promote ${plan.service}@${plan.version} to released` },
       [{ ...artifactRef, releaseId: plan.releaseId }],
     );
+    audit('artifact.promoted', { afterVersion: plan.version });
 
     for (const wave of plan.waves) {
       for (const gate of plan.gates.filter((g) => g.beforeWave === wave.index)) await passGate(gate);
@@ -622,14 +760,107 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         await sleep(plan.waveBakeSeconds * 1000, { summary: `bake ${plan.waveBakeSeconds}s between waves` });
         await waitWhilePaused();
       }
+      // Expand migrations run in an environment's database right before its first wave.
+      if (plan.waves.find((w) => w.environment === wave.environment)?.index === wave.index) {
+        await migrate(wave.environment, 'expand', migrations);
+      }
       enterStage('deploying');
       await runWave(wave, artifact.digest);
+    }
+    // Contract migrations remove what the previous version needed: only once every environment runs the new one.
+    // (Plans made before migrations existed have no databaseEnvironments.)
+    for (const environment of plan.databaseEnvironments ?? []) await migrate(environment, 'contract', migrations);
+  }
+
+  /** Records the migrations the artifact carries per database environment, and dry-runs the expand phase. */
+  async function planMigrations(carried: MigrationSummary[]): Promise<void> {
+    const list = carried.map((m) => `${m.id} (${m.phase})`).join(', ');
+    if (plan.databaseEnvironments.length === 0) {
+      throw ApplicationFailure.nonRetryable(
+        `${plan.service}@${plan.version} carries schema migrations (${list}), but no environment of ${plan.service} has a database (database: true in the catalog)`,
+        'MigrationsWithoutDatabase',
+      );
+    }
+    status.migrations = plan.databaseEnvironments.flatMap((environment) =>
+      (['expand', 'contract'] as const).flatMap((phase) => {
+        const ids = carried.filter((m) => m.phase === phase).map((m) => m.id);
+        return ids.length > 0 ? [{ environment, phase, ids, state: 'pending' as const }] : [];
+      }),
+    );
+    note(`${plan.service}@${plan.version} carries schema migrations: ${list}`);
+    for (const progress of status.migrations.filter((m) => m.phase === 'expand')) {
+      const dryRun = await releaseActivities.dryRunMigrations.executeWithOptions(
+        { summary: `dry run of the expand migrations in ${progress.environment} (rolled back)` },
+        [{ ...migrationInput(progress.environment, 'expand') }],
+      );
+      // What this release will apply (those the previous releases applied are already there).
+      progress.ids = dryRun.wouldApply;
+      progress.changes = dryRun.changes;
+      note(
+        `expand migrations in ${progress.environment} would ${dryRun.changes.length > 0 ? dryRun.changes.join('; ') : 'change nothing'} (dry run, rolled back)`,
+      );
+    }
+  }
+
+  function migrationInput(environment: string, phase: 'expand' | 'contract') {
+    return { service: plan.service, version: plan.version, environment, phase, releaseId: plan.releaseId };
+  }
+
+  /** Runs one phase of migrations in an environment's database, its way back registered first. */
+  async function migrate(
+    environment: string,
+    phase: 'expand' | 'contract',
+    carried: MigrationSummary[],
+  ): Promise<void> {
+    const progress = status.migrations?.find((m) => m.environment === environment && m.phase === phase);
+    if (!progress || progress.ids.length === 0) return;
+    const ids = progress.ids.join(', ');
+    const reversible = carried.filter((m) => progress.ids.includes(m.id)).every((m) => m.reversible);
+    saga.add({
+      name:
+        phase === 'expand'
+          ? `revert expand migrations ${ids} in ${environment}`
+          : `undo contract migrations ${ids} in ${environment}`,
+      group: `migrations-${environment}-${phase}`,
+      // A contract migration removes what the previous version needs, and a migration without a down file has no
+      // way back: neither is undone automatically.
+      irreversible: phase === 'contract' || !reversible,
+      run: async () => {
+        const result = await releaseCompensations.revertMigrations.executeWithOptions(
+          { summary: `revert the ${phase} migrations in ${environment} (rollback)` },
+          [migrationInput(environment, phase)],
+        );
+        progress.state = 'reverted';
+        audit('migration.reverted', { details: { environment, phase, ids: result.reverted } });
+        note(
+          `${phase} migrations reverted in ${environment}: ${result.reverted.join(', ') || 'none had been applied'}`,
+        );
+      },
+    });
+    try {
+      const result = await migrationActivities.applyMigrations.executeWithOptions(
+        { summary: `${phase} migrations ${ids} in ${environment}` },
+        [migrationInput(environment, phase)],
+      );
+      progress.state = 'applied';
+      audit('migration.applied', { details: { environment, phase, ids: result.applied } });
+      note(`${phase} migrations applied in ${environment}: ${result.applied.join(', ') || 'all were already applied'}`);
+    } catch (err) {
+      progress.state = 'failed';
+      audit('migration.failed', { reason: innermostMessage(err), details: { environment, phase } });
+      throw err;
+    } finally {
+      await flushAudit();
     }
   }
 
   try {
     await main.run(run);
   } catch (err) {
+    // Only a release failure (a Temporal failure: an activity, a child, a gate, an abort) is rolled back. Any other
+    // error is a bug in this code: it fails the workflow task, which Temporal retries until a fix is deployed, and
+    // the release waits, visibly, instead of being undone by mistake.
+    if (!(err instanceof TemporalFailure)) throw err;
     compensating = true;
     if (status.paused) {
       status.paused = false;
@@ -640,27 +871,31 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     rollbackReason = reason;
     enterStage('rolling-back');
     note(`rolling back: ${reason}`);
+    audit('release.rolling-back', { reason });
     const allRan = await CancellationScope.nonCancellable(() => saga.compensate(compensationHooks()));
     const ranSomething = status.compensations.length > 0;
     const result: ReleaseResult = allRan && ranSomething ? 'rolled-back' : 'failed';
+    const finalReason = allRan ? reason : `${reason}; some compensations did not run (see compensations)`;
+    note(`release ${result}: ${finalReason}`);
+    audit(`release.${result}`, { reason: finalReason });
+    // The audit trail has the whole story before the status says the release is over.
+    await CancellationScope.nonCancellable(() => flushAudit());
     enterStage(result);
-    status.outcome = {
-      result,
-      reason: allRan ? reason : `${reason}; some compensations did not run (see compensations)`,
-      finishedAt: now(),
-    };
-    note(`release ${result}: ${status.outcome.reason}`);
-    throw ApplicationFailure.create({
-      type,
-      message: status.outcome.reason ?? reason,
-      nonRetryable: true,
-      details: [status],
+    status.outcome = { result, reason: finalReason, finishedAt: now() };
+    await CancellationScope.nonCancellable(async () => {
+      notify(result === 'rolled-back' ? 'release.rolled-back' : 'release.failed', { reason: finalReason });
+      await Promise.all(notifications);
     });
+    throw ApplicationFailure.create({ type, message: finalReason, nonRetryable: true, details: [status] });
   }
 
+  note(`release of ${plan.service}@${plan.version} succeeded in ${status.regions.length} regions`);
+  audit('release.succeeded', { afterVersion: plan.version });
+  await flushAudit();
   enterStage('succeeded');
   status.outcome = { result: 'succeeded', finishedAt: now() };
-  note(`release of ${plan.service}@${plan.version} succeeded in ${status.regions.length} regions`);
+  notify('release.succeeded');
+  await Promise.all(notifications);
   return status;
 
   function compensationHooks() {
@@ -678,10 +913,16 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       onDone: (c: Compensation) => {
         Object.assign(record(c), { status: 'done', at: now() });
         note(`compensation done: ${c.name}`);
+        audit('compensation.done', { reason: c.name });
+        void flushAudit();
       },
       onLeft: (c: Compensation, why: string, handledByHuman: boolean) => {
         Object.assign(record(c), { status: handledByHuman ? 'done' : 'skipped', at: now(), error: why });
         note(`compensation ${handledByHuman ? 'handled by a human' : 'left undone'}: ${c.name} (${why})`);
+        audit(handledByHuman ? 'compensation.handled-by-human' : 'compensation.left-undone', {
+          reason: `${c.name}: ${why}`,
+        });
+        void flushAudit();
       },
       askHuman: async (c: Compensation, problem: string) => {
         Object.assign(record(c), { status: 'needs-human', at: now(), error: problem });
@@ -708,10 +949,6 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
 /** A gate's status as it is now (update handlers change it while the workflow waits). */
 function statusOf(gate: Gate): Gate['status'] {
   return gate.status;
-}
-
-function isTerminal(stage: ReleaseStage): boolean {
-  return stage === 'succeeded' || stage === 'failed' || stage === 'rolled-back';
 }
 
 /** The failure type of the innermost application failure (CanaryFailed, ApprovalRejected, ...). */

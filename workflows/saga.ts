@@ -1,6 +1,8 @@
 // The compensation stack of a release. Each step registers its compensation before it runs; on failure they run
 // in reverse order, and compensations of the same group (the regions of one wave) run in parallel. A compensation
-// that fails, or that cannot run safely, is never silently dropped: a human is asked what to do.
+// that fails, or that cannot run safely, is never silently dropped: a human is asked what to do. A human who leaves
+// an irreversible step undone also stops the rollback there: undoing what came before it (e.g. putting old code back
+// on a schema a contract migration changed) would not be safe either.
 
 export interface Compensation {
   name: string;
@@ -43,30 +45,37 @@ export class Saga {
       else groups.push([entry]);
     }
     this.entries.length = 0;
-    for (const group of groups) {
+    for (const [index, group] of groups.entries()) {
       const results = await Promise.all(group.map((compensation) => this.runOne(compensation, hooks)));
-      allRan &&= results.every(Boolean);
+      allRan &&= results.every((r) => r === 'ran');
+      const stopAt = group.find((_, i) => results[i] === 'stopped');
+      if (stopAt) {
+        for (const rest of groups.slice(index + 1).flat()) {
+          hooks.onLeft(rest, `not run: the rollback stopped at "${stopAt.name}"`, false);
+        }
+        return false;
+      }
     }
     return allRan;
   }
 
-  private async runOne(compensation: Compensation, hooks: SagaHooks): Promise<boolean> {
+  private async runOne(compensation: Compensation, hooks: SagaHooks): Promise<'ran' | 'left' | 'stopped'> {
     if (compensation.irreversible) {
       const decision = await hooks.askHuman(compensation, `${compensation.name} cannot be undone automatically`);
       hooks.onLeft(compensation, 'cannot be undone automatically', decision === 'retry');
-      return decision === 'retry';
+      return decision === 'retry' ? 'ran' : 'stopped';
     }
     for (;;) {
       hooks.onStart(compensation);
       try {
         await compensation.run();
         hooks.onDone(compensation);
-        return true;
+        return 'ran';
       } catch (err) {
         const problem = `${compensation.name} failed: ${innermostMessage(err)}`;
         if ((await hooks.askHuman(compensation, problem)) === 'leave') {
           hooks.onLeft(compensation, innermostMessage(err), false);
-          return false;
+          return 'left';
         }
       }
     }

@@ -40,8 +40,10 @@ describe('release failures and compensation', () => {
       'revert-noop',
     ]);
     expect((await engine.artifacts.promotion(service, '1.2.0')).status).toBe('demoted');
+    // 1.2.0 carries two expand migrations; they ran before the first wave and are reverted after its region.
     expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
       [`revert ${a} to 1.0.0`, 'done'],
+      ['revert expand migrations 0001_greetings, 0002_greeting_locale in production', 'done'],
       [`demote artifact ${service}@1.2.0`, 'done'],
     ]);
   }, 60_000);

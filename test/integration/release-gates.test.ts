@@ -173,10 +173,15 @@ describe('approval gates', () => {
       'gate production-approval was rejected by bob: conflicts with the DB migration window',
     );
     const [staging, production] = engine.regions as [string, string];
-    // Staging had the new version: it went back; production was never touched.
+    // Staging had the new version and its expand migration: both went back; production was never touched.
     expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
       [`revert ${staging} to 1.0.0`, 'done'],
+      ['revert expand migrations 0001_greetings in staging', 'done'],
       [`demote artifact ${service}@1.1.0`, 'done'],
+    ]);
+    expect(done.migrations?.map((m) => [m.environment, m.phase, m.state])).toEqual([
+      ['staging', 'expand', 'reverted'],
+      ['production', 'expand', 'pending'],
     ]);
     expect((await engine.fleet.state({ service, region: staging })).stableVersion).toBe('1.0.0');
     expect((await engine.fleetEvents('reject-1')).filter((e) => e.region === production)).toEqual([]);

@@ -24,6 +24,7 @@ import type { AppRouter } from '../../api/routers';
 import { type DemoBehaviour, publishDemoVersion, seedDemoArtifacts } from '../../demo/seed';
 import { ServiceCatalog } from '../../domain/catalog';
 import { FleetDaemon } from '../../fleet/fleetd';
+import { SqlAuditStore } from '../../providers/audit/sql-audit-store';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
 import { generateSigningKey } from '../../providers/artifacts/signing';
 import { FileTrustStore, type TrustFile } from '../../providers/artifacts/trust-store';
@@ -34,7 +35,11 @@ import { FileConfigStore } from '../../providers/config-store/file-config-store'
 import { VersionLedger } from '../../providers/config-store/version-ledger';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { FleetMetricsSource } from '../../providers/metrics/fleet-metrics';
+import { WebhookNotifier } from '../../providers/notify/webhook-notifier';
+import { openDatabase } from '../../providers/sql/database';
+import { createDatabaseResolver, databaseUrlVariable } from '../../providers/sql/resolver';
 import { createEngineWorkers, runWorkers } from '../../workers/engine-workers';
+import { createTestDatabase, dropTestDatabase } from './postgres';
 
 export type ReleaseView = inferRouterOutputs<AppRouter>['release']['get'];
 
@@ -82,6 +87,8 @@ export interface EngineOptions {
   record?: string;
   /** Short names of the regions whose agents run from the start (default: all); see startRegionAgent. */
   agents?: string[];
+  /** A Slack-compatible webhook the engine notifies. */
+  webhookUrl?: string;
 }
 
 export type TestEngine = Awaited<ReturnType<typeof startTestEngine>>;
@@ -94,7 +101,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const named = (wave: string[]) => wave.map((name) => `${name}-${suffix}`);
   const environments = (
     options.environments ?? [{ name: 'production', waves: options.waves ?? [['a'], ['b', 'c']] }]
-  ).map((env) => ({ name: env.name, waves: env.waves.map(named) }));
+  ).map((env) => ({ name: env.name, database: true, waves: env.waves.map(named) }));
   const waves = environments.flatMap((env) => env.waves);
   const regions = waves.flat();
   const releaseTaskQueue = `releases-${suffix}`;
@@ -129,6 +136,20 @@ export async function startTestEngine(options: EngineOptions = {}) {
   );
   await seedDemoArtifacts(artifacts, { service, signingKeyPem: signingKey.privateKeyPem });
   const verifier = new ArtifactVerifier(artifacts, new FileTrustStore(trustedKeysFile));
+
+  // Real PostgreSQL: a database for the audit trail and one per environment for the service's schema migrations,
+  // handed to the worker the way production does (environment variables).
+  const databaseNames = [
+    `eng_${suffix}_audit`,
+    ...environments.map((env) => `eng_${suffix}_${env.name.replace(/-/g, '_')}`),
+  ];
+  const [auditUrl, ...environmentUrls] = await Promise.all(databaseNames.map((name) => createTestDatabase(name)));
+  const databaseEnv: Record<string, string> = Object.fromEntries(
+    environments.map((env, i) => [databaseUrlVariable(service, env.name), environmentUrls[i] as string]),
+  );
+  const databases = createDatabaseResolver({ env: databaseEnv, dataDir: paths.root });
+  const auditDb = await openDatabase({ url: auditUrl as string });
+  const auditTrail = new SqlAuditStore(auditDb);
   const configStore = new FileConfigStore(paths.configStore);
   const ledger = new VersionLedger(configStore);
   const calendar = new CalendarStore(configStore);
@@ -176,7 +197,15 @@ export async function startTestEngine(options: EngineOptions = {}) {
       connection: nativeConnection,
       releaseTaskQueue,
       regions: served,
-      releaseDeps: { artifacts, verifier, ledger, calendar },
+      releaseDeps: {
+        artifacts,
+        verifier,
+        ledger,
+        calendar,
+        audit: auditTrail,
+        databases,
+        ...(options.webhookUrl ? { notifier: new WebhookNotifier({ url: options.webhookUrl, timeoutMs: 2000 }) } : {}),
+      },
       regionDeps,
       workflowBundle: { codePath: workflowBundlePath },
     });
@@ -217,6 +246,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
         DATA_DIR: paths.root,
         FLEET_URL: fleetStarted.controlUrl,
         TRUSTED_KEYS_FILE: trustedKeysFile,
+        AUDIT_DATABASE_URL: auditUrl,
+        ...databaseEnv,
         WORKFLOW_BUNDLE_PATH: workflowBundlePath,
         LOG_LEVEL: 'WARN',
       },
@@ -352,6 +383,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
     await new Promise((done) => server.close(done));
     await fleetd.stop();
     await connection.close();
+    await databases.close();
+    await auditDb.close();
+    await Promise.all(databaseNames.map((name) => dropTestDatabase(name)));
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -369,6 +403,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
     artifacts,
     publish,
     signingKey,
+    auditTrail,
+    /** The database of an environment, where the service's migrations run. */
+    database: (environment: string) => databases(service, environment),
     ledger,
     calendar,
     fleet,

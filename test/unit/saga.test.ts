@@ -88,6 +88,21 @@ describe('saga', () => {
     ]);
   });
 
+  it('stops the rollback at an irreversible step a human leaves undone: nothing before it is undone', async () => {
+    const saga = new Saga();
+    const ran: string[] = [];
+    saga.add(step('revert eu-1', 'wave-0', () => Promise.resolve(void ran.push('revert eu-1'))));
+    saga.add({ ...step('undo contract migration 0004', 'migrations', () => Promise.resolve()), irreversible: true });
+    const { hooks, log } = recorder(['leave']);
+    expect(await saga.compensate(hooks)).toBe(false);
+    expect(ran).toEqual([]);
+    expect(log).toEqual([
+      'ask undo contract migration 0004 cannot be undone automatically',
+      'left undo contract migration 0004 (cannot be undone automatically, handled: false)',
+      'left revert eu-1 (not run: the rollback stopped at "undo contract migration 0004", handled: false)',
+    ]);
+  });
+
   it('never runs an irreversible compensation: a human says whether it was handled', async () => {
     const saga = new Saga();
     let ran = false;

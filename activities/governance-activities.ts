@@ -1,0 +1,31 @@
+// Orchestrator activities that keep the record and tell people: the audit trail and notifications.
+import type { AuditEvent } from '../domain/audit';
+import type { AuditStore } from '../providers/audit/audit-store';
+import type { Notifier, ReleaseEvent } from '../providers/notify/notifier';
+
+export interface GovernanceActivityDeps {
+  audit: AuditStore;
+  /** Where release events go; none configured means nobody is told. */
+  notifier?: Notifier;
+}
+
+export function createGovernanceActivities({ audit, notifier }: GovernanceActivityDeps) {
+  return {
+    /** Appends events to the audit trail, in order. Idempotent by event id, so a retry stores nothing twice. */
+    async appendAudit(events: AuditEvent[]): Promise<{ stored: number }> {
+      const records = await audit.append(events);
+      return { stored: records.length };
+    },
+
+    /** Tells people about a release event. Never fails: a notification that cannot be sent is reported, not thrown. */
+    async notifyRelease(event: ReleaseEvent): Promise<{ delivered: boolean; error?: string }> {
+      if (!notifier) return { delivered: false, error: 'no notifier configured' };
+      try {
+        await notifier.notify(event);
+        return { delivered: true };
+      } catch (err) {
+        return { delivered: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    },
+  };
+}
