@@ -1,5 +1,6 @@
 // Orchestrator activities that keep the record and tell people: the audit trail and notifications.
 import type { AuditEvent } from '../domain/audit';
+import type { AuditFilter, AuditRecord, AuditVerification } from '../domain/audit';
 import type { AuditStore } from '../providers/audit/audit-store';
 import type { Notifier, ReleaseEvent } from '../providers/notify/notifier';
 
@@ -15,6 +16,18 @@ export function createGovernanceActivities({ audit, notifier }: GovernanceActivi
     async appendAudit(events: AuditEvent[]): Promise<{ stored: number }> {
       const records = await audit.append(events);
       return { stored: records.length };
+    },
+
+    /** Reads the audit trail for the API (which cannot open an embedded database this worker holds). */
+    async listAudit(filter: AuditFilter): Promise<AuditRecord[]> {
+      return audit.list(filter);
+    },
+
+    /** Recomputes the audit trail's hash chain; reports an edited, deleted or reordered record. */
+    async verifyAudit(): Promise<AuditVerification> {
+      const result = await audit.verify();
+      // A badly damaged trail could list thousands of problems; the first hundred say enough.
+      return result.ok ? result : { ...result, problems: result.problems.slice(0, 100) };
     },
 
     /** Tells people about a release event. Never fails: a notification that cannot be sent is reported, not thrown. */

@@ -5,12 +5,16 @@ import type { LedgerRecord } from '../domain/ledger';
 import type { ArtifactStore, PromotionRecord } from '../providers/artifacts/artifact-store';
 import type { ArtifactVerifier } from '../providers/artifacts/verifier';
 import type { CalendarStore } from '../providers/calendar-store';
+import type { ConfigStore } from '../providers/config-store/config-store';
+import { configParity, describeParity } from '../providers/config-store/parity';
 import type { VersionLedger } from '../providers/config-store/version-ledger';
 import { translateErrors } from './errors';
 import { createGovernanceActivities, type GovernanceActivityDeps } from './governance-activities';
 import { createMigrationActivities, type MigrationActivityDeps } from './migration-activities';
 
 export interface ReleaseActivityDeps extends GovernanceActivityDeps, MigrationActivityDeps {
+  /** Environment config (parity between environments); the ledger and calendar live in the same store. */
+  config: ConfigStore;
   artifacts: ArtifactStore;
   /** Checks digests and signatures before anything is released. */
   verifier: ArtifactVerifier;
@@ -25,7 +29,7 @@ interface ArtifactInput {
 }
 
 export function createReleaseActivities(deps: ReleaseActivityDeps) {
-  const { artifacts, verifier, ledger, calendar } = deps;
+  const { artifacts, verifier, ledger, calendar, config } = deps;
   return {
     ...createGovernanceActivities(deps),
     ...createMigrationActivities(deps),
@@ -79,6 +83,12 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
     /** The region's ledger history, oldest first. */
     async ledgerHistory(input: { service: string; region: string }): Promise<LedgerRecord[]> {
       return ledger.history(input.service, input.region);
+    },
+
+    /** Whether two environments of the service define the same config keys (values differ by design). */
+    async checkConfigParity(input: { service: string; base: string; other: string }) {
+      const report = await configParity(config, input.service, input.base, input.other);
+      return { ...report, description: describeParity(report) };
     },
 
     /** The release calendar (freeze windows). */

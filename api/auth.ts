@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { type Principal, Role } from '../domain/roles';
+import { type Principal, PrincipalId, Role } from '../domain/roles';
 
 export { Role, type Principal } from '../domain/roles';
 
@@ -11,7 +11,7 @@ export const TokensFile = z.strictObject({
   tokens: z.array(
     z.strictObject({
       sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex sha256 of the token'),
-      principal: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._-]{0,127}$/, 'must be a plain principal name'),
+      principal: PrincipalId,
       roles: z.array(Role).min(1),
     }),
   ),

@@ -5,6 +5,7 @@ import type { CreateExpressContextOptions } from '@trpc/server/adapters/express'
 import type { ServiceCatalog } from '../domain/catalog';
 import type { ArtifactRecord } from '../domain/artifact';
 import type { FreezeWindow, ReleaseCalendar } from '../domain/calendar';
+import type { LedgerRecord } from '../domain/ledger';
 import { bearerToken, type Principal, type TokenAuthenticator } from './auth';
 
 /** The API's view of the artifact store: enough to refuse a release of an artifact that does not exist. */
@@ -19,6 +20,11 @@ export interface CalendarAccess {
   delete(id: string): Promise<boolean>;
 }
 
+/** The API's view of the version ledger: what each region runs. */
+export interface LedgerAccess {
+  current(service: string, region: string): Promise<LedgerRecord | undefined>;
+}
+
 export interface ApiDeps {
   temporal: Client;
   catalog: ServiceCatalog;
@@ -26,6 +32,7 @@ export interface ApiDeps {
   authenticator: TokenAuthenticator;
   artifacts?: ArtifactLookup;
   calendar?: CalendarAccess;
+  ledger?: LedgerAccess;
 }
 
 export interface ContextOptions {
@@ -42,6 +49,7 @@ export function createContextInner(options: ContextOptions) {
     releaseTaskQueue: options.deps.releaseTaskQueue,
     artifacts: options.deps.artifacts,
     calendar: options.deps.calendar,
+    ledger: options.deps.ledger,
     principal: options.principal,
     invalidToken: options.invalidToken ?? false,
   };

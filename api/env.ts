@@ -1,8 +1,9 @@
 // Configuration of the API process, from the environment (parsed once at start-up).
 import { z } from 'zod';
+import { ConfigStoreEnv } from '../providers/config-store/open';
 import { PortVar } from '../providers/env';
 
-export const ApiEnv = z.object({
+export const ApiEnv = ConfigStoreEnv.extend({
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: PortVar.default(7300),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),

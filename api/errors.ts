@@ -17,6 +17,7 @@ const statusOf: Record<EngineErrorCode, TRPCError['code']> = {
   UNKNOWN_SERVICE: 'BAD_REQUEST',
   UNKNOWN_ARTIFACT: 'BAD_REQUEST',
   TEMPORAL_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  WORKER_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 };
 
 // gRPC status codes that mean "Temporal cannot be reached right now".

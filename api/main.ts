@@ -3,7 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { loadCatalog } from '../providers/catalog';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { CalendarStore } from '../providers/calendar-store';
-import { FileConfigStore } from '../providers/config-store/file-config-store';
+import { openConfigStore } from '../providers/config-store/open';
+import { VersionLedger } from '../providers/config-store/version-ledger';
 import { dataPaths } from '../providers/data-paths';
 import { parseEnv } from '../providers/env';
 import { createApp } from './app';
@@ -16,6 +17,8 @@ async function run() {
   const authenticator = TokenAuthenticator.fromFile(env.API_TOKENS_FILE);
   const connection = Connection.lazy({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  // The calendar and the version ledger live in the config store the worker uses (file or SSM Parameter Store).
+  const configStore = openConfigStore(env);
   const app = createApp(
     {
       temporal,
@@ -23,7 +26,8 @@ async function run() {
       authenticator,
       releaseTaskQueue: env.RELEASE_TASK_QUEUE,
       artifacts: new LocalArtifactStore(dataPaths(env.DATA_DIR).artifacts),
-      calendar: new CalendarStore(new FileConfigStore(dataPaths(env.DATA_DIR).configStore)),
+      calendar: new CalendarStore(configStore),
+      ledger: new VersionLedger(configStore),
     },
     { onServerError: (path, err) => console.error(`error in ${path ?? 'unknown procedure'}:`, err) },
   );

@@ -13,7 +13,8 @@ export type EngineErrorCode =
   | 'DUPLICATE_DECISION'
   | 'UNKNOWN_SERVICE'
   | 'UNKNOWN_ARTIFACT'
-  | 'TEMPORAL_UNAVAILABLE';
+  | 'TEMPORAL_UNAVAILABLE'
+  | 'WORKER_UNAVAILABLE';
 
 export class EngineError extends Error {
   override readonly name = 'EngineError';

@@ -77,7 +77,7 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
         id: `promote-to-${env.name}`,
         kind: 'promotion',
         beforeWave: firstWave,
-        description: `every region of ${previous} passed its smoke test before ${env.name} starts`,
+        description: `every region of ${previous} passed its smoke test, and ${env.name} has the config keys ${previous} has, before ${env.name} starts`,
         quorum: 0,
         roles: [],
         timeoutSeconds: 0,

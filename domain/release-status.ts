@@ -1,21 +1,24 @@
 // The state of a release as the status query returns it: what the API, the CLI and the web page show.
+import { z } from 'zod';
 import type { Gate } from './approval';
 import type { CanaryVerdict } from './canary';
 import type { ChangeClass } from './release-request';
 
-export type ReleaseStage =
-  | 'queued'
-  | 'validating'
-  | 'waiting-for-freeze'
-  | 'awaiting-approval'
-  | 'deploying'
-  | 'paused'
-  | 'needs-decision'
-  | 'rolling-back'
-  | 'needs-attention'
-  | 'succeeded'
-  | 'rolled-back'
-  | 'failed';
+export const ReleaseStage = z.enum([
+  'queued',
+  'validating',
+  'waiting-for-freeze',
+  'awaiting-approval',
+  'deploying',
+  'paused',
+  'needs-decision',
+  'rolling-back',
+  'needs-attention',
+  'succeeded',
+  'rolled-back',
+  'failed',
+]);
+export type ReleaseStage = z.infer<typeof ReleaseStage>;
 
 export type RegionStatus =
   | 'pending'

@@ -5,6 +5,12 @@ import { z } from 'zod';
 export const Role = z.enum(['pipeline', 'approver', 'operator', 'sre', 'admin', 'viewer']);
 export type Role = z.infer<typeof Role>;
 
+/** A principal's id: a plain name, as it appears in the tokens file and in audit records. */
+export const PrincipalId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._-]{0,127}$/, 'must be a plain principal name');
+
+/** Roles that may read releases, services and the calendar (everyone the engine knows). */
+export const READ_ROLES = ['pipeline', 'approver', 'operator', 'sre', 'viewer'] as const satisfies readonly Role[];
+
 /** Who is acting, as established by the API from a bearer token (never taken from a request body). */
 export interface Principal {
   id: string;

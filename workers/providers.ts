@@ -1,14 +1,20 @@
-// Builds the real providers behind the activities from the worker's configuration (the embedded defaults for now).
+// Builds the real providers behind the activities from the worker's configuration: the embedded defaults (local
+// fleet, its counters, file config store, PGlite) unless the environment names production ones (SSM, Prometheus,
+// PostgreSQL).
 import type { RegionActivityDeps, ReleaseActivityDeps } from '../activities';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { FileTrustStore } from '../providers/artifacts/trust-store';
 import { ArtifactVerifier } from '../providers/artifacts/verifier';
 import { CalendarStore } from '../providers/calendar-store';
-import { FileConfigStore } from '../providers/config-store/file-config-store';
+import { openConfigStore, requireAwsRegion } from '../providers/config-store/open';
 import { VersionLedger } from '../providers/config-store/version-ledger';
 import { dataPaths } from '../providers/data-paths';
+import { createSsmClient } from '../providers/aws/ssm-client';
+import type { FleetTarget } from '../providers/fleet/fleet-target';
 import { LocalFleetTarget } from '../providers/fleet/local-fleet';
+import { SsmFleetTarget } from '../providers/fleet/ssm-fleet';
 import { FleetMetricsSource } from '../providers/metrics/fleet-metrics';
+import { PrometheusMetricsSource } from '../providers/metrics/prometheus';
 import { WebhookNotifier } from '../providers/notify/webhook-notifier';
 import { OnDemandAuditStore } from '../providers/audit/on-demand-audit-store';
 import { openDatabase } from '../providers/sql/database';
@@ -17,12 +23,13 @@ import type { WorkerEnv } from './config';
 
 export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
   const paths = dataPaths(env.DATA_DIR);
-  const config = new FileConfigStore(paths.configStore);
+  const config = openConfigStore(env);
   const artifacts = new LocalArtifactStore(paths.artifacts);
   const auditUrl = env.AUDIT_DATABASE_URL;
   return {
     artifacts,
     verifier: new ArtifactVerifier(artifacts, new FileTrustStore(env.TRUSTED_KEYS_FILE ?? paths.trustedKeys)),
+    config,
     ledger: new VersionLedger(config),
     calendar: new CalendarStore(config),
     audit: new OnDemandAuditStore(() => openDatabase(auditUrl ? { url: auditUrl } : { pgliteDir: paths.audit })),
@@ -32,6 +39,32 @@ export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
 }
 
 export function regionDeps(env: WorkerEnv): RegionActivityDeps {
-  const fleet = new LocalFleetTarget(env.FLEET_URL);
-  return { fleet, metrics: new FleetMetricsSource(fleet) };
+  const fleet = fleetTarget(env);
+  const metrics =
+    env.METRICS_SOURCE === 'prometheus'
+      ? new PrometheusMetricsSource({
+          url: required(env.PROMETHEUS_URL, 'PROMETHEUS_URL', 'with METRICS_SOURCE=prometheus'),
+        })
+      : new FleetMetricsSource(fleet);
+  return { fleet, metrics };
+}
+
+function fleetTarget(env: WorkerEnv): FleetTarget {
+  if (env.FLEET_DRIVER === 'local') return new LocalFleetTarget(env.FLEET_URL);
+  const region = requireAwsRegion(env, 'with FLEET_DRIVER=ssm');
+  const endpoints = Object.fromEntries(
+    (env.FLEET_REGION_ENDPOINTS ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=', 2) as [string, string]),
+  );
+  return new SsmFleetTarget({
+    client: createSsmClient({ region, ...(env.SSM_ENDPOINT ? { endpoint: env.SSM_ENDPOINT } : {}) }),
+    endpoints,
+  });
+}
+
+function required(value: string | undefined, name: string, why: string): string {
+  if (!value) throw new Error(`Invalid environment:\n✖ ${name} is required ${why}\n  → at ${name}`);
+  return value;
 }

@@ -2,6 +2,7 @@
 // import them without pulling in workflow bodies.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Gate } from '../domain/approval';
+import type { AuditFilter, AuditRecord, AuditVerification } from '../domain/audit';
 import type { AnalysisPolicy, CanaryVerdict } from '../domain/canary';
 import type { SmokeTestSpec } from '../domain/catalog';
 import type { PlannedStep, ReleasePlan } from '../domain/plan';
@@ -149,3 +150,16 @@ export interface RollbackStatus {
 }
 
 export const rollbackStatusQuery = defineQuery<RollbackStatus>('rollbackStatus');
+
+// ---- audit trail reads (the API asks the orchestrator) ----
+
+export type AuditReadRequest = { kind: 'list'; filter: AuditFilter } | { kind: 'verify' };
+
+export interface AuditReadInput {
+  request: AuditReadRequest;
+  /** Who asked, as the API authenticated them: on record in the read's own history. */
+  requestedBy: string;
+}
+
+export type AuditReadResult =
+  { kind: 'list'; records: AuditRecord[] } | { kind: 'verify'; verification: AuditVerification };

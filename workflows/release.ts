@@ -413,6 +413,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
           'PromotionBlocked',
         );
       }
+      if (previousEnv && patched('config-parity')) await checkParity(planned, previousEnv);
       note(`gate ${planned.id} passed: ${planned.description}`);
       return;
     }
@@ -430,6 +431,46 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       throw ApplicationFailure.nonRetryable(
         `gate ${gate.id} timed out after ${gate.timeoutSeconds}s with ${approvalsOf(gate).length} of ${gate.quorum} approvals`,
         'ApprovalTimedOut',
+      );
+    }
+  }
+
+  /**
+   * Compares the config keys of the environment the release leaves and the one it enters. Drift (a key one has and
+   * the other lacks) is what breaks a version that worked one environment earlier, so a human decides: approve to
+   * promote anyway, reject (or no answer) to roll back.
+   */
+  async function checkParity(planned: GatePlan, previousEnv: string): Promise<void> {
+    const nextEnv = plan.waves.find((w) => w.index === planned.beforeWave)?.environment ?? '';
+    const parity = await releaseActivities.checkConfigParity.executeWithOptions(
+      { summary: `compare the config keys of ${previousEnv} and ${nextEnv}` },
+      [{ service: plan.service, base: previousEnv, other: nextEnv }],
+    );
+    audit('config.parity-checked', {
+      reason: parity.description,
+      details: { base: previousEnv, other: nextEnv, onlyInBase: parity.onlyInBase, onlyInOther: parity.onlyInOther },
+    });
+    if (parity.ok) {
+      note(`config parity: ${parity.description}`);
+      return;
+    }
+    const gate: Gate = {
+      id: `config-parity-${nextEnv}`,
+      kind: 'analysis',
+      description: `config drift: ${parity.description}; approve to promote to ${nextEnv} anyway, reject to roll back`,
+      status: 'pending',
+      quorum: 1,
+      roles: [...ANALYSIS_ROLES],
+      timeoutSeconds: plan.decisionTimeoutSeconds,
+      decisions: [],
+    };
+    status.gates.push(gate);
+    const outcome = await waitForGate(gate, 'needs-decision');
+    if (outcome !== 'approved') {
+      const by = gate.decisions.find((d) => d.decision === 'reject');
+      throw ApplicationFailure.nonRetryable(
+        `config drift between ${previousEnv} and ${nextEnv} (${parity.description}); ${by ? `rejected by ${by.by}${by.comment ? `: ${by.comment}` : ''}` : `nobody decided within ${gate.timeoutSeconds}s`}`,
+        'ConfigDrift',
       );
     }
   }

@@ -1,13 +1,19 @@
 // The API's root router. Its type, AppRouter, is what the CLI and web page import.
 import { router } from '../trpc';
+import { auditRouter } from './audit';
 import { calendarRouter } from './calendar';
+import { metricsRouter } from './metrics';
 import { releaseRouter } from './release';
 import { rollbackRouter } from './rollback';
+import { serviceRouter } from './service';
 
 export const appRouter = router({
   release: releaseRouter,
   rollback: rollbackRouter,
+  service: serviceRouter,
   calendar: calendarRouter,
+  audit: auditRouter,
+  metrics: metricsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -5,9 +5,12 @@ import { z } from 'zod';
 import { activeFreeze } from '../../domain/calendar';
 import { findService, type ServiceSpec } from '../../domain/catalog';
 import { ReleaseId, ServiceName } from '../../domain/names';
+import { ReleaseStage as ReleaseStageName } from '../../domain/release-status';
+import { PrincipalId, READ_ROLES } from '../../domain/roles';
 import { planRelease } from '../../domain/plan';
 import { ReleaseRequest } from '../../domain/release-request';
 import { decideGate, getReleaseStatus, signalRelease, startRelease } from '../../workflows/lifecycle';
+import { listReleases } from '../../workflows/visibility';
 import type { Context } from '../context';
 import { translated } from '../errors';
 import { requireRole, router } from '../trpc';
@@ -84,7 +87,22 @@ export const releaseRouter = router({
       return { ...started, plan };
     }),
 
-  get: requireRole('pipeline', 'approver', 'operator', 'sre', 'viewer')
+  /** Releases from Temporal visibility, newest first; every filter is optional. */
+  list: requireRole(...READ_ROLES)
+    .input(
+      z.strictObject({
+        service: ServiceName.optional(),
+        stage: ReleaseStageName.optional(),
+        outcome: z.enum(['running', 'succeeded', 'rolled-back', 'failed']).optional(),
+        requestedBy: PrincipalId.optional(),
+        startedAfter: z.iso.datetime({ offset: true }).optional(),
+        startedBefore: z.iso.datetime({ offset: true }).optional(),
+        limit: z.number().int().min(1).max(500).default(50),
+      }),
+    )
+    .query(({ ctx, input }) => translated(() => listReleases(ctx.temporal, input))),
+
+  get: requireRole(...READ_ROLES)
     .input(ReleaseRef)
     .query(({ ctx, input }) => statusOrThrow(ctx, input)),
 

@@ -44,7 +44,7 @@ describe('approval gates', () => {
     expect(stagingRegion?.status).toBe('succeeded');
     expect(production.every((r) => r.status === 'pending')).toBe(true);
     expect(waiting.timeline.map((e) => e.message)).toContain(
-      `gate promote-to-production passed: every region of staging passed its smoke test before production starts`,
+      `gate promote-to-production passed: every region of staging passed its smoke test, and production has the config keys staging has, before production starts`,
     );
 
     // Self-approval, a missing role, an unknown gate: refused to the caller, with the reason and the right status.

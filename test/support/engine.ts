@@ -178,7 +178,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
       return { sha256: hashToken(tokens[principal]), principal, roles };
     }),
   });
-  const app = createApp({ temporal: client, catalog, releaseTaskQueue, authenticator, artifacts, calendar });
+  const app = createApp({ temporal: client, catalog, releaseTaskQueue, authenticator, artifacts, calendar, ledger });
   const server: Server = await new Promise((done) => {
     const s = app.listen(0, '127.0.0.1', () => done(s));
   });
@@ -198,6 +198,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
       releaseTaskQueue,
       regions: served,
       releaseDeps: {
+        config: configStore,
         artifacts,
         verifier,
         ledger,
@@ -406,6 +407,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     auditTrail,
     /** The database of an environment, where the service's migrations run. */
     database: (environment: string) => databases(service, environment),
+    /** The config store the worker reads environment config (and keeps the ledger and calendar) in. */
+    configStore,
     ledger,
     calendar,
     fleet,

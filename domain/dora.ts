@@ -1,0 +1,141 @@
+// DORA figures of a service over a period, from what its releases and rollbacks did. Pure: the API gathers the
+// facts (Temporal visibility, workflow results, the artifact store) and this decides what they mean.
+//
+// Definitions (the four keys of the DORA research, applied to one service):
+// - deployment frequency: releases that succeeded, per day of the period;
+// - lead time for changes: from the artifact's creation (when the change was built) to the release's success,
+//   median and 90th percentile;
+// - change failure rate: of the releases that finished in the period, the share that failed or rolled back, or that
+//   succeeded and were later undone by an emergency rollback;
+// - time to restore: how long the service ran a bad change: a rolled-back release from the moment it started rolling
+//   back to its end, and an emergency rollback from its request to its end; median.
+
+/** One release that finished in the period. */
+export interface FinishedRelease {
+  releaseId: string;
+  version: string;
+  result: 'succeeded' | 'rolled-back' | 'failed';
+  startedAt: string;
+  finishedAt: string;
+  /** When the artifact was created; unknown artifacts are left out of lead time. */
+  artifactCreatedAt?: string;
+  /** When the release began to roll back (rolled-back and failed releases), if known. */
+  rollbackStartedAt?: string;
+}
+
+/** One emergency rollback that finished in the period. */
+export interface FinishedRollback {
+  rollbackId: string;
+  requestedAt: string;
+  finishedAt: string;
+  /** The versions it took regions away from. */
+  undidVersions: string[];
+}
+
+export interface DoraPeriod {
+  from: string;
+  to: string;
+}
+
+export interface DoraFigures {
+  service: string;
+  period: DoraPeriod;
+  releases: { finished: number; succeeded: number; rolledBack: number; failed: number };
+  deploymentFrequency: { perDay: number; succeeded: number; days: number };
+  leadTimeSeconds: { median: number | null; p90: number | null; samples: number };
+  changeFailureRate: { rate: number | null; failures: number; finished: number };
+  timeToRestoreSeconds: { median: number | null; samples: number };
+  /** The same figures in words, for people (CLI, web page). */
+  summary: string[];
+}
+
+const DAY_MS = 86_400_000;
+
+function seconds(from: string, to: string): number {
+  return Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
+}
+
+/** The q-quantile (0..1) of `values` by the nearest-rank method; null when there are none. */
+export function quantile(values: readonly number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+  return sorted[rank - 1] ?? null;
+}
+
+/** A duration for people: 45s, 12m, 3.5h, 2.1d. */
+export function humanDuration(totalSeconds: number): string {
+  if (totalSeconds < 90) return `${Math.round(totalSeconds)}s`;
+  if (totalSeconds < 90 * 60) return `${Math.round(totalSeconds / 60)}m`;
+  if (totalSeconds < 36 * 3600) return `${(totalSeconds / 3600).toFixed(1)}h`;
+  return `${(totalSeconds / 86_400).toFixed(1)}d`;
+}
+
+export function computeDora(
+  service: string,
+  period: DoraPeriod,
+  releases: readonly FinishedRelease[],
+  rollbacks: readonly FinishedRollback[],
+): DoraFigures {
+  const days = Math.max((Date.parse(period.to) - Date.parse(period.from)) / DAY_MS, 1 / 24);
+  const succeeded = releases.filter((r) => r.result === 'succeeded');
+  // A rollback undoes the latest successful release of each version it took regions away from.
+  const undone = new Set(
+    rollbacks.flatMap((rb) =>
+      rb.undidVersions.flatMap((version) => {
+        const before = succeeded.filter((r) => r.version === version && r.finishedAt <= rb.requestedAt);
+        const latest = before.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
+        return latest ? [latest.releaseId] : [];
+      }),
+    ),
+  );
+  const failures = releases.filter((r) => r.result !== 'succeeded' || undone.has(r.releaseId));
+
+  const leadTimes = succeeded.flatMap((r) => (r.artifactCreatedAt ? [seconds(r.artifactCreatedAt, r.finishedAt)] : []));
+  const restores = [
+    ...releases.flatMap((r) =>
+      r.result !== 'succeeded' && r.rollbackStartedAt ? [seconds(r.rollbackStartedAt, r.finishedAt)] : [],
+    ),
+    ...rollbacks.map((rb) => seconds(rb.requestedAt, rb.finishedAt)),
+  ];
+
+  const figures: Omit<DoraFigures, 'summary'> = {
+    service,
+    period,
+    releases: {
+      finished: releases.length,
+      succeeded: succeeded.length,
+      rolledBack: releases.filter((r) => r.result === 'rolled-back').length,
+      failed: releases.filter((r) => r.result === 'failed').length,
+    },
+    deploymentFrequency: { perDay: round(succeeded.length / days), succeeded: succeeded.length, days: round(days) },
+    leadTimeSeconds: { median: quantile(leadTimes, 0.5), p90: quantile(leadTimes, 0.9), samples: leadTimes.length },
+    changeFailureRate: {
+      rate: releases.length > 0 ? round(failures.length / releases.length) : null,
+      failures: failures.length,
+      finished: releases.length,
+    },
+    timeToRestoreSeconds: { median: quantile(restores, 0.5), samples: restores.length },
+  };
+  return { ...figures, summary: summarize(figures) };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function summarize(f: Omit<DoraFigures, 'summary'>): string[] {
+  const { deploymentFrequency: df, leadTimeSeconds: lt, changeFailureRate: cfr, timeToRestoreSeconds: ttr } = f;
+  return [
+    `deployment frequency: ${df.perDay} successful releases per day (${df.succeeded} in ${df.days} days)`,
+    lt.median === null
+      ? 'lead time for changes: no successful release with a known artifact'
+      : `lead time for changes: median ${humanDuration(lt.median)}, p90 ${humanDuration(lt.p90 ?? lt.median)} (${lt.samples} releases)`,
+    cfr.rate === null
+      ? 'change failure rate: no finished release'
+      : `change failure rate: ${(cfr.rate * 100).toFixed(1)}% (${cfr.failures} of ${cfr.finished} releases)`,
+    ttr.median === null
+      ? 'time to restore: nothing needed restoring'
+      : `time to restore: median ${humanDuration(ttr.median)} (${ttr.samples} restores)`,
+  ];
+}

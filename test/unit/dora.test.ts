@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { computeDora, type FinishedRelease, humanDuration, quantile } from '../../domain/dora';
+
+const period = { from: '2026-11-01T00:00:00Z', to: '2026-11-11T00:00:00Z' };
+
+function release(id: string, result: FinishedRelease['result'], extra: Partial<FinishedRelease> = {}): FinishedRelease {
+  return {
+    releaseId: id,
+    version: '1.0.0',
+    result,
+    startedAt: '2026-11-02T10:00:00Z',
+    finishedAt: '2026-11-02T11:00:00Z',
+    ...extra,
+  };
+}
+
+describe('DORA figures', () => {
+  it('counts successful releases per day of the period', () => {
+    const figures = computeDora(
+      'hello',
+      period,
+      [release('a', 'succeeded'), release('b', 'succeeded'), release('c', 'rolled-back')],
+      [],
+    );
+    expect(figures.deploymentFrequency).toEqual({ perDay: 0.2, succeeded: 2, days: 10 });
+    expect(figures.releases).toEqual({ finished: 3, succeeded: 2, rolledBack: 1, failed: 0 });
+  });
+
+  it('measures lead time from the artifact to the successful release, leaving out unknown artifacts', () => {
+    const figures = computeDora(
+      'hello',
+      period,
+      [
+        release('a', 'succeeded', { artifactCreatedAt: '2026-11-02T10:00:00Z' }), // 1h
+        release('b', 'succeeded', { artifactCreatedAt: '2026-11-02T08:00:00Z' }), // 3h
+        release('c', 'succeeded', { artifactCreatedAt: '2026-11-01T11:00:00Z' }), // 24h
+        release('d', 'succeeded'),
+        release('e', 'rolled-back', { artifactCreatedAt: '2026-11-01T00:00:00Z' }),
+      ],
+      [],
+    );
+    expect(figures.leadTimeSeconds).toEqual({ median: 3 * 3600, p90: 24 * 3600, samples: 3 });
+    expect(figures.summary[1]).toBe('lead time for changes: median 3.0h, p90 24.0h (3 releases)');
+  });
+
+  it('counts rolled-back, failed, and later emergency-rolled-back releases as change failures', () => {
+    const figures = computeDora(
+      'hello',
+      period,
+      [
+        release('ok', 'succeeded'),
+        release('undone', 'succeeded', { version: '1.1.0' }),
+        // The same version released again after the rollback is not undone by it.
+        release('again', 'succeeded', { version: '1.1.0', finishedAt: '2026-11-04T00:00:00Z' }),
+        release('bad', 'rolled-back', { rollbackStartedAt: '2026-11-02T10:50:00Z' }), // 10 min to restore
+        release('worse', 'failed'),
+      ],
+      [
+        {
+          rollbackId: 'rb-1',
+          requestedAt: '2026-11-03T00:00:00Z',
+          finishedAt: '2026-11-03T00:02:00Z', // 2 min
+          undidVersions: ['1.1.0'],
+        },
+      ],
+    );
+    expect(figures.changeFailureRate).toEqual({ rate: 0.6, failures: 3, finished: 5 });
+    expect(figures.timeToRestoreSeconds).toEqual({ median: 120, samples: 2 });
+    expect(figures.summary).toContain('change failure rate: 60.0% (3 of 5 releases)');
+  });
+
+  it('says plainly when there is nothing to measure', () => {
+    const figures = computeDora('hello', period, [], []);
+    expect(figures.changeFailureRate.rate).toBeNull();
+    expect(figures.summary).toEqual([
+      'deployment frequency: 0 successful releases per day (0 in 10 days)',
+      'lead time for changes: no successful release with a known artifact',
+      'change failure rate: no finished release',
+      'time to restore: nothing needed restoring',
+    ]);
+  });
+
+  it('quantiles by nearest rank, and durations read like people write them', () => {
+    expect(quantile([5, 1, 3], 0.5)).toBe(3);
+    expect(quantile([1, 2, 3, 4], 0.9)).toBe(4);
+    expect(quantile([], 0.5)).toBeNull();
+    expect([45, 600, 3 * 3600, 3 * 86_400].map(humanDuration)).toEqual(['45s', '10m', '3.0h', '3.0d']);
+  });
+});
