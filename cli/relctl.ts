@@ -3,13 +3,12 @@
 // Exit codes: 0 ok (a followed release succeeded), 1 release failed or rolled back, 2 bad usage or refused input,
 // 3 API unreachable or refused the token.
 import { parseArgs } from 'node:util';
-import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
-import type { inferRouterOutputs } from '@trpc/server';
-import type { AppRouter } from '../api/routers';
+import { TRPCClientError } from '@trpc/client';
 import { parseArtifactRef } from '../domain/names';
+import { type Api, apiClient, type Outputs, UsageError } from './api-client';
 import { ArtifactCommandError, artifactCommand } from './artifact-commands';
+import { readCommand } from './read-commands';
 
-type Outputs = inferRouterOutputs<AppRouter>;
 type ReleaseView = Outputs['release']['get'];
 type RollbackView = Outputs['rollback']['get'];
 
@@ -19,6 +18,8 @@ releases
   release plan   <service>@<version> [--change-class C] [--bake S]     show the plan without starting
   release start  <service>@<version> [--release-id ID] [--change-class standard|normal|emergency]
                  [--bake SECONDS] [--reason TEXT] [--queue] [--wait]
+  release list   [--service S] [--stage STAGE] [--outcome running|succeeded|rolled-back|failed]
+                 [--requested-by P] [--since ISO-TIME] [--limit N]
   release status <service> <release-id>
   release watch  <service> <release-id>                               follow until it ends
   release approve <service> <release-id> <gate> [--comment TEXT]
@@ -28,6 +29,14 @@ releases
   release abort   <service> <release-id> --reason TEXT
 rollbacks
   rollback <service> --reason TEXT [--region R ...] [--wait]          emergency rollback to last known-good
+services
+  service list
+  service get <service>                                               versions per region, what is in flight
+audit trail
+  audit list   [--service S] [--release-id R] [--since ISO-TIME] [--limit N]
+  audit verify                                                        exit 1 if a record was edited or deleted
+metrics
+  metrics dora <service> [--days N]                                   DORA figures (default: last 30 days)
 calendar
   calendar list
 artifacts (local files; no API token needed)
@@ -40,17 +49,7 @@ artifacts (local files; no API token needed)
 options: --url URL (or RELCTL_URL, default http://127.0.0.1:7300)
          --token TOKEN (or RELCTL_TOKEN)   --json   --help`;
 
-class UsageError extends Error {}
-
 const EXIT = { ok: 0, releaseFailed: 1, usage: 2, api: 3 } as const;
-
-function client(url: string, token: string) {
-  return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${url.replace(/\/$/, '')}/trpc`, headers: () => ({ authorization: `Bearer ${token}` }) })],
-  });
-}
-
-type Api = ReturnType<typeof client>;
 
 function time(iso: string): string {
   return new Date(iso).toTimeString().slice(0, 8);
@@ -158,6 +157,12 @@ async function main(argv: string[]): Promise<number> {
       'public-key': { type: 'string' },
       signature: { type: 'string' },
       store: { type: 'string' },
+      stage: { type: 'string' },
+      outcome: { type: 'string' },
+      'requested-by': { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      days: { type: 'string' },
     },
   });
   if (values.help || positionals.length === 0) {
@@ -170,10 +175,12 @@ async function main(argv: string[]): Promise<number> {
   const url = values.url ?? process.env.RELCTL_URL ?? 'http://127.0.0.1:7300';
   const token = values.token ?? process.env.RELCTL_TOKEN;
   if (!token) throw new UsageError('no API token: pass --token or set RELCTL_TOKEN');
-  const api = client(url, token);
+  const api = apiClient(url, token);
   const out = (value: unknown, human: () => void) =>
     values.json ? console.log(JSON.stringify(value, null, 2)) : human();
   const [noun, verb, ...rest] = positionals;
+  const read = noun ? await readCommand(api, noun, verb, rest, values) : undefined;
+  if (read !== undefined) return read;
 
   if (noun === 'release' && (verb === 'start' || verb === 'plan')) {
     const ref = rest[0] ? parseArtifactRef(rest[0]) : undefined;

@@ -67,6 +67,8 @@ export const PRINCIPALS: Record<string, Role[]> = {
   alice: ['approver'],
   bob: ['approver'],
   sam: ['sre', 'operator'],
+  olga: ['operator'],
+  sid: ['sre'],
   viewer: ['viewer'],
   admin: ['admin'],
 };

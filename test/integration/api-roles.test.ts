@@ -1,0 +1,84 @@
+// Who may call what, over real HTTP: every procedure against every role. The table below is the specification (it
+// is written out, not derived from the code); a procedure added to the router without a row here fails the first test.
+import { describe, expect, it } from 'vitest';
+import { appRouter } from '../../api/routers';
+import type { Role } from '../../domain/roles';
+import { PRINCIPALS, type TestEngine, useEngines } from '../support/engine';
+
+const READ: Role[] = ['pipeline', 'approver', 'operator', 'sre', 'viewer'];
+
+/** Who may call each procedure (admin may call everything), and an input that is harmless to call with. */
+function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknown }> {
+  const service = engine.service;
+  const ghost = { service, releaseId: 'no-such-release' };
+  return {
+    'release.plan': { roles: READ, input: { service: 'no-such-service', version: '1.0.0' } },
+    'release.start': { roles: ['pipeline'], input: { service: 'no-such-service', version: '1.0.0' } },
+    'release.list': { roles: READ, input: { service, limit: 1 } },
+    'release.get': { roles: READ, input: ghost },
+    'release.timeline': { roles: READ, input: ghost },
+    'release.approve': { roles: ['approver', 'sre'], input: { ...ghost, gate: 'production-approval' } },
+    'release.reject': { roles: ['approver', 'sre'], input: { ...ghost, gate: 'production-approval', comment: 'no' } },
+    'release.pause': { roles: ['operator', 'sre'], input: ghost },
+    'release.resume': { roles: ['operator', 'sre'], input: ghost },
+    'release.abort': { roles: ['sre'], input: { ...ghost, reason: 'test' } },
+    'rollback.emergency': { roles: ['sre'], input: { service: 'no-such-service', reason: 'role table test' } },
+    'rollback.get': { roles: READ, input: { service, rollbackId: 'no-such-rollback' } },
+    'service.list': { roles: READ, input: undefined },
+    'service.get': { roles: READ, input: { service: 'no-such-service' } },
+    'calendar.list': { roles: READ, input: undefined },
+    'calendar.create': { roles: ['operator', 'sre'], input: { id: 'x' } },
+    'calendar.delete': { roles: ['operator', 'sre'], input: { id: 'no-such-window' } },
+    'audit.list': { roles: ['approver', 'operator', 'sre', 'viewer'], input: { service, limit: 1 } },
+    'audit.verify': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
+    'metrics.dora': { roles: READ, input: { service: 'no-such-service' } },
+  };
+}
+
+const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: 'query' | 'mutation' } }>;
+
+describe('roles against procedures', () => {
+  const engines = useEngines();
+
+  it('every procedure: the roles that may call it get past auth, every other role gets 403 naming the role needed', async () => {
+    const engine = await engines.start({ waves: [['a']] });
+    const table = spec(engine);
+    expect(Object.keys(table).sort()).toEqual(Object.keys(procedures).sort());
+
+    const outcomes: string[] = [];
+    const wrong: string[] = [];
+    for (const [path, { roles, input }] of Object.entries(table)) {
+      const method = procedures[path]?._def.type === 'query' ? 'GET' : 'POST';
+      for (const [principal, held] of Object.entries(PRINCIPALS)) {
+        const allowed = held.includes('admin') || held.some((r) => roles.includes(r));
+        const { status, body } = await engine.rawCall(path, input, engine.tokens[principal], method);
+        const refused = status === 403 && /may not do this: it needs the .* role/.test(body.error?.message ?? '');
+        if (allowed === refused || status === 401 || status >= 500) {
+          wrong.push(`${path} as ${principal} (${held.join('+')}): ${status} ${body.error?.message ?? ''}`);
+        }
+        if (refused) {
+          const needed = body.error?.message.match(/needs the (.*) role/)?.[1]?.split(' or ') ?? [];
+          expect(needed.sort(), `${path}: roles named in the refusal`).toEqual([...roles].sort());
+        }
+        outcomes.push(`${path} ${principal} ${status}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    console.log(`role table: ${outcomes.length} calls over HTTP, ${Object.keys(table).length} procedures`);
+  }, 120_000);
+
+  it('no token and an unknown token are 401 with a plain message, for every procedure', async () => {
+    const engine = await engines.start({ waves: [['a']] });
+    for (const [path, { input }] of Object.entries(spec(engine))) {
+      const method = procedures[path]?._def.type === 'query' ? 'GET' : 'POST';
+      const none = await engine.rawCall(path, input, undefined, method);
+      expect([path, none.status, none.body.error?.message]).toEqual([
+        path,
+        401,
+        'send a bearer token: Authorization: Bearer <token>',
+      ]);
+      const unknown = await engine.rawCall(path, input, 'not-a-real-token', method);
+      expect([path, unknown.status, unknown.body.error?.message]).toEqual([path, 401, 'the bearer token is not valid']);
+    }
+  }, 60_000);
+});
