@@ -19,6 +19,8 @@ export interface DemoBehaviour {
   failureRateIn?: Record<string, number>;
   latencyMs: number;
   startupDelayMs?: number;
+  /** How long the version keeps running after SIGTERM (its health check fails meanwhile). */
+  shutdownDelayMs?: number;
   /** Schema migrations the version carries: file name under migrations/ -> SQL. */
   migrations?: Record<string, string>;
 }

@@ -1,10 +1,14 @@
 // fleetd: the local demo fleet. One process that runs, per service and region, a weighted router in front of real
 // instance processes, and exposes a control API that the `local` fleet target driver calls.
 //
-// Desired state (which versions run where, at what weight, on which ports) is written to disk after every change,
-// so a restarted fleetd adopts the instances that are still running and restarts the ones that are not. Every
-// mutating operation is idempotent by desired state and serialized per region, so a retried or duplicated request
-// never starts a second deployment. Every change is appended to events.log: the fleet's own record of what happened.
+// Desired state (which versions run where, at what weight, on which ports) is written to disk before it is acted on:
+// an instance's pid is recorded as soon as it is spawned, before fleetd waits for its health check, and a switch of
+// the traffic is recorded before the old instances are stopped. So a fleetd killed at any point, once restarted,
+// knows every process it started: it adopts instances that still answer, stops what was being stopped or what an
+// unfinished deploy had started (the caller's retry starts it again), finishes an interrupted promote or revert, and
+// replaces instances that are gone. Every mutating operation is idempotent by desired state and serialized per region,
+// so a retried or duplicated request never starts a second deployment. Every change is appended to events.log: the
+// fleet's own record of what happened.
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -16,7 +20,16 @@ import { Version } from '../domain/names';
 import type { ArtifactStore } from '../providers/artifacts/artifact-store';
 import { unpackArtifact } from '../providers/artifacts/pack';
 import type { RegionState } from '../providers/fleet/fleet-target';
-import { isAlive, probe, startInstance, stopProcess, type InstanceProcess } from './instances';
+import {
+  isAlive,
+  probe,
+  processesUnder,
+  runsFrom,
+  spawnInstance,
+  stopProcess,
+  waitUntilHealthy,
+  type SpawnedInstance,
+} from './instances';
 import { LoadGenerator } from './load';
 import { RegionRouter } from './router';
 
@@ -39,23 +52,47 @@ export interface FleetDaemonOptions {
   log?: (message: string) => void;
 }
 
-interface VersionRecord {
-  digest: string;
-  instances: { port: number; pid: number }[];
-}
+// state.json. Fields added since the first format have defaults, so an older file still loads.
+const InstanceRecord = z.object({
+  port: z.number().int(),
+  pid: z.number().int(),
+  /** starting: spawned, not healthy yet; ready: routed to; stopping: being drained and stopped. */
+  status: z.enum(['starting', 'ready', 'stopping']).default('ready'),
+});
+type InstanceRecord = z.infer<typeof InstanceRecord>;
 
-interface RegionRecord {
-  service: string;
-  region: string;
-  routerPort: number;
-  stableVersion: string | undefined;
-  weights: Record<string, number>;
-  versions: Record<string, VersionRecord>;
-}
+const VersionRecord = z.object({
+  digest: z.string(),
+  /** The operation starting this version, until all its instances are healthy. A restart abandons such a version. */
+  startedBy: z.object({ event: z.enum(['deploy', 'install', 'revert']), requestId: z.string().optional() }).optional(),
+  /** Switched away from: no longer routed to, its instances are being stopped. A restart finishes stopping them. */
+  retiring: z.boolean().default(false),
+  instances: z.array(InstanceRecord),
+});
+type VersionRecord = z.infer<typeof VersionRecord>;
 
-interface StateFile {
-  regions: RegionRecord[];
-}
+const SwitchRecord = z.object({
+  event: z.enum(['promote', 'revert']),
+  version: z.string(),
+  from: z.string().optional(),
+  requestId: z.string(),
+});
+type SwitchRecord = z.infer<typeof SwitchRecord>;
+
+const RegionRecord = z.object({
+  service: z.string(),
+  region: z.string(),
+  routerPort: z.number().int(),
+  stableVersion: z.string().optional(),
+  weights: z.record(z.string(), z.number()),
+  versions: z.record(z.string(), VersionRecord),
+  /** A promote or revert whose switch is recorded; it is logged once the versions it retires are stopped. */
+  switching: SwitchRecord.optional(),
+});
+type RegionRecord = z.infer<typeof RegionRecord>;
+
+const StateFile = z.object({ regions: z.array(RegionRecord) });
+type StateFile = z.infer<typeof StateFile>;
 
 export interface FleetEvent {
   at: string;
@@ -116,23 +153,17 @@ export class FleetDaemon {
     let nextPort = this.options.routerBasePort ?? 0;
     for (const { service, region } of this.options.regions) {
       const k = key(service, region);
-      const record: RegionRecord = saved.get(k) ?? {
-        service,
-        region,
-        routerPort: nextPort,
-        stableVersion: undefined,
-        weights: {},
-        versions: {},
-      };
+      const record: RegionRecord = saved.get(k) ?? { service, region, routerPort: nextPort, weights: {}, versions: {} };
       if (nextPort !== 0) nextPort += 1;
       const router = new RegionRouter(service, region);
       record.routerPort = await router.listen(record.routerPort, this.host);
       this.records.set(k, record);
       this.routers.set(k, router);
     }
+    await this.stopStrays();
     for (const record of this.records.values()) {
       await this.withRegionLock(record, async () => {
-        await this.reconcile(record);
+        await this.reconcile(record, { probe: true });
         if (!record.stableVersion) await this.install(record);
         this.applyRoutes(record);
       });
@@ -194,8 +225,7 @@ export class FleetDaemon {
         await this.event({ event: 'deploy-noop', service, region, version, requestId, detail: 'already running' });
         return { previousVersion, alreadyRunning: true };
       }
-      const instances = await this.startVersion(record, version, digest);
-      record.versions[version] = { digest, instances };
+      const started = await this.startVersion(record, version, digest, { event: 'deploy', requestId });
       record.weights[version] ??= 0;
       await this.writeState();
       this.applyRoutes(record);
@@ -205,7 +235,7 @@ export class FleetDaemon {
         region,
         version,
         requestId,
-        detail: `${instances.length} instances`,
+        detail: `${started.instances.length} instances`,
       });
       return { previousVersion, alreadyRunning: false };
     });
@@ -239,8 +269,7 @@ export class FleetDaemon {
         await this.event({ event: 'promote-noop', service, region, version, requestId });
         return { previousVersion: undefined };
       }
-      await this.switchTo(record, version);
-      await this.event({ event: 'promote', service, region, version, from: previousVersion, requestId });
+      await this.switchTo(record, { event: 'promote', version, from: previousVersion, requestId });
       return { previousVersion };
     });
   }
@@ -257,13 +286,9 @@ export class FleetDaemon {
       if (!record.versions[version]) {
         const artifact = await this.options.artifacts.resolve(service, version);
         if (!artifact) throw new HttpError(404, `no artifact ${service}@${version} to revert to`);
-        record.versions[version] = {
-          digest: artifact.digest,
-          instances: await this.startVersion(record, version, artifact.digest),
-        };
+        await this.startVersion(record, version, artifact.digest, { event: 'revert', requestId });
       }
-      await this.switchTo(record, version);
-      await this.event({ event: 'revert', service, region, version, from, requestId });
+      await this.switchTo(record, { event: 'revert', version, from, requestId });
     });
   }
 
@@ -275,7 +300,7 @@ export class FleetDaemon {
       stableVersion: record.stableVersion,
       weights: { ...record.weights },
       instances: Object.entries(record.versions).flatMap(([version, v]) =>
-        v.instances.map((i) => ({ version, port: i.port, healthy: isAlive(i.pid) })),
+        v.instances.map((i) => ({ version, port: i.port, healthy: i.status === 'ready' && isAlive(i.pid) })),
       ),
       url: `http://${this.host}:${record.routerPort}`,
     };
@@ -319,21 +344,46 @@ export class FleetDaemon {
     return run;
   }
 
-  /** Routes 100% to `version`, makes it stable, and drains and stops every other version. */
-  private async switchTo(record: RegionRecord, version: string) {
+  /**
+   * Routes 100% to the switch's version, makes it stable, and drains and stops every other version; logs the switch.
+   * The switch is written down before anything is stopped, so a restarted fleetd finishes it (see reconcile).
+   */
+  private async switchTo(record: RegionRecord, change: SwitchRecord) {
     const router = this.routers.get(key(record.service, record.region));
-    const retiring = Object.entries(record.versions).filter(([v]) => v !== version);
-    record.stableVersion = version;
-    record.weights = { [version]: 100 };
+    const retiring = Object.entries(record.versions).filter(([v]) => v !== change.version);
+    for (const [, vr] of retiring) {
+      vr.retiring = true;
+      for (const instance of vr.instances) instance.status = 'stopping';
+    }
+    record.stableVersion = change.version;
+    record.weights = { [change.version]: 100 };
+    record.switching = change;
+    await this.writeState();
     this.applyRoutes(record);
     for (const [v, vr] of retiring) {
       for (const instance of vr.instances) {
         await router?.drain(instance.port);
-        await stopProcess(instance.pid);
+        await this.stopInstance(record.service, v, vr, instance);
       }
       delete record.versions[v];
     }
+    await this.finishSwitch(record);
+  }
+
+  private async finishSwitch(record: RegionRecord) {
+    const change = record.switching;
+    record.switching = undefined;
     await this.writeState();
+    if (change) await this.event({ ...change, service: record.service, region: record.region });
+  }
+
+  /** Stops an instance process, unless its pid now belongs to a process that is not this release's. */
+  private async stopInstance(service: string, version: string, vr: VersionRecord, instance: InstanceRecord) {
+    if (await runsFrom(instance.pid, this.releasePath(service, version, vr.digest))) await stopProcess(instance.pid);
+  }
+
+  private releasePath(service: string, version: string, digest: string): string {
+    return join(this.options.dataDir, 'releases', service, `${version}-${digest.slice(7, 19)}`);
   }
 
   private async releaseDir(
@@ -341,7 +391,7 @@ export class FleetDaemon {
     version: string,
     digest: string,
   ): Promise<{ dir: string; entrypoint: string }> {
-    const dir = join(this.options.dataDir, 'releases', service, `${version}-${digest.slice(7, 19)}`);
+    const dir = this.releasePath(service, version, digest);
     try {
       const manifest = JSON.parse(await readFile(join(dir, 'artifact.json'), 'utf8')) as { entrypoint: string };
       return { dir, entrypoint: manifest.entrypoint };
@@ -373,30 +423,71 @@ export class FleetDaemon {
     return { dir, entrypoint: manifest.entrypoint };
   }
 
-  private async startVersion(record: RegionRecord, version: string, digest: string, count?: number) {
-    const { dir, entrypoint } = await this.releaseDir(record.service, version, digest);
-    const n = count ?? this.options.instancesPerRegion ?? 2;
-    const started: InstanceProcess[] = [];
+  private get instanceCount(): number {
+    return this.options.instancesPerRegion ?? 2;
+  }
+
+  /**
+   * Starts a version's instances as the operation `startedBy`; on failure nothing of it is left. The caller commits
+   * (the version is recorded as started by that operation until the caller next writes the state).
+   */
+  private async startVersion(
+    record: RegionRecord,
+    version: string,
+    digest: string,
+    startedBy: NonNullable<VersionRecord['startedBy']>,
+  ): Promise<VersionRecord> {
+    const vr: VersionRecord = { digest, startedBy, retiring: false, instances: [] };
+    record.versions[version] = vr;
     try {
-      for (let i = 0; i < n; i++) {
-        started.push(
-          await startInstance({
-            releaseDir: dir,
-            entrypoint,
-            version,
-            service: record.service,
-            region: record.region,
-            logDir: join(this.options.dataDir, 'logs'),
-            nodePath: process.execPath,
-            healthTimeoutMs: this.options.healthTimeoutMs ?? 15_000,
-          }),
+      await this.startInstances(record, version, vr, this.instanceCount);
+    } catch (err) {
+      delete record.versions[version];
+      await this.writeState();
+      throw err;
+    }
+    vr.startedBy = undefined;
+    return vr;
+  }
+
+  /**
+   * Adds `count` instances to a version and waits until they are all healthy. Each pid is written to the state file
+   * as soon as the process exists, before anything waits on it. If any instance fails, all of them are stopped.
+   */
+  private async startInstances(record: RegionRecord, version: string, vr: VersionRecord, count: number) {
+    const { dir, entrypoint } = await this.releaseDir(record.service, version, vr.digest);
+    const healthTimeoutMs = this.options.healthTimeoutMs ?? 15_000;
+    const started: { instance: InstanceRecord; process: SpawnedInstance }[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const spawned = await spawnInstance({
+          releaseDir: dir,
+          entrypoint,
+          service: record.service,
+          region: record.region,
+          logDir: join(this.options.dataDir, 'logs'),
+          nodePath: process.execPath,
+        });
+        const instance: InstanceRecord = { port: spawned.port, pid: spawned.pid, status: 'starting' };
+        vr.instances.push(instance);
+        started.push({ instance, process: spawned });
+        await this.writeState();
+      }
+      const healthy = await Promise.all(started.map((s) => waitUntilHealthy(s.process, version, healthTimeoutMs)));
+      if (!healthy.every(Boolean)) {
+        throw new Error(
+          `${record.service}@${version} in ${record.region} did not become healthy within ${healthTimeoutMs}ms`,
         );
       }
     } catch (err) {
-      await Promise.all(started.map((instance) => stopProcess(instance.pid)));
-      throw new HttpError(502, (err as Error).message);
+      for (const s of started) s.instance.status = 'stopping';
+      await this.writeState();
+      await Promise.all(started.map((s) => stopProcess(s.process.pid)));
+      vr.instances = vr.instances.filter((i) => !started.some((s) => s.instance === i));
+      await this.writeState();
+      throw err instanceof HttpError ? err : new HttpError(502, (err as Error).message);
     }
-    return started.map(({ port, pid }) => ({ port, pid }));
+    for (const s of started) s.instance.status = 'ready';
   }
 
   /** First start of a region: run the service's initial version as stable. */
@@ -405,34 +496,92 @@ export class FleetDaemon {
     if (!version) return;
     const artifact = await this.options.artifacts.resolve(record.service, version);
     if (!artifact) throw new Error(`initial version ${record.service}@${version} is not in the artifact store`);
-    record.versions[version] = {
-      digest: artifact.digest,
-      instances: await this.startVersion(record, version, artifact.digest),
-    };
+    await this.startVersion(record, version, artifact.digest, { event: 'install' });
     record.stableVersion = version;
     record.weights = { [version]: 100 };
+    await this.writeState();
     await this.event({ event: 'install', service: record.service, region: record.region, version });
   }
 
-  /** Adopts recorded instances that still answer as the right version; replaces those that do not. */
-  private async reconcile(record: RegionRecord) {
+  /**
+   * Brings a region back to its recorded desired state. Instances stay if their process runs (and, with `probe`, as
+   * after a restart, if they answer as their version); everything else recorded is stopped: instances being stopped,
+   * versions being retired, and versions whose deploy or revert never completed (the caller saw that request fail and
+   * retries it). Then an interrupted switch is logged as done and missing instances are replaced.
+   */
+  private async reconcile(record: RegionRecord, options: { probe: boolean }) {
+    const { service, region } = record;
+    const abandoned: Omit<FleetEvent, 'at'>[] = [];
     for (const [version, vr] of Object.entries(record.versions)) {
-      const kept: VersionRecord['instances'] = [];
-      for (const instance of vr.instances) {
-        if (isAlive(instance.pid) && (await probe(instance.port)) === version) kept.push(instance);
+      if (vr.startedBy) {
+        const { event, requestId } = vr.startedBy;
+        abandoned.push({ event: `${event}-abandoned`, service, region, version, requestId });
+        vr.startedBy = undefined;
+        vr.retiring = true;
       }
-      const missing = (this.options.instancesPerRegion ?? 2) - kept.length;
-      if (missing > 0) {
-        kept.push(...(await this.startVersion(record, version, vr.digest, missing)));
-        await this.event({
-          event: 'instances-restarted',
-          service: record.service,
-          region: record.region,
-          version,
-          detail: `${missing} replaced`,
-        });
-      }
-      vr.instances = kept;
+      await Promise.all(
+        vr.instances.map(async (instance) => {
+          const keep =
+            !vr.retiring &&
+            instance.status !== 'stopping' &&
+            isAlive(instance.pid) &&
+            (!options.probe || (await probe(instance.port)) === version);
+          instance.status = keep ? 'ready' : 'stopping';
+        }),
+      );
+    }
+    for (const v of Object.keys(record.weights)) {
+      if (!record.versions[v] || record.versions[v].retiring) delete record.weights[v];
+    }
+    // Serve from what is healthy right now, and write down what is about to be stopped before stopping it.
+    this.applyRoutes(record);
+    await this.writeState();
+    await Promise.all(
+      Object.entries(record.versions).flatMap(([version, vr]) =>
+        vr.instances.filter((i) => i.status === 'stopping').map((i) => this.stopInstance(service, version, vr, i)),
+      ),
+    );
+    for (const [version, vr] of Object.entries(record.versions)) {
+      if (vr.retiring) delete record.versions[version];
+      else vr.instances = vr.instances.filter((i) => i.status !== 'stopping');
+    }
+    await this.writeState();
+    for (const e of abandoned) {
+      await this.event({
+        ...e,
+        detail: 'fleetd died before its instances were healthy; stopped them (a retry starts them again)',
+      });
+    }
+    if (record.switching) await this.finishSwitch(record);
+    for (const [version, vr] of Object.entries(record.versions)) {
+      const missing = this.instanceCount - vr.instances.length;
+      if (missing <= 0) continue;
+      await this.startInstances(record, version, vr, missing);
+      this.applyRoutes(record);
+      await this.writeState();
+      await this.event({ event: 'instances-restarted', service, region, version, detail: `${missing} replaced` });
+    }
+  }
+
+  /**
+   * Stops instance processes that run from this fleet's releases but that the state file does not record: started in
+   * the instant between a spawn and its write to disk when fleetd died, or by a fleetd older than that write.
+   */
+  private async stopStrays() {
+    const known = new Set(
+      [...this.records.values()].flatMap((r) =>
+        Object.values(r.versions).flatMap((v) => v.instances.map((i) => i.pid)),
+      ),
+    );
+    const strays = (await processesUnder(join(this.options.dataDir, 'releases'))).filter((p) => !known.has(p.pid));
+    await Promise.all(strays.map((p) => stopProcess(p.pid)));
+    for (const p of strays) {
+      await this.event({
+        event: 'stray-stopped',
+        service: p.service ?? 'unknown',
+        region: p.region ?? 'unknown',
+        detail: `pid ${p.pid} ran from the fleet's releases without being recorded`,
+      });
     }
   }
 
@@ -442,10 +591,12 @@ export class FleetDaemon {
     this.healing = true;
     try {
       for (const record of this.records.values()) {
-        const dead = Object.values(record.versions).some((vr) => vr.instances.some((i) => !isAlive(i.pid)));
+        const dead = Object.values(record.versions).some((vr) =>
+          vr.instances.some((i) => i.status === 'ready' && !isAlive(i.pid)),
+        );
         if (!dead) continue;
         await this.withRegionLock(record, async () => {
-          await this.reconcile(record);
+          await this.reconcile(record, { probe: false });
           this.applyRoutes(record);
           await this.writeState();
         });
@@ -459,20 +610,28 @@ export class FleetDaemon {
 
   private applyRoutes(record: RegionRecord) {
     const router = this.routers.get(key(record.service, record.region));
+    const routable = Object.entries(record.versions).filter(([, vr]) => !vr.retiring && !vr.startedBy);
     router?.route(
-      Object.entries(record.versions).flatMap(([version, vr]) => vr.instances.map((i) => ({ version, port: i.port }))),
+      routable.flatMap(([version, vr]) =>
+        vr.instances.filter((i) => i.status === 'ready').map((i) => ({ version, port: i.port })),
+      ),
       record.weights,
     );
   }
 
   private async readState(): Promise<Map<string, RegionRecord>> {
     const map = new Map<string, RegionRecord>();
+    let text: string;
     try {
-      const state = JSON.parse(await readFile(this.statePath, 'utf8')) as StateFile;
-      for (const r of state.regions) map.set(key(r.service, r.region), r);
+      text = await readFile(this.statePath, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return map;
+      throw err;
     }
+    const parsed = StateFile.safeParse(JSON.parse(text));
+    if (!parsed.success)
+      throw new Error(`${this.statePath} is not a fleet state file:\n${z.prettifyError(parsed.error)}`);
+    for (const r of parsed.data.regions) map.set(key(r.service, r.region), r);
     return map;
   }
 

@@ -1,12 +1,12 @@
 // fleetd, the local demo fleet, against real instance processes and real HTTP: deploy, weighted traffic,
 // promote, revert, idempotency, metrics, adoption after a restart and self-healing.
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seedDemoArtifacts } from '../../demo/seed';
 import { FleetDaemon } from '../../fleet/fleetd';
-import { isAlive } from '../../fleet/instances';
+import { isAlive, probe, spawnInstance } from '../../fleet/instances';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
 import { FleetError } from '../../providers/fleet/fleet-target';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
@@ -181,13 +181,45 @@ describe('fleetd', () => {
     expect(events).not.toContain('instances-restarted:x');
   });
 
+  it('a restarted fleetd stops instance processes running from its releases that it has no record of', async () => {
+    const first = await start();
+    const x = { service: 'hello', region: 'x' };
+    const recorded = await recordedPid(first.root, 'x', '1.0.0');
+    await first.daemon.stop({ keepInstances: true });
+    daemons.splice(daemons.indexOf(first.daemon), 1);
+    // A process started from the fleet's unpacked 1.0.0 that never made it into state.json.
+    const releases = join(first.root, 'fleet', 'releases', 'hello');
+    const releaseDir = join(
+      releases,
+      (await readdir(releases)).find((d) => d.startsWith('1.0.0-'))!,
+    );
+    const stray = await spawnInstance({
+      releaseDir,
+      entrypoint: 'server.mjs',
+      service: 'hello',
+      region: 'x',
+      logDir: join(first.root, 'stray-logs'),
+      nodePath: process.execPath,
+    });
+    await waitUntil(async () => (await probe(stray.port)) === '1.0.0', 10_000);
+
+    const second = await start(first.root);
+    expect(isAlive(stray.pid)).toBe(false);
+    expect(isAlive(recorded)).toBe(true);
+    expect((await second.fleet.state(x)).instances).toHaveLength(1);
+    expect((await second.daemon.events({ region: 'x' })).map((e) => e.event)).toContain('stray-stopped');
+  });
+
   it('replaces an instance that crashes while it runs', async () => {
     const { fleet, url, root } = await start();
     const x = { service: 'hello', region: 'x' };
     const pid = await recordedPid(root, 'x', '1.0.0');
     const portBefore = (await fleet.state(x)).instances[0]!.port;
     process.kill(pid, 'SIGKILL');
-    await waitUntil(async () => (await fleet.state(x)).instances[0]?.port !== portBefore, 10_000);
+    await waitUntil(async () => {
+      const replacement = (await fleet.state(x)).instances[0];
+      return replacement?.port !== portBefore && replacement?.healthy === true;
+    }, 10_000);
     expect(await versionsServed(url('x'), 5)).toEqual({ '1.0.0': 5 });
   });
 });

@@ -9,9 +9,16 @@ const region = process.env.REGION ?? 'unknown';
 const port = Number(process.env.PORT ?? 0);
 // A version can fail in some regions only (a region-specific dependency), e.g. { "failureRateIn": { "eu-1": 0.5 } }.
 const failureRate = behaviour.failureRateIn?.[region] ?? behaviour.failureRate;
+// Set once asked to stop: the health check then fails, while requests already routed here are still served.
+let stopping = false;
 
 const server = createServer((req, res) => {
   if (req.url === '/healthz') {
+    if (stopping) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ service: artifact.service, version: artifact.version, stopping: true }));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ service: artifact.service, version: artifact.version, region, pid: process.pid }));
     return;
@@ -35,6 +42,11 @@ setTimeout(() => {
     process.stdout.write(`${artifact.service}@${artifact.version} listening on ${server.address().port}\n`);
   });
 }, behaviour.startupDelayMs ?? 0);
+// A version may also take a while to stop (shutdownDelayMs), like a real service finishing its work.
 for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, () => server.close(() => process.exit(0)));
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => server.close(() => process.exit(0)), behaviour.shutdownDelayMs ?? 0);
+  });
 }
