@@ -34,7 +34,7 @@ describe('relctl as a pipeline uses it', () => {
   const engines = useEngines();
 
   it('start --wait, approve as a second principal, a failing version exits non-zero, then list/service/audit/dora', async () => {
-    const engine = await engines.start({ waves: [['a'], ['b']] });
+    const engine = await engines.start({ record: 'relctl-pipeline', waves: [['a'], ['b']] });
     const { service } = engine;
     const [a, b] = engine.regions as [string, string];
 

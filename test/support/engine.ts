@@ -85,7 +85,7 @@ export interface EngineOptions {
   worker?: 'in-process' | 'process' | 'none';
   instancesPerRegion?: number;
   loadRps?: number;
-  /** With RECORD_HISTORIES=1, save every workflow history of this engine under test/fixtures/histories/<record>. */
+  /** With RECORD_HISTORIES=<set>, save every workflow history of this engine under test/fixtures/histories/<set>/<record>. */
   record?: string;
   /** Short names of the regions whose agents run from the start (default: all); see startRegionAgent. */
   agents?: string[];
@@ -363,9 +363,11 @@ export async function startTestEngine(options: EngineOptions = {}) {
     return requestId ? events.filter((e) => e.requestId === requestId) : events;
   }
 
-  /** Saves the histories of every workflow of this engine's service, for the replay test (RECORD_HISTORIES=1). */
-  async function recordHistories(scenario: string) {
-    const dir = join(ROOT, 'test', 'fixtures', 'histories', scenario);
+  /** Saves the histories of every workflow of this engine's service, for the replay test (RECORD_HISTORIES=<set>). */
+  async function recordHistories(set: string, scenario: string) {
+    if (!/^v\d+$/.test(set))
+      throw new Error(`RECORD_HISTORIES names the set to record into (v2, v3, ...), not "${set}"`);
+    const dir = join(ROOT, 'test', 'fixtures', 'histories', set, scenario);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const prefixes = ['release', 'region-rollout', 'rollback'].map(
@@ -380,7 +382,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
   }
 
   async function close() {
-    if (options.record && process.env.RECORD_HISTORIES) await recordHistories(options.record);
+    if (options.record && process.env.RECORD_HISTORIES)
+      await recordHistories(process.env.RECORD_HISTORIES, options.record);
     await stopWorker();
     server.closeAllConnections();
     await new Promise((done) => server.close(done));
