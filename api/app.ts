@@ -1,17 +1,46 @@
-// The API's express app: tRPC under /trpc, plus liveness and readiness endpoints.
+// The API's express app: tRPC under /trpc, the same procedures as REST under /api/v1 (with an OpenAPI document),
+// liveness, readiness and Prometheus metrics; every request gets a request id and a JSON log line.
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type Express } from 'express';
 import { type ApiDeps, createContextFactory } from './context';
+import {
+  ApiMetrics,
+  createApiLogger,
+  type Logger,
+  metricsHandler,
+  type MetricsOptions,
+  noteFailure,
+  requestObserver,
+  trpcCallLabels,
+} from './observability';
+import { authGate, type AuthRateLimitOptions, FailedAuthLimiter } from './rate-limit';
+import { createRestApi, expressContextOptions } from './rest';
 import { appRouter } from './routers';
 
 export interface AppOptions {
   /** Called for server-side errors (5xx), with the procedure path; never given tokens. */
   onServerError?: (path: string | undefined, err: Error) => void;
+  /** Where request log lines go; without one the app logs nothing (tests). */
+  logger?: Logger;
+  /** Limits on failed authentication per client address. */
+  rateLimit?: AuthRateLimitOptions;
+  metrics?: Omit<MetricsOptions, 'temporal' | 'logger'>;
+  /** Express's `trust proxy` setting: which proxies' X-Forwarded-For give the client address. */
+  trustProxy?: boolean | number | string;
 }
+
+const MAX_BODY_SIZE = 256 * 1024;
 
 export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
+  if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
+  const logger = options.logger ?? createApiLogger({ level: 'silent' });
+  const metrics = new ApiMetrics({ ...options.metrics, temporal: deps.temporal, logger });
+  const limiter = new FailedAuthLimiter(options.rateLimit);
+  const createContext = createContextFactory(deps);
+  app.use(requestObserver({ logger, metrics }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -27,15 +56,34 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
     }
   });
 
+  app.get('/metrics', metricsHandler(metrics));
+
   app.use(
     '/trpc',
+    trpcCallLabels(appRouter),
+    authGate({ authenticator: deps.authenticator, limiter, transport: 'trpc' }),
     createExpressMiddleware({
       router: appRouter,
-      createContext: createContextFactory(deps),
-      maxBodySize: 256 * 1024,
-      onError({ error, path }) {
+      createContext,
+      maxBodySize: MAX_BODY_SIZE,
+      onError({ error, path, req }) {
+        noteFailure(req, path, getHTTPStatusCodeFromError(error), error.cause ?? error);
         if (error.code === 'INTERNAL_SERVER_ERROR') options.onServerError?.(path, error.cause ?? error);
       },
+    }),
+  );
+
+  app.use(
+    '/api/v1',
+    createRestApi({
+      router: appRouter,
+      basePath: '/api/v1',
+      title: 'release-engine API',
+      version: '1',
+      maxBodySize: MAX_BODY_SIZE,
+      beforeCalls: [authGate({ authenticator: deps.authenticator, limiter, transport: 'rest' })],
+      createContext: (req, res, call) => createContext(expressContextOptions(req, res, call)),
+      ...(options.onServerError ? { onServerError: options.onServerError } : {}),
     }),
   );
 

@@ -14,5 +14,18 @@ export const ApiEnv = ConfigStoreEnv.extend({
   API_TOKENS_FILE: z.string().min(1).default('.data/api-tokens.json'),
   /** Root of the embedded stores; the API reads the artifact index to refuse unknown versions early. */
   DATA_DIR: z.string().min(1).default('.data'),
+  /** pino level of the API's JSON log lines. */
+  API_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Failed tokens from one client address within the window before it gets 429. */
+  API_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(10),
+  API_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** Express `trust proxy`: true, a hop count, or proxy addresses/subnets (e.g. `loopback, 10.0.0.0/8`). */
+  API_TRUST_PROXY: z
+    .string()
+    .min(1)
+    .transform((value) =>
+      value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value,
+    )
+    .optional(),
 });
 export type ApiEnv = z.infer<typeof ApiEnv>;

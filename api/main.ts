@@ -10,9 +10,11 @@ import { parseEnv } from '../providers/env';
 import { createApp } from './app';
 import { TokenAuthenticator } from './auth';
 import { ApiEnv } from './env';
+import { createApiLogger } from './observability';
 
 async function run() {
   const env = parseEnv(ApiEnv);
+  const logger = createApiLogger({ level: env.API_LOG_LEVEL });
   const catalog = await loadCatalog(env.CATALOG_FILE);
   const authenticator = TokenAuthenticator.fromFile(env.API_TOKENS_FILE);
   const connection = Connection.lazy({ address: env.TEMPORAL_ADDRESS });
@@ -29,14 +31,19 @@ async function run() {
       calendar: new CalendarStore(configStore),
       ledger: new VersionLedger(configStore),
     },
-    { onServerError: (path, err) => console.error(`error in ${path ?? 'unknown procedure'}:`, err) },
+    {
+      logger,
+      rateLimit: { maxFailures: env.API_AUTH_FAILURE_LIMIT, windowMs: env.API_AUTH_FAILURE_WINDOW_SECONDS * 1000 },
+      metrics: { processMetrics: true },
+      ...(env.API_TRUST_PROXY !== undefined ? { trustProxy: env.API_TRUST_PROXY } : {}),
+    },
   );
   const server = app.listen(env.API_PORT, env.API_HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  console.log(`API listening on http://${env.API_HOST}:${env.API_PORT} (Temporal at ${env.TEMPORAL_ADDRESS})`);
+  logger.info(`API listening on http://${env.API_HOST}:${env.API_PORT} (Temporal at ${env.TEMPORAL_ADDRESS})`);
   const shutdown = () => {
     server.close(() => {
       void connection.close().finally(() => process.exit(0));

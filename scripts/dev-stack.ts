@@ -359,6 +359,7 @@ async function main() {
     '================================================================================',
     ` Temporal UI    http://${env.HOST}:${env.TEMPORAL_UI_PORT}/namespaces/default/workflows`,
     ` API (tRPC)     ${api}/trpc      health: ${api}/healthz  ${api}/readyz`,
+    ` API (REST)     ${api}/api/v1    OpenAPI: ${api}/api/v1/openapi.json  metrics: ${api}/metrics`,
     ` Temporal       ${temporalAddress}  (state in ${relative(ROOT, paths.temporalDb)})`,
     ` Logs           ${relative(ROOT, paths.logs)}/{temporal,fleetd,worker,api}.log`,
     '',

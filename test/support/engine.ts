@@ -18,7 +18,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterOutputs } from '@trpc/server';
 import { afterEach, inject } from 'vitest';
-import { createApp } from '../../api/app';
+import { type AppOptions, createApp } from '../../api/app';
 import { hashToken, type Role, TokenAuthenticator } from '../../api/auth';
 import type { AppRouter } from '../../api/routers';
 import { type DemoBehaviour, publishDemoVersion, seedDemoArtifacts } from '../../demo/seed';
@@ -91,6 +91,8 @@ export interface EngineOptions {
   agents?: string[];
   /** A Slack-compatible webhook the engine notifies. */
   webhookUrl?: string;
+  /** Options of the engine's API (logger, rate limits, metrics). */
+  api?: AppOptions;
 }
 
 export type TestEngine = Awaited<ReturnType<typeof startTestEngine>>;
@@ -180,7 +182,10 @@ export async function startTestEngine(options: EngineOptions = {}) {
       return { sha256: hashToken(tokens[principal]), principal, roles };
     }),
   });
-  const app = createApp({ temporal: client, catalog, releaseTaskQueue, authenticator, artifacts, calendar, ledger });
+  const app = createApp(
+    { temporal: client, catalog, releaseTaskQueue, authenticator, artifacts, calendar, ledger },
+    options.api,
+  );
   const server: Server = await new Promise((done) => {
     const s = app.listen(0, '127.0.0.1', () => done(s));
   });
