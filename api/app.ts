@@ -1,12 +1,15 @@
-// The API's express app: tRPC under /trpc, plus liveness and readiness endpoints.
+// The API's express app: tRPC under /trpc, the payload codec under /codec, liveness and readiness endpoints.
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type Express } from 'express';
+import { type CodecEndpointOptions, createCodecEndpoint } from './codec-endpoint';
 import { type ApiDeps, createContextFactory } from './context';
 import { appRouter } from './routers';
 
 export interface AppOptions {
   /** Called for server-side errors (5xx), with the procedure path; never given tokens. */
   onServerError?: (path: string | undefined, err: Error) => void;
+  /** The payload codec and who may call /codec (see api/codec-endpoint.ts); default: pass-through, dev UI origins. */
+  codec?: Omit<CodecEndpointOptions, 'authenticator'>;
 }
 
 export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
@@ -26,6 +29,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
       res.status(503).json({ ok: false, temporal: `unreachable: ${(err as Error).message}` });
     }
   });
+
+  app.use('/codec', createCodecEndpoint({ authenticator: deps.authenticator, ...options.codec }));
 
   app.use(
     '/trpc',
