@@ -1,8 +1,10 @@
 // The API's express app: tRPC under /trpc, the same procedures as REST under /api/v1 (with an OpenAPI document),
-// liveness, readiness and Prometheus metrics; every request gets a request id and a JSON log line.
+// the payload codec under /codec, liveness, readiness and Prometheus metrics; every request gets a request id and a
+// JSON log line.
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type Express } from 'express';
+import { type CodecEndpointOptions, createCodecEndpoint } from './codec-endpoint';
 import { type ApiDeps, createContextFactory } from './context';
 import {
   ApiMetrics,
@@ -28,6 +30,8 @@ export interface AppOptions {
   metrics?: Omit<MetricsOptions, 'temporal' | 'logger'>;
   /** Express's `trust proxy` setting: which proxies' X-Forwarded-For give the client address. */
   trustProxy?: boolean | number | string;
+  /** The payload codec and who may call /codec (see api/codec-endpoint.ts); default: pass-through, dev UI origins. */
+  codec?: Omit<CodecEndpointOptions, 'authenticator'>;
 }
 
 const MAX_BODY_SIZE = 256 * 1024;
@@ -57,6 +61,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   });
 
   app.get('/metrics', metricsHandler(metrics));
+  app.use('/codec', createCodecEndpoint({ authenticator: deps.authenticator, ...options.codec }));
 
   app.use(
     '/trpc',

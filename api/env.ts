@@ -1,7 +1,30 @@
 // Configuration of the API process, from the environment (parsed once at start-up).
 import { z } from 'zod';
+import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 import { ConfigStoreEnv } from '../providers/config-store/open';
-import { PortVar } from '../providers/env';
+import { BooleanVar, PortVar } from '../providers/env';
+import { DEV_UI_ORIGINS } from './codec-endpoint';
+
+/** A comma list of browser origins (scheme://host[:port], no path). */
+const OriginList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.string().refine((origin) => {
+        try {
+          return new URL(origin).origin === origin;
+        } catch {
+          return false;
+        }
+      }, 'each entry must be an origin such as http://127.0.0.1:8233 (scheme, host, port; no path or trailing slash)'),
+    ),
+  );
 
 export const ApiEnv = ConfigStoreEnv.extend({
   API_HOST: z.string().min(1).default('127.0.0.1'),
@@ -27,5 +50,11 @@ export const ApiEnv = ConfigStoreEnv.extend({
       value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value,
     )
     .optional(),
+  /** Browser origins (the Temporal Web UI) allowed to call the codec endpoint; comma separated. */
+  CODEC_CORS_ORIGINS: OriginList.default(DEV_UI_ORIGINS),
+  /** Accept API tokens in the codec endpoint's path (/codec/t/<token>/decode), from those origins only. */
+  CODEC_URL_TOKENS: BooleanVar.default(false),
+  /** Payload encryption keys (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_KEY_ID); unset, payloads go in clear. */
+  ...PayloadKeysEnv.shape,
 });
 export type ApiEnv = z.infer<typeof ApiEnv>;

@@ -1,6 +1,7 @@
 // Entry point of the API server (composition root: the only API file that builds providers).
 import { Client, Connection } from '@temporalio/client';
 import { loadCatalog } from '../providers/catalog';
+import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { CalendarStore } from '../providers/calendar-store';
 import { openConfigStore } from '../providers/config-store/open';
@@ -9,16 +10,23 @@ import { dataPaths } from '../providers/data-paths';
 import { parseEnv } from '../providers/env';
 import { createApp } from './app';
 import { TokenAuthenticator } from './auth';
+import { codecOptionsFromEnv } from './codec-endpoint';
 import { ApiEnv } from './env';
 import { createApiLogger } from './observability';
 
 async function run() {
   const env = parseEnv(ApiEnv);
   const logger = createApiLogger({ level: env.API_LOG_LEVEL });
+  const encryption = payloadEncryption(env);
+  logger.info(encryption.summary);
   const catalog = await loadCatalog(env.CATALOG_FILE);
   const authenticator = TokenAuthenticator.fromFile(env.API_TOKENS_FILE);
   const connection = Connection.lazy({ address: env.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const temporal = new Client({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    dataConverter: encryption.dataConverter,
+  });
   // The calendar and the version ledger live in the config store the worker uses (file or SSM Parameter Store).
   const configStore = openConfigStore(env);
   const app = createApp(
@@ -36,6 +44,7 @@ async function run() {
       rateLimit: { maxFailures: env.API_AUTH_FAILURE_LIMIT, windowMs: env.API_AUTH_FAILURE_WINDOW_SECONDS * 1000 },
       metrics: { processMetrics: true },
       ...(env.API_TRUST_PROXY !== undefined ? { trustProxy: env.API_TRUST_PROXY } : {}),
+      codec: codecOptionsFromEnv(env, encryption.codec),
     },
   );
   const server = app.listen(env.API_PORT, env.API_HOST);

@@ -15,5 +15,7 @@ export function dataPaths(dataDir: string) {
     devCredentials: resolve(root, 'dev-credentials.json'),
     trustedKeys: resolve(root, 'trusted-keys.json'),
     devSigningKey: resolve(root, 'signing', 'dev.key'),
+    /** The dev stack's payload encryption keys (a PAYLOAD_KEYS_FILE). */
+    devPayloadKeys: resolve(root, 'secrets', 'payload-keys'),
   };
 }

@@ -1,6 +1,8 @@
 // The dev stack behind `npm start`: seeds the demo, then starts and supervises the Temporal dev server (SQLite
 // file under .data, Web UI, search attributes registered), fleetd (the local demo fleet), the orchestrator worker
 // and the API. A process that dies is restarted; Ctrl-C stops everything; the next start resumes where it was.
+// Payloads are encrypted by default with a dev key generated once under .data, and the Web UI decodes them through
+// the API's codec endpoint (see README, "Encrypted payloads").
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,10 +10,12 @@ import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
+import { payloadEncryption } from '../providers/codec/payload-encryption';
+import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 import { dataPaths } from '../providers/data-paths';
-import { parseEnv, PortVar } from '../providers/env';
+import { BooleanVar, parseEnv, PortVar } from '../providers/env';
 import { RELEASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { DEV_PRINCIPALS, seedDemo } from './seed-demo';
+import { DEV_PRINCIPALS, ensureDevPayloadKeys, seedDemo } from './seed-demo';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -26,6 +30,9 @@ const StackEnv = z.object({
   FLEET_ROUTER_BASE_PORT: PortVar.default(7311),
   WORKER_METRICS_PORT: PortVar.default(7320),
   CATALOG_FILE: z.string().min(1).default('config/catalog.json'),
+  /** Encrypt payloads (with PAYLOAD_KEYS / PAYLOAD_KEYS_FILE if set, else a dev key under DATA_DIR); false: clear. */
+  PAYLOAD_ENCRYPTION: BooleanVar.default(true),
+  ...PayloadKeysEnv.shape,
 });
 type StackEnv = z.infer<typeof StackEnv>;
 
@@ -216,9 +223,29 @@ async function main() {
   const { credentials, created } = await seedDemo(paths.root);
   if (created) say(`generated dev API tokens in ${relative(ROOT, paths.devCredentials)} (local only, git-ignored)`);
 
+  // Keys set by the caller win; otherwise a dev key generated once. The same keys reach the worker, the API and
+  // this process's own client.
+  const keysEnv: Record<string, string> = {};
+  if (env.PAYLOAD_ENCRYPTION && !env.PAYLOAD_KEYS && !env.PAYLOAD_KEYS_FILE) {
+    const devKeys = await ensureDevPayloadKeys(paths);
+    if (devKeys.created) say(`generated a dev payload encryption key in ${relative(ROOT, devKeys.file)} (git-ignored)`);
+    keysEnv.PAYLOAD_KEYS_FILE = devKeys.file;
+  }
+  const childKeysEnv: NodeJS.ProcessEnv = env.PAYLOAD_ENCRYPTION
+    ? keysEnv
+    : { PAYLOAD_KEYS: undefined, PAYLOAD_KEYS_FILE: undefined, PAYLOAD_KEY_ID: undefined };
+  const encryption = payloadEncryption(parseEnv(PayloadKeysEnv, { ...process.env, ...childKeysEnv }));
+  const api = `http://${env.HOST}:${env.API_PORT}`;
+  const uiOrigins = [`http://${env.HOST}:${env.TEMPORAL_UI_PORT}`];
+  if (env.HOST === '127.0.0.1') uiOrigins.push(`http://localhost:${env.TEMPORAL_UI_PORT}`);
+  // The Web UI can send none of our tokens, so its codec endpoint URL carries the viewer-only dev token of the
+  // temporal-ui principal, and the API accepts such URL tokens from the UI's origin only (CODEC_URL_TOKENS).
+  const uiCodecEndpoint = `${api}/codec/t/${credentials['temporal-ui']}`;
+
   const temporalAddress = `${env.HOST}:${env.TEMPORAL_PORT}`;
   const common: NodeJS.ProcessEnv = {
     ...process.env,
+    ...childKeysEnv,
     DATA_DIR: paths.root,
     CATALOG_FILE: resolve(ROOT, env.CATALOG_FILE),
     TEMPORAL_ADDRESS: temporalAddress,
@@ -230,7 +257,10 @@ async function main() {
 
   let temporalClient: Client | undefined;
   const temporal = () => {
-    temporalClient ??= new Client({ connection: Connection.lazy({ address: temporalAddress }) });
+    temporalClient ??= new Client({
+      connection: Connection.lazy({ address: temporalAddress }),
+      dataConverter: encryption.dataConverter,
+    });
     return temporalClient;
   };
   const pollers = async (taskQueue: string) => {
@@ -259,6 +289,7 @@ async function main() {
         paths.temporalDb,
         '--log-level',
         'warn',
+        ...(encryption.codec ? ['--ui-codec-endpoint', uiCodecEndpoint] : []),
         ...RELEASE_SEARCH_ATTRIBUTES.flatMap((key) => [
           '--search-attribute',
           `${key.name}=${cliSearchAttributeType(key.type)}`,
@@ -302,7 +333,14 @@ async function main() {
       'api',
       process.execPath,
       tsx('api/main.ts'),
-      { ...common, API_HOST: env.HOST, API_PORT: String(env.API_PORT), API_TOKENS_FILE: paths.apiTokens },
+      {
+        ...common,
+        API_HOST: env.HOST,
+        API_PORT: String(env.API_PORT),
+        API_TOKENS_FILE: paths.apiTokens,
+        CODEC_CORS_ORIGINS: uiOrigins.join(','),
+        CODEC_URL_TOKENS: 'true',
+      },
       log('api'),
       pid('api'),
       () => httpOk(`http://${env.HOST}:${env.API_PORT}/readyz`),
@@ -351,7 +389,6 @@ async function main() {
   const fleetState = (await (await fetch(`http://${env.HOST}:${env.FLEET_PORT}/v1/state`)).json()) as {
     regions: { service: string; region: string; url: string; stableVersion?: string }[];
   };
-  const api = `http://${env.HOST}:${env.API_PORT}`;
   const lines = [
     '',
     '================================================================================',
@@ -361,6 +398,9 @@ async function main() {
     ` API (tRPC)     ${api}/trpc      health: ${api}/healthz  ${api}/readyz`,
     ` API (REST)     ${api}/api/v1    OpenAPI: ${api}/api/v1/openapi.json  metrics: ${api}/metrics`,
     ` Temporal       ${temporalAddress}  (state in ${relative(ROOT, paths.temporalDb)})`,
+    encryption.codec
+      ? ` Payloads       encrypted (key "${encryption.codec.currentKeyId}"); the UI decodes them via ${api}/codec`
+      : ' Payloads       NOT encrypted (PAYLOAD_ENCRYPTION=false): release data is in Temporal in clear text',
     ` Logs           ${relative(ROOT, paths.logs)}/{temporal,fleetd,worker,api}.log`,
     '',
     ' Demo fleet (service hello; each region a weighted router in front of real instances):',

@@ -1,14 +1,16 @@
 // Seeds a data directory for the demo: the hello artifacts and dev API tokens (hashes for the API, plaintext for
 // the person at the keyboard, both git-ignored). Used by the dev stack at start-up and, as an entry point, by the
-// docker-compose setup: `node --import tsx scripts/seed-demo.ts`.
+// docker-compose setup: `node --import tsx scripts/seed-demo.ts`. The dev stack also takes its payload encryption
+// key from here (ensureDevPayloadKeys).
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { hashToken, type Role, type TokensFile } from '../api/auth';
+import { hashToken, type Role, TokensFile } from '../api/auth';
 import { DEMO_SERVICE, seedDemoArtifacts } from '../demo/seed';
 import { generateSigningKey, keyIdOf } from '../providers/artifacts/signing';
+import { generatePayloadKeyEntry } from '../providers/codec/payload-keys';
 import type { TrustFile } from '../providers/artifacts/trust-store';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { dataPaths } from '../providers/data-paths';
@@ -19,23 +21,25 @@ export const DEV_PRINCIPALS: { principal: string; roles: Role[]; purpose: string
   { principal: 'bob', roles: ['approver'], purpose: 'approves gates (second approver)' },
   { principal: 'sam', roles: ['sre', 'operator'], purpose: 'pauses, aborts, rolls back' },
   { principal: 'admin', roles: ['admin'], purpose: 'everything' },
+  { principal: 'temporal-ui', roles: ['viewer'], purpose: 'the dev Temporal UI decodes payloads with it' },
 ];
 
 const DevCredentials = z.record(z.string(), z.string());
 
-/** Dev tokens per principal, generated once per data directory. */
+/** Dev tokens per principal, generated once per data directory (a principal added later gets one on the next run). */
 export async function ensureDevTokens(
   paths: ReturnType<typeof dataPaths>,
 ): Promise<{ credentials: Record<string, string>; created: boolean }> {
-  if (existsSync(paths.devCredentials) && existsSync(paths.apiTokens)) {
-    return {
-      credentials: DevCredentials.parse(JSON.parse(await readFile(paths.devCredentials, 'utf8'))),
-      created: false,
-    };
-  }
-  const credentials: Record<string, string> = {};
-  const file: TokensFile = { tokens: [] };
-  for (const { principal, roles } of DEV_PRINCIPALS) {
+  const exists = existsSync(paths.devCredentials) && existsSync(paths.apiTokens);
+  const credentials: Record<string, string> = exists
+    ? DevCredentials.parse(JSON.parse(await readFile(paths.devCredentials, 'utf8')))
+    : {};
+  const file: TokensFile = exists
+    ? TokensFile.parse(JSON.parse(await readFile(paths.apiTokens, 'utf8')))
+    : { tokens: [] };
+  const missing = DEV_PRINCIPALS.filter(({ principal }) => credentials[principal] === undefined);
+  if (missing.length === 0) return { credentials, created: false };
+  for (const { principal, roles } of missing) {
     const token = `dev-${principal}-${randomBytes(18).toString('base64url')}`;
     credentials[principal] = token;
     file.tokens.push({ sha256: hashToken(token), principal, roles });
@@ -44,6 +48,22 @@ export async function ensureDevTokens(
   await writeFile(paths.apiTokens, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   await writeFile(paths.devCredentials, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
   return { credentials, created: true };
+}
+
+/** The dev stack's payload encryption keys file (one key, `dev-1`), generated once per data directory. */
+export async function ensureDevPayloadKeys(
+  paths: ReturnType<typeof dataPaths>,
+): Promise<{ file: string; created: boolean }> {
+  if (existsSync(paths.devPayloadKeys)) return { file: paths.devPayloadKeys, created: false };
+  await mkdir(dirname(paths.devPayloadKeys), { recursive: true, mode: 0o700 });
+  const contents = [
+    '# Payload encryption keys of the dev stack (PAYLOAD_KEYS_FILE): <keyId>:<base64 32-byte key>, the first is current.',
+    '# Local only and git-ignored. Deleting this file makes every encrypted payload in .data/temporal unreadable.',
+    generatePayloadKeyEntry('dev-1'),
+    '',
+  ].join('\n');
+  await writeFile(paths.devPayloadKeys, contents, { mode: 0o600 });
+  return { file: paths.devPayloadKeys, created: true };
 }
 
 /**

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { FAILURE_CONVERTER_PATH } from '../workers/data-converter';
 import { RELEASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 declare module 'vitest' {
@@ -39,6 +40,8 @@ export default async function setup(project: TestProject) {
   const bundlePath = join(bundleDir, 'workflows.js');
   const { code } = await bundleWorkflowCode({
     workflowsPath: join(ROOT, 'workflows', 'index.ts'),
+    // As the workers build it: failure messages travel as payloads, so payload encryption covers them too.
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
   });
   await writeFile(bundlePath, code);

@@ -1,6 +1,7 @@
 // Configuration of the worker processes, from the environment (parsed once at start-up).
 import { z } from 'zod';
 import { ConfigStoreEnv } from '../providers/config-store/open';
+import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 
 export const WorkerEnv = ConfigStoreEnv.extend({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -33,8 +34,13 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   AUDIT_DATABASE_URL: z.string().min(1).optional(),
   /** Slack-compatible webhook for release notifications; unset, nobody is notified. */
   NOTIFY_WEBHOOK_URL: z.url().optional(),
-  /** A prebuilt workflow bundle (bundleWorkflowCode output); without it the worker bundles at start. */
+  /**
+   * A prebuilt workflow bundle (bundleWorkflowCode output, built with `failureConverterPath` set to
+   * workers/failure-converter.cjs); without it the worker bundles at start.
+   */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  /** Payload encryption keys (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_KEY_ID); unset, payloads go in clear. */
+  ...PayloadKeysEnv.shape,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

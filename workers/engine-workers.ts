@@ -3,6 +3,7 @@
 // deploy.<region> (the region's rollout child workflows and its fleet activities). In production each region runs
 // its own agent (workers/region-agent.ts) next to its fleet instead.
 import { join } from 'node:path';
+import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import {
   createRegionActivities,
@@ -11,6 +12,7 @@ import {
   type ReleaseActivityDeps,
 } from '../activities';
 import { regionTaskQueue } from '../domain/names';
+import { FAILURE_CONVERTER_PATH, workerDataConverter } from './data-converter';
 
 export interface EngineWorkersOptions {
   connection: NativeConnection;
@@ -23,8 +25,10 @@ export interface EngineWorkersOptions {
   releaseDeps?: ReleaseActivityDeps;
   /** Providers of the region activities (needed with regions). */
   regionDeps?: RegionActivityDeps;
-  /** A prebuilt bundle (tests build one per run); otherwise workflows are bundled at start. */
+  /** A prebuilt bundle (tests build one per run), built with `failureConverterPath: FAILURE_CONVERTER_PATH`. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Seals every payload the workers send to Temporal (payload encryption); omit to send them in clear. */
+  payloadCodec?: PayloadCodec;
   identity?: string;
 }
 
@@ -37,7 +41,13 @@ export async function createEngineWorkers(options: EngineWorkersOptions): Promis
   const { connection, namespace = 'default' } = options;
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
-    : { workflowBundle: await bundleWorkflowCode({ workflowsPath: workflowsPath() }) };
+    : {
+        workflowBundle: await bundleWorkflowCode({
+          workflowsPath: workflowsPath(),
+          failureConverterPath: FAILURE_CONVERTER_PATH,
+        }),
+      };
+  const dataConverter = workerDataConverter(options.payloadCodec);
   const workers: Worker[] = [];
   if (options.releaseTaskQueue) {
     if (!options.releaseDeps) throw new Error('releaseDeps are needed to serve the release task queue');
@@ -47,6 +57,7 @@ export async function createEngineWorkers(options: EngineWorkersOptions): Promis
         namespace,
         taskQueue: options.releaseTaskQueue,
         ...workflows,
+        dataConverter,
         activities: createReleaseActivities(options.releaseDeps),
         ...(options.identity ? { identity: `${options.identity}/orchestrator` } : {}),
       }),
@@ -62,6 +73,7 @@ export async function createEngineWorkers(options: EngineWorkersOptions): Promis
           namespace,
           taskQueue: regionTaskQueue(region),
           ...workflows,
+          dataConverter,
           activities: createRegionActivities(regionDeps),
           ...(options.identity ? { identity: `${options.identity}/${region}` } : {}),
         }),

@@ -3,6 +3,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { catalogRegions } from '../domain/catalog';
 import { loadCatalog } from '../providers/catalog';
+import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { parseEnv } from '../providers/env';
 import { WorkerEnv } from './config';
 import { connectWithRetry, createEngineWorkers, runWorkers } from './engine-workers';
@@ -10,6 +11,8 @@ import { regionDeps, releaseDeps } from './providers';
 
 async function run() {
   const env = parseEnv(WorkerEnv);
+  const encryption = payloadEncryption(env);
+  console.log(encryption.summary);
   Runtime.install({
     logger: new DefaultLogger(env.LOG_LEVEL),
     ...(env.WORKER_METRICS_ADDRESS
@@ -32,6 +35,7 @@ async function run() {
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
     releaseDeps: releaseDeps(env),
     regionDeps: regionDeps(env),
+    payloadCodec: encryption.codec,
   });
   console.log(
     `orchestrator worker polling ${env.RELEASE_TASK_QUEUE}${regions.length ? ` and ${regions.map((r) => `deploy.${r}`).join(', ')}` : ''} on ${env.TEMPORAL_ADDRESS}`,

@@ -3,6 +3,7 @@
 // serves every region); production runs one per region.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { RegionName } from '../domain/names';
+import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { parseEnv } from '../providers/env';
 import { WorkerEnv } from './config';
 import { connectWithRetry, createEngineWorkers, runWorkers } from './engine-workers';
@@ -12,6 +13,8 @@ const RegionAgentEnv = WorkerEnv.extend({ REGION: RegionName });
 
 async function run() {
   const env = parseEnv(RegionAgentEnv);
+  const encryption = payloadEncryption(env);
+  console.log(encryption.summary);
   Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL) });
   const connection = await connectWithRetry(env.TEMPORAL_ADDRESS, { log: (m) => console.log(m) });
   const workers = await createEngineWorkers({
@@ -20,6 +23,7 @@ async function run() {
     regions: [env.REGION],
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
     regionDeps: regionDeps(env),
+    payloadCodec: encryption.codec,
   });
   console.log(`region agent for ${env.REGION} polling deploy.${env.REGION}`);
   try {

@@ -30,7 +30,10 @@ import { generateSigningKey } from '../../providers/artifacts/signing';
 import { FileTrustStore, type TrustFile } from '../../providers/artifacts/trust-store';
 import { ArtifactVerifier } from '../../providers/artifacts/verifier';
 import { CalendarStore } from '../../providers/calendar-store';
+import { payloadEncryption } from '../../providers/codec/payload-encryption';
+import { generatePayloadKeyEntry, PayloadKeysEnv } from '../../providers/codec/payload-keys';
 import { dataPaths } from '../../providers/data-paths';
+import { parseEnv } from '../../providers/env';
 import { FileConfigStore } from '../../providers/config-store/file-config-store';
 import { VersionLedger } from '../../providers/config-store/version-ledger';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
@@ -93,6 +96,8 @@ export interface EngineOptions {
   webhookUrl?: string;
   /** Options of the engine's API (logger, rate limits, metrics). */
   api?: AppOptions;
+  /** Encrypt payloads (a fresh key per engine) in the client, the workers and the API's codec endpoint. */
+  encryption?: boolean;
 }
 
 export type TestEngine = Awaited<ReturnType<typeof startTestEngine>>;
@@ -170,10 +175,14 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const fleetStarted = await fleetd.start();
   const fleet = new LocalFleetTarget(fleetStarted.controlUrl);
 
+  // Payload encryption as production configures it (PAYLOAD_KEYS), with a key of this engine's own.
+  const keysEnv: Record<string, string> = options.encryption ? { PAYLOAD_KEYS: generatePayloadKeyEntry('test-1') } : {};
+  const encryption = payloadEncryption(parseEnv(PayloadKeysEnv, keysEnv));
+
   const temporalAddress = inject('temporalAddress');
   const workflowBundlePath = inject('workflowBundlePath');
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: encryption.dataConverter });
 
   const tokens: Record<string, string> = {};
   const authenticator = new TokenAuthenticator({
@@ -184,7 +193,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
   });
   const app = createApp(
     { temporal: client, catalog, releaseTaskQueue, authenticator, artifacts, calendar, ledger },
-    options.api,
+    { ...options.api, codec: { codec: encryption.codec } },
   );
   const server: Server = await new Promise((done) => {
     const s = app.listen(0, '127.0.0.1', () => done(s));
@@ -216,6 +225,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
       },
       regionDeps,
       workflowBundle: { codePath: workflowBundlePath },
+      payloadCodec: encryption.codec,
     });
     inProcess = { workers, run: runWorkers(workers), connection: nativeConnection };
   }
@@ -228,6 +238,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
       regions: [`${shortName}-${suffix}`],
       regionDeps,
       workflowBundle: { codePath: workflowBundlePath },
+      payloadCodec: encryption.codec,
     });
     extraAgents.push({ workers, run: runWorkers(workers), connection: nativeConnection });
   }
@@ -258,6 +269,10 @@ export async function startTestEngine(options: EngineOptions = {}) {
         ...databaseEnv,
         WORKFLOW_BUNDLE_PATH: workflowBundlePath,
         LOG_LEVEL: 'WARN',
+        PAYLOAD_KEYS: undefined,
+        PAYLOAD_KEYS_FILE: undefined,
+        PAYLOAD_KEY_ID: undefined,
+        ...keysEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
