@@ -34,6 +34,8 @@ export default async function setup(project: TestProject) {
       executable: { type: 'existing-path', path: temporalCli() },
       ip: '127.0.0.1',
       searchAttributes: [...RELEASE_SEARCH_ATTRIBUTES],
+      // The server's own warnings (slow calls, task queues torn down with each test's workers) are noise here.
+      log: { format: 'pretty', level: 'error' },
     },
   });
   const bundleDir = await mkdtemp(join(tmpdir(), 'release-engine-bundle-'));

@@ -68,7 +68,8 @@ describe('roles against procedures', () => {
   }, 120_000);
 
   it('no token and an unknown token are 401 with a plain message, for every procedure', async () => {
-    const engine = await engines.start({ waves: [['a']] });
+    // Forty failed authentications in a row: lift the failed-auth rate limit (auth-rate-limit.test.ts covers it).
+    const engine = await engines.start({ waves: [['a']], api: { rateLimit: { maxFailures: 1000, windowMs: 60_000 } } });
     for (const [path, { input }] of Object.entries(spec(engine))) {
       const method = procedures[path]?._def.type === 'query' ? 'GET' : 'POST';
       const none = await engine.rawCall(path, input, undefined, method);
