@@ -7,8 +7,8 @@
 //   median and 90th percentile;
 // - change failure rate: of the releases that finished in the period, the share that failed or rolled back, or that
 //   succeeded and were later undone by an emergency rollback;
-// - time to restore: how long the service ran a bad change: a rolled-back release from the moment it started rolling
-//   back to its end, and an emergency rollback from its request to its end; median.
+// - time to restore: how long the service ran a bad change: a rolled-back release that had changed a region, from the
+//   moment it started rolling back to its end, and an emergency rollback from its request to its end; median.
 
 /** One release that finished in the period. */
 export interface FinishedRelease {

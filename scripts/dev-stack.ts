@@ -219,7 +219,7 @@ async function main() {
     }
   }
 
-  say('seeding the demo artifacts (hello@1.0.0, 1.1.0, 1.2.0) ...');
+  say('seeding the demo artifacts (hello@1.0.0, 1.1.0, 1.2.0, 1.3.0) ...');
   const { credentials, created } = await seedDemo(paths.root);
   if (created) say(`generated dev API tokens in ${relative(ROOT, paths.devCredentials)} (local only, git-ignored)`);
 
@@ -419,7 +419,7 @@ async function main() {
     '   npx relctl release start hello@1.1.0 --bake 10 --wait',
     '',
     ` Then: curl ${fleetState.regions[0]?.url ?? ''}/   and open the Temporal UI above.`,
-    ' hello@1.2.0 fails ~30% of its requests. Ctrl-C stops everything; npm start resumes.',
+    ' hello@1.2.0 fails ~30% of its requests; 1.3.0 is healthy. Ctrl-C stops everything; npm start resumes.',
     '================================================================================',
     '',
   ];

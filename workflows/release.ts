@@ -51,7 +51,7 @@ import {
   type RegionEvent,
   type ReleaseInput,
 } from './messages';
-import { auditStep, compensationStep, migrationStep, notifyStep, quickStep } from './profiles';
+import { auditStep, compensationStep, fleetStep, migrationStep, notifyStep, quickStep } from './profiles';
 import { regionRolloutWorkflow } from './region-rollout';
 import { innermostMessage, Saga, type Compensation } from './saga';
 import { ReleaseStage as ReleaseStageKey } from './search-attributes';
@@ -69,6 +69,7 @@ type MigrationSummary = Awaited<ReturnType<ReleaseActivities['inspectMigrations'
 function inRegion(taskQueue: string) {
   return {
     quick: proxyActivities<RegionActivities>({ ...quickStep, taskQueue }),
+    fleet: proxyActivities<RegionActivities>({ ...fleetStep, taskQueue }),
     compensation: proxyActivities<RegionActivities>({ ...compensationStep, taskQueue }),
   };
 }
@@ -679,6 +680,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       note(`${region}: already runs ${plan.version}; nothing to do`, region);
       return false;
     });
+    // It is still smoke-tested: the promotion to the next environment needs proof, not an assumption.
+    if (patched('smoke-test-unchanged-regions')) {
+      await Promise.all(
+        wave.regions
+          .filter(({ region }) => !toRollOut.some((r) => r.region === region))
+          .map(({ region, taskQueue }) => smokeTestUnchanged(region, taskQueue)),
+      );
+    }
     const waveScope = new CancellationScope();
     const runs = toRollOut.map(({ region, taskQueue }) =>
       waveScope.run(() => rollOut(region, taskQueue, wave, digest)),
@@ -693,6 +702,35 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     }
     await Promise.allSettled(runs);
     if (firstFailure !== undefined) throw firstFailure;
+  }
+
+  async function smokeTestUnchanged(region: string, taskQueue: string): Promise<void> {
+    const progress = regionOf(region);
+    touch(progress, { status: 'smoke-testing' });
+    const smoke = await inRegion(taskQueue).fleet.smokeTest.executeWithOptions(
+      {
+        summary: `${region}: smoke test ${plan.smokeTest.requests} x GET ${plan.smokeTest.path} (already on ${plan.version})`,
+      },
+      [{ service: plan.service, region, ...plan.smokeTest }],
+    );
+    touch(progress, {
+      status: smoke.passed ? 'succeeded' : 'failed',
+      smokeTest: { passed: smoke.passed, failures: smoke.failures, requests: smoke.requests },
+    });
+    note(
+      `${region}: smoke test ${smoke.passed ? 'passed' : 'failed'} (${smoke.failures} of ${smoke.requests} failed)`,
+      region,
+    );
+    audit('region.smoke-tested', {
+      region,
+      details: { passed: smoke.passed, failures: smoke.failures, requests: smoke.requests },
+    });
+    if (!smoke.passed) {
+      throw ApplicationFailure.nonRetryable(
+        `smoke test of ${plan.version} failed in ${region}, which already ran it: ${smoke.failures} of ${smoke.requests} requests failed`,
+        'SmokeTestFailed',
+      );
+    }
   }
 
   function regionCompensation(

@@ -143,7 +143,10 @@ export async function doraFacts(
     let rollbackStartedAt: string | undefined;
     if (result !== 'succeeded') {
       const status = await finalStatus(client, info.workflowId);
-      rollbackStartedAt = status?.timeline.find((e) => e.message.startsWith('rolling back'))?.at;
+      // Only a release that had changed a region restored anything; one stopped before its first region did not.
+      if (status?.regions.some((r) => r.status === 'reverted')) {
+        rollbackStartedAt = status.timeline.find((e) => e.message.startsWith('rolling back'))?.at;
+      }
     }
     const createdAt = await artifactCreatedAt(summary.version);
     releases.push({

@@ -1,6 +1,6 @@
 // Steering releases: pause and resume, one release per service at a time (or queued), and freeze windows.
 import { describe, expect, it } from 'vitest';
-import { useEngines } from '../support/engine';
+import { useEngines, waitUntil } from '../support/engine';
 
 describe('release control', () => {
   const engines = useEngines();
@@ -192,7 +192,45 @@ describe('release control', () => {
     expect(done.regions.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     expect(await engine.fleetEvents('same-1')).toEqual([]);
     expect(done.timeline.map((e) => e.message)).toContain(`${engine.regions[0]}: already runs 1.0.0; nothing to do`);
+    // Nothing deployed, but every region was smoke-tested on the version it runs.
+    expect(done.regions.map((r) => r.smokeTest?.passed)).toEqual([true, true]);
   }, 30_000);
+
+  it('re-releasing a version staging still runs after production was rolled back reaches production again', async () => {
+    const engine = await engines.start({
+      environments: [
+        { name: 'staging', waves: [['s']] },
+        { name: 'production', waves: [['p']] },
+      ],
+    });
+    const { service } = engine;
+    const [staging, production] = engine.regions as [string, string];
+    await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'first' });
+    expect((await engine.waitForOutcome('first')).outcome?.result).toBe('succeeded');
+    // An SRE takes production (only) back to 1.0.0; staging stays on 1.1.0.
+    const { rollbackId } = await engine.trpc('sam').rollback.emergency.mutate({
+      service,
+      regions: [production],
+      reason: 'checkout errors in production',
+    });
+    await waitUntil(
+      async () => (await engine.trpc('sam').rollback.get.query({ service, rollbackId })).stage === 'succeeded',
+      30_000,
+    );
+
+    await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'again' });
+    const again = await engine.waitForOutcome('again');
+    expect(again.outcome?.result).toBe('succeeded');
+    expect(again.regions.map((r) => [r.region, r.status, r.smokeTest?.passed])).toEqual([
+      [staging, 'succeeded', true],
+      [production, 'succeeded', true],
+    ]);
+    expect((await engine.fleetEvents('again')).map((e) => `${e.event} ${e.region === staging ? 's' : 'p'}`)).toEqual([
+      'deploy p',
+      'traffic p',
+      'promote p',
+    ]);
+  }, 90_000);
 });
 
 describe('a region whose agent is not running', () => {
