@@ -568,7 +568,6 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     );
     touch(progress, { status: 'succeeded' });
     note(`${region}: done`, region);
-    await flushAudit();
   }
 
   /** Flags a region whose work has gone quiet for longer than expected, once, with what to check. */
@@ -701,6 +700,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       });
     }
     await Promise.allSettled(runs);
+    // One audit write per wave, not per region: the regions of a wave finish together, and history stays lean.
+    await flushAudit();
     if (firstFailure !== undefined) throw firstFailure;
   }
 

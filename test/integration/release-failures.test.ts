@@ -54,26 +54,26 @@ describe('release failures and compensation', () => {
     const [a, b, c] = engine.regions as [string, string, string];
     // A version that is fine everywhere but in region b (a region-specific dependency is broken there).
     const regional = { greeting: 'hi', failureRate: 0, failureRateIn: { [b]: 0.6 }, latencyMs: 5 };
-    await engine.publish('1.3.0', regional);
-    await engine.trpc('ci').release.start.mutate({ service, version: '1.3.0', releaseId: 'second-wave' });
+    await engine.publish('1.4.0', regional);
+    await engine.trpc('ci').release.start.mutate({ service, version: '1.4.0', releaseId: 'second-wave' });
 
     const done = await engine.waitForOutcome('second-wave');
     expect(done.outcome?.result).toBe('rolled-back');
-    expect(done.outcome?.reason).toContain(`canary of 1.3.0 failed in ${b}`);
+    expect(done.outcome?.reason).toContain(`canary of 1.4.0 failed in ${b}`);
     expect(done.regions.find((r) => r.region === a)?.smokeTest?.passed).toBe(true);
     expect(await everyRegionOn(engine, '1.0.0')).toBe(true);
 
     // Compensations: wave 2 (b and c, in parallel) first, then wave 1 (a), then the artifact.
     const names = done.compensations.map((comp) => comp.name);
     expect(names.slice(0, 2).sort()).toEqual([`revert ${b} to 1.0.0`, `revert ${c} to 1.0.0`].sort());
-    expect(names.slice(2)).toEqual([`revert ${a} to 1.0.0`, `demote artifact ${service}@1.3.0`]);
+    expect(names.slice(2)).toEqual([`revert ${a} to 1.0.0`, `demote artifact ${service}@1.4.0`]);
     expect(done.compensations.every((comp) => comp.status === 'done')).toBe(true);
     // The fleet saw it in that order too: a went back last.
     const reverts = (await engine.fleetEvents('second-wave')).filter((e) => e.event === 'revert');
     expect(reverts.at(-1)?.region).toBe(a);
     expect(reverts.map((e) => e.region).sort()).toEqual([a, b, c].sort());
-    // The ledger says so: a had recorded 1.3.0, and now records the way back.
-    expect(await engine.ledger.current(service, a)).toMatchObject({ version: '1.0.0', rolledBackFrom: '1.3.0' });
+    // The ledger says so: a had recorded 1.4.0, and now records the way back.
+    expect(await engine.ledger.current(service, a)).toMatchObject({ version: '1.0.0', rolledBackFrom: '1.4.0' });
   }, 60_000);
 
   it('an abort during a bake rolls back what was done, and only an SRE may abort', async () => {

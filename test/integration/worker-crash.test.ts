@@ -41,8 +41,9 @@ describe('worker crash', () => {
     const engine = await engines.start({ record: 'worker-crash-during-deploy', waves: [['a']], worker: 'process' });
     const { service } = engine;
     const region = engine.regions[0] as string;
-    // A version that takes 3s to start, so the kill lands while fleetd is still starting its instances.
-    const slow = { greeting: 'slow hello', failureRate: 0, latencyMs: 5, startupDelayMs: 3000 };
+    // A version that takes 8s to start, so the kill lands while fleetd is still starting its instances even when a
+    // busy machine makes the polling below slow.
+    const slow = { greeting: 'slow hello', failureRate: 0, latencyMs: 5, startupDelayMs: 8000 };
     await engine.publish('1.1.1-slow', slow);
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.1-slow', releaseId: 'crash-deploy' });
     // The deploy runs in the region's rollout child; wait until its deployCanary activity is running.

@@ -63,7 +63,13 @@ describe('replay of recorded histories', () => {
 
   it('covers every workflow type and replays cleanly with the current code', async () => {
     expect(new Set(histories.map((h) => h.type))).toEqual(
-      new Set(['releaseWorkflow', 'regionRolloutWorkflow', 'serviceWorkflow', 'emergencyRollbackWorkflow']),
+      new Set([
+        'releaseWorkflow',
+        'regionRolloutWorkflow',
+        'serviceWorkflow',
+        'emergencyRollbackWorkflow',
+        'auditReadWorkflow',
+      ]),
     );
     const results = await replay({ codePath: inject('workflowBundlePath') }, histories);
     const failures = results.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error?.message}`);

@@ -373,7 +373,13 @@ export async function startTestEngine(options: EngineOptions = {}) {
   }
 
   /** Packs, stores and signs (with this engine's trusted key) a version of the demo app with the given behaviour. */
-  function publish(version: string, behaviour: DemoBehaviour) {
+  /** Publishes a new version with `behaviour`; refuses one that exists (e.g. a seeded demo version) rather than reuse it. */
+  async function publish(version: string, behaviour: DemoBehaviour) {
+    if (await artifacts.resolve(service, version)) {
+      throw new Error(
+        `${service}@${version} is already published (a demo version?); pick another version for this test`,
+      );
+    }
     return publishDemoVersion(artifacts, version, behaviour, { service, signingKeyPem: signingKey.privateKeyPem });
   }
 
@@ -393,7 +399,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     const prefixes = ['release', 'region-rollout', 'rollback'].map(
       (kind) => `WorkflowId STARTS_WITH "${kind}/${service}/"`,
     );
-    const query = [...prefixes, `WorkflowId = "service/${service}"`].join(' OR ');
+    const auditReads = `(WorkflowType = "auditReadWorkflow" AND TaskQueue = "${releaseTaskQueue}")`;
+    const query = [...prefixes, `WorkflowId = "service/${service}"`, auditReads].join(' OR ');
     for await (const execution of client.workflow.list({ query })) {
       const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
       const name = execution.workflowId.replaceAll(suffix, 'x').replaceAll('/', '__');
@@ -465,6 +472,8 @@ async function readText(path: string): Promise<string> {
 function scrubHistory(json: string): string {
   return JSON.stringify(JSON.parse(json), (key, value: unknown) => {
     if (key === 'identity' && typeof value === 'string') return 'test-worker';
+    // Sticky task queues are named <pid>@<hostname> of the recording machine.
+    if (key === 'name' && typeof value === 'string' && /^\d+@/.test(value)) return 'sticky@test-host';
     return typeof value === 'string' ? value.replaceAll(ROOT, '<repo>') : value;
   });
 }
