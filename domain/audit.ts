@@ -1,23 +1,6 @@
 // The audit trail's records, as the workflows write them and the API reads them. The audit store (providers/audit)
 // chains and stores them; ids are chosen by the writer so a retried append stores each event once.
 
-export interface AuditEvent {
-  /** '<workflowId>#<n>': unique, and the same on every retry. */
-  id: string;
-  at: string;
-  /** Principal id, or 'engine'. */
-  actor: string;
-  action: string;
-  service: string;
-  releaseId?: string;
-  gate?: string;
-  region?: string;
-  beforeVersion?: string;
-  afterVersion?: string;
-  reason?: string;
-  details?: Record<string, string | number | boolean | null | string[]>;
-}
-
 /** One event, as the writer describes it. */
 export interface AuditEntry {
   /** Idempotency key chosen by the writer (e.g. '<workflowId>#<n>'): appending the same id twice stores it once. */
@@ -37,6 +20,11 @@ export interface AuditEntry {
   reason?: string;
   /** Plain JSON only (objects, arrays, strings, finite numbers, booleans, null), so it hashes the same once stored. */
   details?: Record<string, unknown>;
+}
+
+/** An entry as the release workflow writes it: details limited to values that survive any JSON round trip. */
+export interface AuditEvent extends Omit<AuditEntry, 'details'> {
+  details?: Record<string, string | number | boolean | null | string[]>;
 }
 
 /** A stored entry: its place in the chain and the hashes that bind it there. */

@@ -404,6 +404,22 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     return statusOf(gate);
   }
 
+  /** Opens a gate where one approver or SRE decides what the engine should not guess (drift, an inconclusive canary). */
+  async function askForDecision(id: string, description: string): Promise<{ gate: Gate; outcome: Gate['status'] }> {
+    const gate: Gate = {
+      id,
+      kind: 'analysis',
+      description,
+      status: 'pending',
+      quorum: 1,
+      roles: [...ANALYSIS_ROLES],
+      timeoutSeconds: plan.decisionTimeoutSeconds,
+      decisions: [],
+    };
+    status.gates.push(gate);
+    return { gate, outcome: await waitForGate(gate, 'needs-decision') };
+  }
+
   async function passGate(planned: GatePlan): Promise<void> {
     if (planned.kind === 'promotion') {
       const previousEnv = plan.waves.find((w) => w.index === planned.beforeWave - 1)?.environment;
@@ -455,18 +471,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       note(`config parity: ${parity.description}`);
       return;
     }
-    const gate: Gate = {
-      id: `config-parity-${nextEnv}`,
-      kind: 'analysis',
-      description: `config drift: ${parity.description}; approve to promote to ${nextEnv} anyway, reject to roll back`,
-      status: 'pending',
-      quorum: 1,
-      roles: [...ANALYSIS_ROLES],
-      timeoutSeconds: plan.decisionTimeoutSeconds,
-      decisions: [],
-    };
-    status.gates.push(gate);
-    const outcome = await waitForGate(gate, 'needs-decision');
+    const { gate, outcome } = await askForDecision(
+      `config-parity-${nextEnv}`,
+      `config drift: ${parity.description}; approve to promote to ${nextEnv} anyway, reject to roll back`,
+    );
     if (outcome !== 'approved') {
       const by = gate.decisions.find((d) => d.decision === 'reject');
       throw ApplicationFailure.nonRetryable(
@@ -624,18 +632,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       const request = pendingDecisions.find((d) => d.region === region);
       if (finished() || !request) return;
       pendingDecisions.splice(pendingDecisions.indexOf(request), 1);
-      const gate: Gate = {
-        id: `analysis-${region}-step-${request.step + 1}`,
-        kind: 'analysis',
-        description: `the canary analysis of ${region} at ${request.percent}% was inconclusive (${request.reasons.join('; ')}); approve to continue, reject to roll back`,
-        status: 'pending',
-        quorum: 1,
-        roles: [...ANALYSIS_ROLES],
-        timeoutSeconds: plan.decisionTimeoutSeconds,
-        decisions: [],
-      };
-      status.gates.push(gate);
-      const outcome = await waitForGate(gate, 'needs-decision');
+      const { gate, outcome } = await askForDecision(
+        `analysis-${region}-step-${request.step + 1}`,
+        `the canary analysis of ${region} at ${request.percent}% was inconclusive (${request.reasons.join('; ')}); approve to continue, reject to roll back`,
+      );
       enterStage('deploying');
       const decider = gate.decisions.at(-1)?.by ?? 'nobody (the gate timed out)';
       await child.signal(regionDecisionSignal, { step: request.step, proceed: outcome === 'approved', by: decider });
