@@ -1,5 +1,7 @@
 // Only verified artifacts are released: the digest must match the bytes and, for a service that requires it, a key
 // it trusts must have signed that digest. Anything else fails the release before a single region is touched.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packDemoVersion } from '../../demo/seed';
 import { generateSigningKey, signDigest } from '../../providers/artifacts/signing';
@@ -54,4 +56,23 @@ describe('artifact trust', () => {
       expect((await engine.artifacts.promotion(service, version)).status).toBe('candidate');
     }
   }, 90_000);
+
+  it('a signed artifact with one byte changed in the store fails the release, naming its digest', async () => {
+    const engine = await engines.start({ waves: [['a']] });
+    const { service } = engine;
+    const record = await engine.publish('2.1.0', behaviour);
+    // Someone with write access to the store flips one byte of the archive after it was signed.
+    const blob = join(engine.dir, 'data', 'artifacts', 'blobs', 'sha256', record.digest.slice('sha256:'.length));
+    const bytes = await readFile(blob);
+    const middle = bytes.length >> 1;
+    bytes.writeUInt8((bytes.readUInt8(middle) ^ 0x01) & 0xff, middle);
+    await writeFile(blob, bytes);
+
+    await engine.trpc('ci').release.start.mutate({ service, version: '2.1.0', releaseId: 'tampered' });
+    const done = await engine.waitForOutcome('tampered');
+    expect(done.outcome?.result).toBe('failed');
+    expect(done.outcome?.reason).toContain(`artifact ${record.digest} is corrupt`);
+    expect(await engine.fleetEvents('tampered')).toEqual([]);
+    expect((await engine.artifacts.promotion(service, '2.1.0')).status).toBe('candidate');
+  }, 60_000);
 });
