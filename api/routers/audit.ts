@@ -2,7 +2,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { ReleaseId, ServiceName } from '../../domain/names';
-import { readAuditTrail } from '../../workflows/visibility';
+import { readAuditTrail } from '../visibility';
 import { translated } from '../errors';
 import { requireRole, router } from '../trpc';
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { computeDora } from '../../domain/dora';
 import { ServiceName } from '../../domain/names';
 import { READ_ROLES } from '../../domain/roles';
-import { doraFacts } from '../../workflows/visibility';
+import { doraFacts } from '../visibility';
 import { translated } from '../errors';
 import { requireRole, router } from '../trpc';
 import { serviceOrThrow } from './release';

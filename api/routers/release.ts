@@ -10,7 +10,7 @@ import { PrincipalId, READ_ROLES } from '../../domain/roles';
 import { planRelease } from '../../domain/plan';
 import { ReleaseRequest } from '../../domain/release-request';
 import { decideGate, getReleaseStatus, signalRelease, startRelease } from '../../workflows/lifecycle';
-import { listReleases } from '../../workflows/visibility';
+import { listReleases } from '../visibility';
 import type { Context } from '../context';
 import { translated } from '../errors';
 import { requireRole, router } from '../trpc';

@@ -1,6 +1,6 @@
 // Client-side reads across many workflows, through Temporal visibility (the search attributes every release keeps
 // current): the release list with its filters, the facts DORA figures are computed from, and audit trail reads.
-// Used by the API; never bundled into workflow code.
+// Lives in the API, its only user (workflow code never imports @temporalio/client).
 import {
   type Client,
   type WorkflowExecutionInfo,
@@ -11,8 +11,8 @@ import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import type { FinishedRelease, FinishedRollback } from '../domain/dora';
 import { EngineError } from '../domain/errors';
 import { isFinalStage, type ReleaseStage as Stage, type ReleaseStatus } from '../domain/release-status';
-import type { auditReadWorkflow } from './audit-read';
-import type { AuditReadRequest, AuditReadResult, RollbackStatus } from './messages';
+import type { auditReadWorkflow } from '../workflows/audit-read';
+import type { AuditReadRequest, AuditReadResult, RollbackStatus } from '../workflows/messages';
 import {
   ReleaseChangeClass,
   ReleaseRegions,
@@ -20,7 +20,7 @@ import {
   ReleaseService,
   ReleaseStage,
   ReleaseVersion,
-} from './search-attributes';
+} from '../workflows/search-attributes';
 
 export interface ReleaseListFilter {
   service?: string;
