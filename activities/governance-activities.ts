@@ -1,8 +1,9 @@
 // Orchestrator activities that keep the record and tell people: the audit trail and notifications.
-import type { AuditEvent } from '../domain/audit';
-import type { AuditFilter, AuditRecord, AuditVerification } from '../domain/audit';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { AuditEvent, AuditFilter, AuditRecord, AuditVerification } from '../domain/audit';
 import type { AuditStore } from '../providers/audit/audit-store';
 import type { Notifier, ReleaseEvent } from '../providers/notify/notifier';
+import { NotificationFailedError } from '../providers/notify/webhook-notifier';
 
 export interface GovernanceActivityDeps {
   audit: AuditStore;
@@ -30,14 +31,20 @@ export function createGovernanceActivities({ audit, notifier }: GovernanceActivi
       return result.ok ? result : { ...result, problems: result.problems.slice(0, 100) };
     },
 
-    /** Tells people about a release event. Never fails: a notification that cannot be sent is reported, not thrown. */
-    async notifyRelease(event: ReleaseEvent): Promise<{ delivered: boolean; error?: string }> {
-      if (!notifier) return { delivered: false, error: 'no notifier configured' };
+    /**
+     * Tells people about a release event. A delivery that fails throws, so the notify profile retries it (a few quick
+     * tries); a webhook that refuses the message (4xx) is not retried. The release never waits on, nor fails by, it.
+     */
+    async notifyRelease(event: ReleaseEvent): Promise<{ delivered: boolean; reason?: string }> {
+      if (!notifier) return { delivered: false, reason: 'no notifier configured' };
       try {
         await notifier.notify(event);
         return { delivered: true };
       } catch (err) {
-        return { delivered: false, error: err instanceof Error ? err.message : String(err) };
+        const message = err instanceof Error ? err.message : String(err);
+        const status = err instanceof NotificationFailedError ? err.status : undefined;
+        const refused = status !== undefined && status >= 400 && status < 500 && status !== 429;
+        throw ApplicationFailure.create({ type: 'NotificationFailed', message, nonRetryable: refused });
       }
     },
   };
