@@ -33,7 +33,8 @@ export function createGovernanceActivities({ audit, notifier }: GovernanceActivi
 
     /**
      * Tells people about a release event. A delivery that fails throws, so the notify profile retries it (a few quick
-     * tries); a webhook that refuses the message (4xx) is not retried. The release never waits on, nor fails by, it.
+     * tries); a webhook that refuses the message (4xx) is not retried. Delivery is at least once: a message whose
+     * answer was lost may be posted twice. The release never waits on, nor fails by, a notification.
      */
     async notifyRelease(event: ReleaseEvent): Promise<{ delivered: boolean; reason?: string }> {
       if (!notifier) return { delivered: false, reason: 'no notifier configured' };

@@ -61,3 +61,25 @@ export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];
 }
+
+/** What a request's Authorization header says: no token, a token and whose it is (undefined: nobody's). */
+export type RequestAuth = { token: undefined } | { token: string; principal: Principal | undefined };
+
+const resolved = new WeakMap<object, RequestAuth>();
+
+/**
+ * Resolves the request's bearer token once per request (the failed-auth gate and the tRPC/REST context both ask),
+ * so a token is hashed and compared against the tokens file a single time.
+ */
+export function requestAuth(
+  req: { headers: { authorization?: string | undefined } },
+  authenticator: TokenAuthenticator,
+): RequestAuth {
+  let auth = resolved.get(req);
+  if (!auth) {
+    const token = bearerToken(req.headers.authorization);
+    auth = token === undefined ? { token } : { token, principal: authenticator.authenticate(token) };
+    resolved.set(req, auth);
+  }
+  return auth;
+}

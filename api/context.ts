@@ -6,7 +6,7 @@ import type { ServiceCatalog } from '../domain/catalog';
 import type { ArtifactRecord } from '../domain/artifact';
 import type { FreezeWindow, ReleaseCalendar } from '../domain/calendar';
 import type { LedgerRecord } from '../domain/ledger';
-import { bearerToken, type Principal, type TokenAuthenticator } from './auth';
+import { type Principal, requestAuth, type TokenAuthenticator } from './auth';
 
 /** The API's view of the artifact store: enough to refuse a release of an artifact that does not exist. */
 export interface ArtifactLookup {
@@ -59,9 +59,8 @@ export type Context = Awaited<ReturnType<typeof createContextInner>>;
 
 export function createContextFactory(deps: ApiDeps) {
   return function createContext({ req }: CreateExpressContextOptions): Context {
-    const token = bearerToken(req.headers.authorization);
-    if (token === undefined) return createContextInner({ deps });
-    const principal = deps.authenticator.authenticate(token);
-    return createContextInner({ deps, ...(principal ? { principal } : { invalidToken: true }) });
+    const auth = requestAuth(req, deps.authenticator);
+    if (auth.token === undefined) return createContextInner({ deps });
+    return createContextInner({ deps, ...(auth.principal ? { principal: auth.principal } : { invalidToken: true }) });
   };
 }

@@ -14,7 +14,7 @@
 // API_TRUST_PROXY so the address is the client's, not the proxy's.
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { Request, RequestHandler, Response } from 'express';
-import { bearerToken, hashToken, type TokenAuthenticator } from './auth';
+import { hashToken, requestAuth, type TokenAuthenticator } from './auth';
 import { notePrincipal } from './observability';
 import { sendRestError } from './rest';
 
@@ -152,8 +152,8 @@ export interface AuthGateOptions {
 export function authGate({ authenticator, limiter, transport }: AuthGateOptions): RequestHandler {
   return (req: Request, res, next) => {
     const client = clientKey(req.ip ?? req.socket.remoteAddress);
-    const token = bearerToken(req.get('authorization'));
-    const tokenHash = token === undefined ? undefined : hashToken(token);
+    const auth = requestAuth(req, authenticator);
+    const tokenHash = auth.token === undefined ? undefined : hashToken(auth.token);
     const wait = limiter.blockedFor(client, tokenHash);
     if (wait > 0) {
       res.setHeader('Retry-After', String(wait));
@@ -164,11 +164,10 @@ export function authGate({ authenticator, limiter, transport }: AuthGateOptions)
       );
       return;
     }
-    if (token !== undefined && tokenHash !== undefined) {
-      const principal = authenticator.authenticate(token);
-      if (principal) {
+    if (auth.token !== undefined && tokenHash !== undefined) {
+      if (auth.principal) {
         limiter.succeeded(client, tokenHash);
-        notePrincipal(req, principal.id);
+        notePrincipal(req, auth.principal.id);
       } else {
         limiter.failed(client);
       }

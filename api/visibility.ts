@@ -134,8 +134,7 @@ export async function doraFacts(
     ),
   ]);
 
-  const releases: FinishedRelease[] = [];
-  for (const info of releaseInfos) {
+  const releases = await inBatches(releaseInfos, async (info): Promise<FinishedRelease> => {
     const summary = summaryOf(info);
     const stage = summary.stage as Stage;
     // A release terminated by hand has no final stage: it did not deliver its change, so it counts as failed.
@@ -149,7 +148,7 @@ export async function doraFacts(
       }
     }
     const createdAt = await artifactCreatedAt(summary.version);
-    releases.push({
+    return {
       releaseId: summary.releaseId,
       version: summary.version,
       result,
@@ -157,26 +156,34 @@ export async function doraFacts(
       finishedAt: summary.closedAt ?? summary.startedAt,
       ...(createdAt ? { artifactCreatedAt: createdAt } : {}),
       ...(rollbackStartedAt ? { rollbackStartedAt } : {}),
-    });
-  }
+    };
+  });
 
-  const rollbacks: FinishedRollback[] = [];
-  for (const info of rollbackInfos) {
-    let status: RollbackStatus | undefined;
+  const restored = await inBatches(rollbackInfos, async (info): Promise<FinishedRollback[]> => {
+    let status: RollbackStatus;
     try {
       status = (await client.workflow.getHandle(info.workflowId).result()) as RollbackStatus;
     } catch {
-      status = undefined; // a failed rollback restored nothing
+      return []; // a failed rollback restored nothing
     }
-    if (!status) continue;
-    rollbacks.push({
-      rollbackId: status.rollbackId,
-      requestedAt: info.startTime.toISOString(),
-      finishedAt: (info.closeTime ?? info.startTime).toISOString(),
-      undidVersions: status.regions.flatMap((r) => (r.status === 'reverted' && r.from ? [r.from] : [])),
-    });
-  }
+    return [
+      {
+        rollbackId: status.rollbackId,
+        requestedAt: info.startTime.toISOString(),
+        finishedAt: (info.closeTime ?? info.startTime).toISOString(),
+        undidVersions: status.regions.flatMap((r) => (r.status === 'reverted' && r.from ? [r.from] : [])),
+      },
+    ];
+  });
+  const rollbacks = restored.flat();
   return { releases, rollbacks };
+}
+
+/** Maps `items` with `fn`, a few at a time: one round trip per item, without flooding the server. */
+async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, size = 16): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += size) results.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return results;
 }
 
 /** How long the API waits for the orchestrator to answer an audit read. */
