@@ -1,7 +1,7 @@
 // Emergency rollback, for SREs: put a service (every region, or the named ones) back on its last known-good version
 // from the version ledger, all regions in parallel, with no approval but an audited reason. The service coordinator
 // aborts any release in flight first and admits this workflow once that release has finished its own rollback.
-import { condition, log, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { RegionActivities, ReleaseActivities } from '../activities';
 import { rollbackTarget } from '../domain/ledger';
 import { regionTaskQueue } from '../domain/names';
@@ -12,15 +12,11 @@ import {
   type RollbackRegionState,
   type RollbackStatus,
 } from './messages';
+import { noteOn, now, publishStage } from './journal';
 import { compensationStep, quickStep } from './profiles';
 import { innermostMessage } from './saga';
-import { ReleaseStage } from './search-attributes';
 
 const ledger = proxyActivities<ReleaseActivities>(quickStep);
-
-function now(): string {
-  return new Date().toISOString();
-}
 
 export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): Promise<RollbackStatus> {
   const status: RollbackStatus = {
@@ -33,13 +29,10 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
     timeline: [],
     startedAt: now(),
   };
-  const note = (message: string, region?: string) => {
-    status.timeline.push({ at: now(), message, ...(region ? { region } : {}) });
-    log.info(message, region ? { region } : {});
-  };
+  const note = (message: string, region?: string) => noteOn(status.timeline, message, region);
   const enterStage = (stage: RollbackStatus['stage']) => {
     status.stage = stage;
-    upsertSearchAttributes([{ key: ReleaseStage, value: stage }]);
+    publishStage(stage);
   };
   let admitted = !input.queued;
   setHandler(admitSignal, () => {

@@ -1,0 +1,36 @@
+// Freeze windows: before each environment, the release calendar is read; in a freeze the release waits for its end
+// (or a calendar change), fails, or, for an emergency change, goes ahead with the override on record.
+import { ApplicationFailure, condition } from '@temporalio/workflow';
+import { activeFreeze } from '../../domain/calendar';
+import { releaseActivities } from './activities';
+import type { ReleaseRun } from './run-state';
+
+export async function respectFreeze(run: ReleaseRun, environment: string): Promise<void> {
+  const { plan, input } = run;
+  for (;;) {
+    const calendar = await releaseActivities.loadCalendar.executeWithOptions(
+      { summary: `check the release calendar for ${environment}` },
+      [],
+    );
+    const freeze = activeFreeze(calendar, new Date(), { service: plan.service, environment });
+    if (!freeze) return;
+    const names = freeze.windows.map((w) => `${w.id} (${w.reason})`).join(', ');
+    if (plan.freeze.override) {
+      run.note(`freeze ${names} overridden: emergency release, reason: ${input.reason ?? 'none given'}`);
+      run.audit('freeze.overridden', { actor: input.requestedBy, reason: `${names}: ${input.reason ?? 'none given'}` });
+      return;
+    }
+    if (plan.freeze.onFreeze === 'fail') {
+      throw ApplicationFailure.nonRetryable(
+        `${environment} is frozen by ${names} until ${freeze.endsAt.toISOString()}, and this service fails releases in a freeze`,
+        'Frozen',
+      );
+    }
+    run.enterStage('waiting-for-freeze');
+    run.note(`${environment} is frozen by ${names}; waiting until ${freeze.endsAt.toISOString()}`);
+    run.audit('freeze.waiting', { reason: names, details: { environment, until: freeze.endsAt.toISOString() } });
+    await run.record.flush();
+    run.freezeRecheck = false;
+    await condition(() => run.freezeRecheck, Math.max(1000, freeze.endsAt.getTime() - new Date().getTime()));
+  }
+}

@@ -1,0 +1,138 @@
+// The release workflow: one durable execution per release of service@version.
+//
+//   (queued) -> validate -> freeze check -> promote artifact -> per wave: gates, freeze check, pause point,
+//   bake between waves, expand migrations, regions in parallel (a region-rollout child each)
+//   -> contract migrations -> succeeded
+//
+// Every step registers its compensation before it runs. On failure, rejection, abort, a failed analysis or a
+// timed-out gate, compensations run in reverse order in a non-cancellable scope (the regions of one wave in
+// parallel); a compensation that fails or cannot run safely asks a human instead of being skipped.
+//
+// Module map: run-state (status, flags, saga, the one stage writer), handlers (messages), record (audit trail and
+// notifications), gates, freeze, waves, region (one region's run), region-events, migrations, rollback.
+import { condition, sleep, TemporalFailure } from '@temporalio/workflow';
+import type { ReleaseStatus } from '../../domain/release-status';
+import type { ReleaseInput } from '../messages';
+import { now } from '../journal';
+import { releaseActivities, releaseCompensations } from './activities';
+import { passGate } from './gates';
+import { respectFreeze } from './freeze';
+import { installHandlers } from './handlers';
+import { migrate, planMigrations } from './migrations';
+import { rollBack } from './rollback';
+import { ReleaseRun } from './run-state';
+import { runWave } from './waves';
+
+export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
+  const run = new ReleaseRun(input);
+  installHandlers(run);
+  try {
+    await run.main.run(() => release(run));
+  } catch (err) {
+    // Only a release failure (a Temporal failure: an activity, a child, a gate, an abort) is rolled back. Any other
+    // error is a bug in this code: it fails the workflow task, which Temporal retries until a fix is deployed, and
+    // the release waits, visibly, instead of being undone by mistake.
+    if (!(err instanceof TemporalFailure)) throw err;
+    return rollBack(run, err);
+  }
+  return succeed(run);
+}
+
+/** The pipeline, top down. */
+async function release(run: ReleaseRun): Promise<void> {
+  const { plan, input, status } = run;
+  if (!run.admitted) {
+    run.note(`queued behind another release of ${plan.service}`);
+    await condition(() => run.admitted);
+    run.note('admitted: the release ahead of this one finished');
+  }
+
+  // ---- validate: the artifact's digest and signature, the migrations it carries ----
+  run.enterStage('validating');
+  run.note(`release of ${plan.service}@${plan.version} (${plan.changeClass}) requested by ${input.requestedBy}`);
+  run.audit('release.requested', {
+    actor: input.requestedBy,
+    afterVersion: plan.version,
+    ...(input.reason ? { reason: input.reason } : {}),
+    details: { changeClass: plan.changeClass, regions: status.regions.map((r) => r.region) },
+  });
+  const artifactRef = { service: plan.service, version: plan.version, signatureRequired: plan.signatureRequired };
+  const artifact = await releaseActivities.resolveArtifact.executeWithOptions(
+    { summary: `verify ${plan.service}@${plan.version} (digest${plan.signatureRequired ? ' and signature' : ''})` },
+    [artifactRef],
+  );
+  status.artifactDigest = artifact.digest;
+  run.note(
+    `artifact ${plan.service}@${plan.version} is ${artifact.digest}${artifact.signedBy ? `, signed by key ${artifact.signedBy}` : ''}`,
+  );
+  run.audit('artifact.verified', {
+    details: { digest: artifact.digest, ...(artifact.signedBy ? { signedBy: artifact.signedBy } : {}) },
+  });
+  // Releases started before migrations existed carry none.
+  const migrations = run.governed
+    ? await releaseActivities.inspectMigrations.executeWithOptions(
+        { summary: `list the schema migrations ${plan.service}@${plan.version} carries` },
+        [{ service: plan.service, version: plan.version }],
+      )
+    : [];
+  if (migrations.length > 0) await planMigrations(run, migrations);
+  run.record.notify('release.started');
+  await run.record.flush();
+
+  // ---- freeze check, then promote the artifact ----
+  const firstEnvironment = plan.waves[0]?.environment;
+  if (firstEnvironment) await respectFreeze(run, firstEnvironment);
+  run.saga.add({
+    name: `demote artifact ${plan.service}@${plan.version}`,
+    group: 'artifact',
+    run: async () => {
+      await releaseCompensations.demoteArtifact.executeWithOptions(
+        { summary: `demote ${plan.service}@${plan.version} (rollback)` },
+        [{ service: plan.service, version: plan.version, releaseId: plan.releaseId, reason: run.rollbackReason }],
+      );
+    },
+  });
+  await releaseActivities.promoteArtifact.executeWithOptions(
+    { summary: `promote ${plan.service}@${plan.version} to released` },
+    [{ ...artifactRef, releaseId: plan.releaseId }],
+  );
+  run.audit('artifact.promoted', { afterVersion: plan.version });
+
+  // ---- the waves ----
+  for (const wave of plan.waves) {
+    for (const gate of plan.gates.filter((g) => g.beforeWave === wave.index)) await passGate(run, gate);
+    if (wave.index > 0) await respectFreeze(run, wave.environment);
+    await waitWhilePaused(run);
+    if (wave.index > 0 && plan.waveBakeSeconds > 0) {
+      run.note(`baking ${plan.waveBakeSeconds}s before wave ${wave.index + 1}`);
+      await sleep(plan.waveBakeSeconds * 1000, { summary: `bake ${plan.waveBakeSeconds}s between waves` });
+      await waitWhilePaused(run);
+    }
+    // Expand migrations run in an environment's database right before its first wave.
+    if (plan.waves.find((w) => w.environment === wave.environment)?.index === wave.index) {
+      await migrate(run, wave.environment, 'expand', migrations);
+    }
+    run.enterStage('deploying');
+    await runWave(run, wave, artifact.digest);
+  }
+
+  // ---- contract migrations: they remove what the previous version needed, so only once every environment runs
+  // the new one (plans made before migrations existed have no databaseEnvironments) ----
+  for (const environment of plan.databaseEnvironments ?? []) await migrate(run, environment, 'contract', migrations);
+}
+
+async function waitWhilePaused(run: ReleaseRun): Promise<void> {
+  if (run.status.paused) await condition(() => !run.status.paused);
+}
+
+async function succeed(run: ReleaseRun): Promise<ReleaseStatus> {
+  const { plan, status } = run;
+  run.note(`release of ${plan.service}@${plan.version} succeeded in ${status.regions.length} regions`);
+  run.audit('release.succeeded', { afterVersion: plan.version });
+  await run.record.flush();
+  run.enterStage('succeeded');
+  status.outcome = { result: 'succeeded', finishedAt: now() };
+  run.record.notify('release.succeeded');
+  await run.record.notified();
+  return status;
+}

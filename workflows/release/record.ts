@@ -1,0 +1,79 @@
+// The release's record for auditors and people: the audit trail and chat notifications.
+//
+// Audit record ids are `<workflowId>#<n>` in the order audit() is called, and the store keeps an id it already has.
+// So the ORDER of audit() calls is a durable contract with releases already running: reordering two calls in a
+// later version would misattribute their records on replay. The payload-exact replay test guards it.
+import { CancellationScope } from '@temporalio/workflow';
+import type { AuditEvent } from '../../domain/audit';
+import type { ReleasePlan } from '../../domain/plan';
+import { now } from '../journal';
+import { auditActivities, notifyActivities, type ReleaseEventKind } from './activities';
+
+export type AuditFields = Omit<Partial<AuditEvent>, 'id' | 'at' | 'action'>;
+
+export class ReleaseRecord {
+  private seq = 0;
+  private readonly pending: AuditEvent[] = [];
+  private writes: Promise<void> = Promise.resolve();
+  private readonly notifications: Promise<unknown>[] = [];
+
+  constructor(
+    private readonly workflowId: string,
+    private readonly plan: ReleasePlan,
+    private readonly requestedBy: string,
+    /** False for releases started before the audit trail and notifications existed: they replay without them. */
+    readonly enabled: boolean,
+  ) {}
+
+  /** Collects an audit event; it is written by the next flush(). */
+  audit(action: string, fields: AuditFields = {}): void {
+    if (!this.enabled) return;
+    this.pending.push({
+      id: `${this.workflowId}#${++this.seq}`,
+      at: now(),
+      actor: 'engine',
+      action,
+      service: this.plan.service,
+      releaseId: this.plan.releaseId,
+      ...fields,
+    });
+  }
+
+  /** Writes the audit events collected so far. Writes are chained (the trail keeps the order) and not cancellable. */
+  flush(): Promise<void> {
+    const write = async () => {
+      const batch = this.pending.splice(0);
+      if (batch.length === 0) return;
+      await CancellationScope.nonCancellable(() =>
+        auditActivities.appendAudit.executeWithOptions(
+          { summary: `audit: ${[...new Set(batch.map((e) => e.action))].join(', ')}` },
+          [batch],
+        ),
+      );
+    };
+    this.writes = this.writes.then(write, write);
+    return this.writes;
+  }
+
+  /** Tells people (chat) about the release; never waits for, nor fails on, the delivery. */
+  notify(kind: ReleaseEventKind, extra: { region?: string; gate?: string; reason?: string } = {}): void {
+    if (!this.enabled) return;
+    const event = {
+      kind,
+      service: this.plan.service,
+      version: this.plan.version,
+      releaseId: this.plan.releaseId,
+      requestedBy: this.requestedBy,
+      at: now(),
+      ...extra,
+    };
+    this.notifications.push(
+      notifyActivities.notifyRelease.executeWithOptions({ summary: `notify: ${kind}` }, [event]).catch(() => undefined),
+    );
+  }
+
+  /** Resolves once every notification sent so far was delivered or given up on. */
+  notified(): Promise<unknown> {
+    return Promise.all(this.notifications);
+  }
+}

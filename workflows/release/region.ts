@@ -1,0 +1,166 @@
+// One region's run within a release: its rollout child on the region's task queue, the human decisions it asks
+// for, the reports it sends, and the stall watch that flags a region whose agent has gone quiet.
+import { CancellationScope, type ChildWorkflowHandle, condition, log, startChild } from '@temporalio/workflow';
+import { regionRolloutWorkflowId } from '../../domain/names';
+import type { WavePlan } from '../../domain/plan';
+import type { RegionProgress } from '../../domain/release-status';
+import { regionDecisionSignal, type RegionEvent } from '../messages';
+import { regionRolloutWorkflow } from '../region-rollout';
+import { now } from '../journal';
+import { releaseActivities } from './activities';
+import { askForDecision } from './gates';
+import { regionEventEffects } from './region-events';
+import type { ReleaseRun } from './run-state';
+
+/** Applies a region's report to the release (see regionEventEffects). */
+export function onRegionEvent(run: ReleaseRun, event: RegionEvent): void {
+  const progress = run.status.regions.find((r) => r.region === event.region);
+  if (!progress) {
+    // Throwing here would fail the release; a stray report is only logged.
+    log.warn('report from a region not in the plan', { region: event.region });
+    return;
+  }
+  run.heardFrom.set(event.region, (run.heardFrom.get(event.region) ?? 0) + 1);
+  clearStall(run, event.region);
+  const effects = regionEventEffects(event, progress, run.plan.version);
+  run.touch(progress, effects.change);
+  if (effects.note) run.note(effects.note, event.region);
+  if (effects.audit) run.audit(effects.audit.action, effects.audit.fields);
+  if (effects.notify) run.record.notify(effects.notify.kind, effects.notify.extra);
+  if (effects.decision) run.pendingDecisions.push(effects.decision);
+}
+
+/** Rolls the release out in one region (a child workflow), then records the region's new version in the ledger. */
+export async function rollOut(
+  run: ReleaseRun,
+  region: string,
+  taskQueue: string,
+  wave: WavePlan,
+  digest: string,
+): Promise<void> {
+  const { plan, status } = run;
+  const progress = run.regionOf(region);
+  const workflowId = regionRolloutWorkflowId(plan.service, plan.releaseId, region);
+  run.touch(progress, { status: 'deploying', workflowId });
+  const child = await startChild(regionRolloutWorkflow, {
+    workflowId,
+    taskQueue,
+    args: [
+      {
+        releaseWorkflowId: run.workflowId,
+        releaseId: plan.releaseId,
+        service: plan.service,
+        region,
+        version: plan.version,
+        digest,
+        previousVersion: progress.previousVersion,
+        steps: plan.canary.steps,
+        analysis: plan.canary.analysis,
+        smokeTest: plan.smokeTest,
+        paused: status.paused,
+      },
+    ],
+    // A region left by a terminated release reverts itself instead of staying half-rolled-out.
+    parentClosePolicy: 'REQUEST_CANCEL',
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    staticSummary: `${region}: ${plan.service}@${plan.version} via ${plan.canary.steps.map((s) => `${s.percent}%`).join(' > ')} > 100% (wave ${wave.index + 1})`,
+  });
+  run.running.set(region, child);
+  let finished = false;
+  const result = child.result().finally(() => {
+    finished = true;
+  });
+  result.catch(() => undefined);
+  try {
+    await answerDecisions(run, region, child, progress, () => finished);
+  } finally {
+    // If this wave was cancelled, wait for the child to finish reverting its region before going on, so the
+    // release's own compensations never race with it.
+    await CancellationScope.nonCancellable(() => result.catch(() => undefined));
+    run.running.delete(region);
+  }
+  await result;
+  await releaseActivities.recordRegionVersion.executeWithOptions(
+    { summary: `${region}: record ${plan.version} in the version ledger` },
+    [
+      {
+        service: plan.service,
+        region,
+        version: plan.version,
+        digest,
+        releaseId: plan.releaseId,
+        recordedAt: now(),
+      },
+    ],
+  );
+  run.touch(progress, { status: 'succeeded' });
+  run.note(`${region}: done`, region);
+}
+
+/** Flags a region whose work has gone quiet for longer than expected, once, with what to check. */
+function markStalled(run: ReleaseRun, region: string): void {
+  const progress = run.regionOf(region);
+  if (progress.stalledSince) return;
+  progress.stalledSince = now();
+  run.note(
+    `${region}: no progress for ${run.plan.stallAlertSeconds}s; is the region agent serving task queue deploy.${region} running? The release carries on when it is`,
+    region,
+  );
+  run.enterStage('needs-attention');
+}
+
+function clearStall(run: ReleaseRun, region: string): void {
+  const progress = run.regionOf(region);
+  if (!progress.stalledSince) return;
+  delete progress.stalledSince;
+  run.note(`${region}: progress again`, region);
+  if (!run.status.regions.some((r) => r.stalledSince)) run.enterStage('deploying');
+}
+
+/** Awaits work done in a region, flagging the region while it takes longer than the stall threshold. */
+export async function watched<T>(run: ReleaseRun, region: string, work: Promise<T>): Promise<T> {
+  let done = false;
+  const settled = work.finally(() => {
+    done = true;
+  });
+  settled.catch(() => undefined);
+  while (!(await condition(() => done, run.plan.stallAlertSeconds * 1000))) markStalled(run, region);
+  clearStall(run, region);
+  return settled;
+}
+
+/** While a region's rollout runs, answers its requests for a human decision on an inconclusive analysis. */
+async function answerDecisions(
+  run: ReleaseRun,
+  region: string,
+  child: ChildWorkflowHandle<typeof regionRolloutWorkflow>,
+  progress: RegionProgress,
+  finished: () => boolean,
+): Promise<void> {
+  const { pendingDecisions, heardFrom } = run;
+  let heard = heardFrom.get(region) ?? 0;
+  for (;;) {
+    // One timer per region that fires only when the region is slow: no history cost while reports flow.
+    const woke = await condition(
+      () => finished() || pendingDecisions.some((d) => d.region === region),
+      run.plan.stallAlertSeconds * 1000,
+    );
+    if (!woke) {
+      if ((heardFrom.get(region) ?? 0) === heard) markStalled(run, region);
+      heard = heardFrom.get(region) ?? 0;
+      continue;
+    }
+    const request = pendingDecisions.find((d) => d.region === region);
+    if (finished() || !request) return;
+    pendingDecisions.splice(pendingDecisions.indexOf(request), 1);
+    const { gate, outcome } = await askForDecision(
+      run,
+      `analysis-${region}-step-${request.step + 1}`,
+      `the canary analysis of ${region} at ${request.percent}% was inconclusive (${request.reasons.join('; ')}); approve to continue, reject to roll back`,
+    );
+    run.enterStage('deploying');
+    const decider = gate.decisions.at(-1)?.by ?? 'nobody (the gate timed out)';
+    await child.signal(regionDecisionSignal, { step: request.step, proceed: outcome === 'approved', by: decider });
+    if (outcome === 'approved') run.touch(progress, { status: 'canary' });
+  }
+}

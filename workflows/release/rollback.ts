@@ -1,0 +1,104 @@
+// Rolling a release back: the saga's compensations in reverse order, in a non-cancellable scope, with every step on
+// the timeline and the audit trail. A compensation that fails, or that cannot run safely, opens an intervention
+// gate for an SRE instead of being skipped or guessed.
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import type { Gate } from '../../domain/approval';
+import type { ReleaseResult } from '../../domain/release-status';
+import { now } from '../journal';
+import { innermostMessage, type Compensation, type SagaHooks } from '../saga';
+import { waitForGate } from './gates';
+import type { ReleaseRun } from './run-state';
+
+/** Roles allowed to decide on a rollback step that needs a human. */
+const INTERVENTION_ROLES = ['sre'] as const;
+
+/** Rolls the release back after `err` and ends it: always throws the release's failure, with its status. */
+export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
+  const { status, abort } = run;
+  run.compensating = true;
+  if (status.paused) {
+    status.paused = false;
+    run.note('no longer paused: rolling back');
+  }
+  const reason = abort ? `aborted by ${abort.by}: ${abort.reason}` : innermostMessage(err);
+  const type = abort ? 'ReleaseAborted' : failureType(err);
+  run.rollbackReason = reason;
+  run.enterStage('rolling-back');
+  run.note(`rolling back: ${reason}`);
+  run.audit('release.rolling-back', { reason });
+  const allRan = await CancellationScope.nonCancellable(() => run.saga.compensate(compensationHooks(run)));
+  const ranSomething = status.compensations.length > 0;
+  const result: ReleaseResult = allRan && ranSomething ? 'rolled-back' : 'failed';
+  const finalReason = allRan ? reason : `${reason}; some compensations did not run (see compensations)`;
+  run.note(`release ${result}: ${finalReason}`);
+  run.audit(`release.${result}`, { reason: finalReason });
+  // The audit trail has the whole story before the status says the release is over.
+  await CancellationScope.nonCancellable(() => run.record.flush());
+  run.enterStage(result);
+  status.outcome = { result, reason: finalReason, finishedAt: now() };
+  await CancellationScope.nonCancellable(async () => {
+    run.record.notify(result === 'rolled-back' ? 'release.rolled-back' : 'release.failed', { reason: finalReason });
+    await run.record.notified();
+  });
+  throw ApplicationFailure.create({ type, message: finalReason, nonRetryable: true, details: [status] });
+}
+
+function compensationHooks(run: ReleaseRun): SagaHooks {
+  const { status } = run;
+  const record = (compensation: Compensation) => {
+    const existing = status.compensations.find((c) => c.name === compensation.name);
+    if (existing) return existing;
+    const created = { name: compensation.name, status: 'running' as const, at: now() };
+    status.compensations.push(created);
+    return created;
+  };
+  return {
+    onStart: (c: Compensation) => {
+      Object.assign(record(c), { status: 'running', at: now() });
+    },
+    onDone: (c: Compensation) => {
+      Object.assign(record(c), { status: 'done', at: now() });
+      run.note(`compensation done: ${c.name}`);
+      run.audit('compensation.done', { reason: c.name });
+      void run.record.flush();
+    },
+    onLeft: (c: Compensation, why: string, handledByHuman: boolean) => {
+      Object.assign(record(c), { status: handledByHuman ? 'done' : 'skipped', at: now(), error: why });
+      run.note(`compensation ${handledByHuman ? 'handled by a human' : 'left undone'}: ${c.name} (${why})`);
+      run.audit(handledByHuman ? 'compensation.handled-by-human' : 'compensation.left-undone', {
+        reason: `${c.name}: ${why}`,
+      });
+      void run.record.flush();
+    },
+    askHuman: async (c: Compensation, problem: string) => {
+      Object.assign(record(c), { status: 'needs-human', at: now(), error: problem });
+      const gate: Gate = {
+        id: `intervention-${status.gates.filter((g) => g.kind === 'intervention').length + 1}`,
+        kind: 'intervention',
+        description: c.irreversible
+          ? `${problem}; approve once it has been handled by hand, reject to leave it undone`
+          : `${problem}; approve to try again, reject to leave it undone (fix it by hand)`,
+        status: 'pending',
+        quorum: 1,
+        roles: [...INTERVENTION_ROLES],
+        decisions: [],
+      };
+      status.gates.push(gate);
+      const outcome = await waitForGate(run, gate, 'needs-attention');
+      run.enterStage('rolling-back');
+      return outcome === 'approved' ? ('retry' as const) : ('leave' as const);
+    },
+  };
+}
+
+/** The failure type of the innermost application failure (CanaryFailed, ApprovalRejected, ...). */
+function failureType(err: unknown): string {
+  let current: unknown = err;
+  let type = 'ReleaseFailed';
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure && current.type) type = current.type;
+    if (isCancellation(current)) type = 'ReleaseCancelled';
+    current = current.cause;
+  }
+  return type;
+}
