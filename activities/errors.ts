@@ -4,16 +4,22 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { ArtifactConflictError, ArtifactIntegrityError } from '../providers/artifacts/artifact-store';
 import { ArtifactRejectedError } from '../providers/artifacts/verifier';
 import { FleetError } from '../providers/fleet/fleet-target';
+import type { ActivityFailureType } from '../domain/failures';
+
+/** A failure retrying cannot fix, typed by the union in domain/failures.ts. */
+export function nonRetryable(type: ActivityFailureType, message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, type);
+}
 
 export function toActivityFailure(err: unknown): unknown {
   if (err instanceof FleetError) {
     return err.retryable
-      ? ApplicationFailure.retryable(err.message, 'FleetUnavailable')
-      : ApplicationFailure.nonRetryable(err.message, 'FleetRejected');
+      ? ApplicationFailure.retryable(err.message, 'FleetUnavailable' satisfies ActivityFailureType)
+      : nonRetryable('FleetRejected', err.message);
   }
-  if (err instanceof ArtifactRejectedError) return ApplicationFailure.nonRetryable(err.message, err.problem);
-  if (err instanceof ArtifactIntegrityError) return ApplicationFailure.nonRetryable(err.message, 'ArtifactTampered');
-  if (err instanceof ArtifactConflictError) return ApplicationFailure.nonRetryable(err.message, 'ArtifactConflict');
+  if (err instanceof ArtifactRejectedError) return nonRetryable(err.problem, err.message);
+  if (err instanceof ArtifactIntegrityError) return nonRetryable('ArtifactTampered', err.message);
+  if (err instanceof ArtifactConflictError) return nonRetryable('ArtifactConflict', err.message);
   return err;
 }
 

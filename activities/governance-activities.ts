@@ -1,6 +1,7 @@
 // Orchestrator activities that keep the record and tell people: the audit trail and notifications.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { AuditEvent, AuditFilter, AuditRecord, AuditVerification } from '../domain/audit';
+import type { ActivityFailureType } from '../domain/failures';
 import type { AuditStore } from '../providers/audit/audit-store';
 import type { Notifier, ReleaseEvent } from '../providers/notify/notifier';
 import { NotificationFailedError } from '../providers/notify/webhook-notifier';
@@ -45,7 +46,11 @@ export function createGovernanceActivities({ audit, notifier }: GovernanceActivi
         const message = err instanceof Error ? err.message : String(err);
         const status = err instanceof NotificationFailedError ? err.status : undefined;
         const refused = status !== undefined && status >= 400 && status < 500 && status !== 429;
-        throw ApplicationFailure.create({ type: 'NotificationFailed', message, nonRetryable: refused });
+        throw ApplicationFailure.create({
+          type: 'NotificationFailed' satisfies ActivityFailureType,
+          message,
+          nonRetryable: refused,
+        });
       }
     },
   };

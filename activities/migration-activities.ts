@@ -1,5 +1,5 @@
 // Orchestrator activities that run the schema migrations an artifact carries against an environment's database.
-import { ApplicationFailure } from '@temporalio/activity';
+import { nonRetryable } from './errors';
 import type { ArtifactStore } from '../providers/artifacts/artifact-store';
 import { migrationsFromArtifact, type Migration, type MigrationPhase } from '../providers/migrations/migrations';
 import {
@@ -58,8 +58,7 @@ export function describeChange(change: SchemaChange): string {
 export function createMigrationActivities({ artifacts, databases }: MigrationActivityDeps) {
   async function migrationsOf(service: string, version: string): Promise<Migration[]> {
     const record = await artifacts.resolve(service, version);
-    if (!record)
-      throw ApplicationFailure.nonRetryable(`there is no artifact ${service}@${version}`, 'ArtifactNotFound');
+    if (!record) throw nonRetryable('ArtifactNotFound', `there is no artifact ${service}@${version}`);
     return migrationsFromArtifact(await artifacts.read(record.digest));
   }
 
@@ -74,11 +73,9 @@ export function createMigrationActivities({ artifacts, databases }: MigrationAct
       try {
         return await fn(runner, migrations);
       } catch (err) {
-        if (err instanceof MigrationFailedError) throw ApplicationFailure.nonRetryable(err.message, 'MigrationFailed');
-        if (err instanceof MigrationChecksumError)
-          throw ApplicationFailure.nonRetryable(err.message, 'MigrationChecksumMismatch');
-        if (err instanceof IrreversibleMigrationError)
-          throw ApplicationFailure.nonRetryable(err.message, 'MigrationIrreversible');
+        if (err instanceof MigrationFailedError) throw nonRetryable('MigrationFailed', err.message);
+        if (err instanceof MigrationChecksumError) throw nonRetryable('MigrationChecksumMismatch', err.message);
+        if (err instanceof IrreversibleMigrationError) throw nonRetryable('MigrationIrreversible', err.message);
         throw err;
       }
     });

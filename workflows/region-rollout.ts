@@ -3,7 +3,6 @@
 // rollout is cancelled (abort, a failing sibling, its release terminated), the region goes back to the version it
 // ran before, so no region is left half-rolled-out whatever happens to its parent.
 import {
-  ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
@@ -13,6 +12,7 @@ import {
   sleep,
   TemporalFailure,
 } from '@temporalio/workflow';
+import { releaseFailure } from './failures';
 import type { RegionActivities } from '../activities';
 import {
   regionDecisionSignal,
@@ -81,23 +81,21 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
       verdicts.push({ ...verdict, step: index, percent });
       report({ region, kind: 'verdict', step: index, percent, verdict });
       if (verdict.verdict === 'fail') {
-        throw ApplicationFailure.create({
-          type: 'CanaryFailed',
-          message: `canary of ${version} failed in ${region} at ${percent}%: ${verdict.reasons.join('; ')}`,
-          nonRetryable: true,
-          details: [verdict],
-        });
+        throw releaseFailure(
+          'CanaryFailed',
+          `canary of ${version} failed in ${region} at ${percent}%: ${verdict.reasons.join('; ')}`,
+          [verdict],
+        );
       }
       if (verdict.verdict === 'inconclusive') {
         report({ region, kind: 'needs-decision', step: index, percent, verdict });
         await condition(() => decisions.has(index));
         const decision = decisions.get(index);
         if (!decision?.proceed) {
-          throw ApplicationFailure.create({
-            type: 'AnalysisRejected',
-            message: `canary analysis of ${version} in ${region} at ${percent}% was inconclusive (${verdict.reasons.join('; ')}) and ${decision?.by ?? 'nobody'} chose to roll back`,
-            nonRetryable: true,
-          });
+          throw releaseFailure(
+            'AnalysisRejected',
+            `canary analysis of ${version} in ${region} at ${percent}% was inconclusive (${verdict.reasons.join('; ')}) and ${decision?.by ?? 'nobody'} chose to roll back`,
+          );
         }
       }
     }
@@ -111,11 +109,10 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
     );
     report({ region, kind: 'smoke-test', ...smoke });
     if (!smoke.passed) {
-      throw ApplicationFailure.create({
-        type: 'SmokeTestFailed',
-        message: `smoke test of ${version} failed in ${region}: ${smoke.failures} of ${smoke.requests} requests failed`,
-        nonRetryable: true,
-      });
+      throw releaseFailure(
+        'SmokeTestFailed',
+        `smoke test of ${version} failed in ${region}: ${smoke.failures} of ${smoke.requests} requests failed`,
+      );
     }
     await delivered();
     return { verdicts, smokeTest: smoke };

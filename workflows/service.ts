@@ -14,6 +14,7 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { WorkflowFailureType } from '../domain/failures';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { releaseWorkflowId, rollbackWorkflowId } from '../domain/names';
 import { emergencyRollbackWorkflow } from './emergency-rollback';
@@ -134,14 +135,14 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         // The refusal names the blocking workflow, so a client can tell "in progress" from "just finished".
         if (active && active.kind === 'rollback') {
           throw ApplicationFailure.create({
-            type: 'ServiceBusy',
+            type: 'ServiceBusy' satisfies WorkflowFailureType,
             message: `an emergency rollback of ${service} (${active.id}, by ${active.requestedBy}) is in progress; start the release after it`,
             details: [active.workflowId],
           });
         }
         if (active && !queue) {
           throw ApplicationFailure.create({
-            type: 'ServiceBusy',
+            type: 'ServiceBusy' satisfies WorkflowFailureType,
             message: `release ${active.id} of ${service} is in progress (requested by ${active.requestedBy}); wait for it to finish, or start with queue: true`,
             details: [active.workflowId],
           });

@@ -6,9 +6,9 @@ import { ArtifactIntegrityError } from './artifact-store';
 import { checkSignature } from './signing';
 import type { TrustSource } from './trust-store';
 
-/** Why an artifact may not be released; retrying cannot fix any of these. */
-export type ArtifactProblem =
-  'ArtifactNotFound' | 'ArtifactTampered' | 'ArtifactUnsigned' | 'ArtifactSignatureInvalid' | 'ArtifactUntrustedKey';
+import type { ArtifactProblem } from '../../domain/failures';
+
+export type { ArtifactProblem };
 
 export class ArtifactRejectedError extends Error {
   override readonly name = 'ArtifactRejectedError';

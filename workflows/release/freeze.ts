@@ -1,6 +1,7 @@
 // Freeze windows: before each environment, the release calendar is read; in a freeze the release waits for its end
 // (or a calendar change), fails, or, for an emergency change, goes ahead with the override on record.
-import { ApplicationFailure, condition } from '@temporalio/workflow';
+import { condition } from '@temporalio/workflow';
+import { releaseFailure } from '../failures';
 import { activeFreeze } from '../../domain/calendar';
 import { releaseActivities } from './activities';
 import type { ReleaseRun } from './run-state';
@@ -21,9 +22,9 @@ export async function respectFreeze(run: ReleaseRun, environment: string): Promi
       return;
     }
     if (plan.freeze.onFreeze === 'fail') {
-      throw ApplicationFailure.nonRetryable(
-        `${environment} is frozen by ${names} until ${freeze.endsAt.toISOString()}, and this service fails releases in a freeze`,
+      throw releaseFailure(
         'Frozen',
+        `${environment} is frozen by ${names} until ${freeze.endsAt.toISOString()}, and this service fails releases in a freeze`,
       );
     }
     run.enterStage('waiting-for-freeze');

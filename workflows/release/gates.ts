@@ -2,6 +2,7 @@
 // gates for what the engine should not guess (config drift, an inconclusive canary), and the promotion gate between
 // environments (smoke tests passed, config parity).
 import { ApplicationFailure, condition, patched } from '@temporalio/workflow';
+import { releaseFailure } from '../failures';
 import { approvalsOf, checkDecision, type DecisionKind, type Gate } from '../../domain/approval';
 import type { GatePlan } from '../../domain/plan';
 import type { ReleaseStage } from '../../domain/release-status';
@@ -114,9 +115,9 @@ export async function passGate(run: ReleaseRun, planned: GatePlan): Promise<void
     const previousEnv = plan.waves.find((w) => w.index === planned.beforeWave - 1)?.environment;
     const unproven = status.regions.filter((r) => r.environment === previousEnv && !r.smokeTest?.passed);
     if (unproven.length > 0) {
-      throw ApplicationFailure.nonRetryable(
-        `cannot promote to the next environment: ${unproven.map((r) => r.region).join(', ')} did not pass their smoke tests`,
+      throw releaseFailure(
         'PromotionBlocked',
+        `cannot promote to the next environment: ${unproven.map((r) => r.region).join(', ')} did not pass their smoke tests`,
       );
     }
     if (previousEnv && patched('config-parity')) await checkParity(run, planned, previousEnv);
@@ -128,15 +129,15 @@ export async function passGate(run: ReleaseRun, planned: GatePlan): Promise<void
   const outcome = await waitForGate(run, gate, 'awaiting-approval');
   if (outcome === 'rejected') {
     const rejection = gate.decisions.find((d) => d.decision === 'reject');
-    throw ApplicationFailure.nonRetryable(
-      `gate ${gate.id} was rejected by ${rejection?.by ?? 'someone'}${rejection?.comment ? `: ${rejection.comment}` : ''}`,
+    throw releaseFailure(
       'ApprovalRejected',
+      `gate ${gate.id} was rejected by ${rejection?.by ?? 'someone'}${rejection?.comment ? `: ${rejection.comment}` : ''}`,
     );
   }
   if (outcome === 'timed-out') {
-    throw ApplicationFailure.nonRetryable(
-      `gate ${gate.id} timed out after ${gate.timeoutSeconds}s with ${approvalsOf(gate).length} of ${gate.quorum} approvals`,
+    throw releaseFailure(
       'ApprovalTimedOut',
+      `gate ${gate.id} timed out after ${gate.timeoutSeconds}s with ${approvalsOf(gate).length} of ${gate.quorum} approvals`,
     );
   }
 }
@@ -168,9 +169,9 @@ async function checkParity(run: ReleaseRun, planned: GatePlan, previousEnv: stri
   );
   if (outcome !== 'approved') {
     const by = gate.decisions.find((d) => d.decision === 'reject');
-    throw ApplicationFailure.nonRetryable(
-      `config drift between ${previousEnv} and ${nextEnv} (${parity.description}); ${by ? `rejected by ${by.by}${by.comment ? `: ${by.comment}` : ''}` : `nobody decided within ${gate.timeoutSeconds}s`}`,
+    throw releaseFailure(
       'ConfigDrift',
+      `config drift between ${previousEnv} and ${nextEnv} (${parity.description}); ${by ? `rejected by ${by.by}${by.comment ? `: ${by.comment}` : ''}` : `nobody decided within ${gate.timeoutSeconds}s`}`,
     );
   }
 }

@@ -2,7 +2,7 @@
 // environment's database right before its first wave, contract migrations once every environment runs the new
 // version. Each phase registers its way back first; a contract migration, or one without a down file, has none that
 // is safe to run automatically, so a rollback reaching it asks a human.
-import { ApplicationFailure } from '@temporalio/workflow';
+import { releaseFailure } from '../failures';
 import { innermostMessage } from '../saga';
 import { migrationActivities, releaseActivities, releaseCompensations, type MigrationSummary } from './activities';
 import type { ReleaseRun } from './run-state';
@@ -14,9 +14,9 @@ export async function planMigrations(run: ReleaseRun, carried: MigrationSummary[
   const { plan, status } = run;
   const list = carried.map((m) => `${m.id} (${m.phase})`).join(', ');
   if (plan.databaseEnvironments.length === 0) {
-    throw ApplicationFailure.nonRetryable(
-      `${plan.service}@${plan.version} carries schema migrations (${list}), but no environment of ${plan.service} has a database (database: true in the catalog)`,
+    throw releaseFailure(
       'MigrationsWithoutDatabase',
+      `${plan.service}@${plan.version} carries schema migrations (${list}), but no environment of ${plan.service} has a database (database: true in the catalog)`,
     );
   }
   status.migrations = plan.databaseEnvironments.flatMap((environment) =>

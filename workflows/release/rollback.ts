@@ -2,7 +2,9 @@
 // the timeline and the audit trail. A compensation that fails, or that cannot run safely, opens an intervention
 // gate for an SRE instead of being skipped or guessed.
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { releaseFailure } from '../failures';
 import type { Gate } from '../../domain/approval';
+import type { FailureType } from '../../domain/failures';
 import type { ReleaseResult } from '../../domain/release-status';
 import { now } from '../journal';
 import { innermostMessage, type Compensation, type SagaHooks } from '../saga';
@@ -21,7 +23,7 @@ export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
     run.note('no longer paused: rolling back');
   }
   const reason = abort ? `aborted by ${abort.by}: ${abort.reason}` : innermostMessage(err);
-  const type = abort ? 'ReleaseAborted' : failureType(err);
+  const type: FailureType = abort ? 'ReleaseAborted' : failureType(err);
   run.rollbackReason = reason;
   run.enterStage('rolling-back');
   run.note(`rolling back: ${reason}`);
@@ -40,7 +42,7 @@ export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
     run.record.notify(result === 'rolled-back' ? 'release.rolled-back' : 'release.failed', { reason: finalReason });
     await run.record.notified();
   });
-  throw ApplicationFailure.create({ type, message: finalReason, nonRetryable: true, details: [status] });
+  throw releaseFailure(type, finalReason, [status]);
 }
 
 function compensationHooks(run: ReleaseRun): SagaHooks {
@@ -92,11 +94,11 @@ function compensationHooks(run: ReleaseRun): SagaHooks {
 }
 
 /** The failure type of the innermost application failure (CanaryFailed, ApprovalRejected, ...). */
-function failureType(err: unknown): string {
+function failureType(err: unknown): FailureType {
   let current: unknown = err;
-  let type = 'ReleaseFailed';
+  let type: FailureType = 'ReleaseFailed';
   while (current instanceof Error) {
-    if (current instanceof ApplicationFailure && current.type) type = current.type;
+    if (current instanceof ApplicationFailure && current.type) type = current.type as FailureType;
     if (isCancellation(current)) type = 'ReleaseCancelled';
     current = current.cause;
   }

@@ -1,13 +1,8 @@
 // The state of one release run, shared by the modules of the release workflow: what the status query shows, the
 // control flags that messages set, the saga, and the cancellation scope of the pipeline. The stage has one writer
 // (setStage), reached through enterStage (the pipeline) and pause/resume (people).
-import {
-  ApplicationFailure,
-  CancellationScope,
-  type ChildWorkflowHandle,
-  patched,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { CancellationScope, type ChildWorkflowHandle, patched, workflowInfo } from '@temporalio/workflow';
+import { releaseFailure } from '../failures';
 import type { RegionProgress, ReleaseStage, ReleaseStatus } from '../../domain/release-status';
 import { isFinalStage } from '../../domain/release-status';
 import type { ReleaseInput } from '../messages';
@@ -141,7 +136,7 @@ export class ReleaseRun {
 
   regionOf(region: string): RegionProgress {
     const progress = this.status.regions.find((r) => r.region === region);
-    if (!progress) throw ApplicationFailure.nonRetryable(`region ${region} is not in the plan`, 'PlanInvalid');
+    if (!progress) throw releaseFailure('PlanInvalid', `region ${region} is not in the plan`);
     return progress;
   }
 

@@ -1,6 +1,7 @@
 // One wave: read what each region runs and register its way back, smoke-test the regions already on the version,
 // then roll out the others in parallel. One region failing stops its siblings, which revert themselves.
-import { ApplicationFailure, CancellationScope, patched } from '@temporalio/workflow';
+import { CancellationScope, patched } from '@temporalio/workflow';
+import { releaseFailure } from '../failures';
 import type { WavePlan } from '../../domain/plan';
 import type { Compensation } from '../saga';
 import { now } from '../journal';
@@ -94,9 +95,9 @@ async function smokeTestUnchanged(run: ReleaseRun, region: string, taskQueue: st
     details: { passed: smoke.passed, failures: smoke.failures, requests: smoke.requests },
   });
   if (!smoke.passed) {
-    throw ApplicationFailure.nonRetryable(
-      `smoke test of ${plan.version} failed in ${region}, which already ran it: ${smoke.failures} of ${smoke.requests} requests failed`,
+    throw releaseFailure(
       'SmokeTestFailed',
+      `smoke test of ${plan.version} failed in ${region}, which already ran it: ${smoke.failures} of ${smoke.requests} requests failed`,
     );
   }
 }

@@ -1,0 +1,38 @@
+// Why a release, or one of its steps, failed: the `type` of every ApplicationFailure the engine's workflows and
+// activities raise, in one union (as EngineErrorCode is for the API). The release's own failure carries the type of
+// the innermost cause, so pipelines and the API can tell a failed canary from a rejected approval.
+
+/** Failures a release workflow or a region rollout raises. */
+export type WorkflowFailureType =
+  | 'CanaryFailed'
+  | 'AnalysisRejected'
+  | 'SmokeTestFailed'
+  | 'ApprovalRejected'
+  | 'ApprovalTimedOut'
+  | 'ConfigDrift'
+  | 'PromotionBlocked'
+  | 'Frozen'
+  | 'MigrationsWithoutDatabase'
+  | 'PlanInvalid'
+  | 'ServiceBusy'
+  /** The release as a whole, by cause: aborted by a person, cancelled, or failed for another reason. */
+  | 'ReleaseAborted'
+  | 'ReleaseCancelled'
+  | 'ReleaseFailed';
+
+/** Why an artifact may not be released; retrying cannot fix any of these. */
+export type ArtifactProblem =
+  'ArtifactNotFound' | 'ArtifactTampered' | 'ArtifactUnsigned' | 'ArtifactSignatureInvalid' | 'ArtifactUntrustedKey';
+
+/** Failures an activity raises when a provider refuses or fails. */
+export type ActivityFailureType =
+  | ArtifactProblem
+  | 'ArtifactConflict'
+  | 'FleetUnavailable'
+  | 'FleetRejected'
+  | 'MigrationFailed'
+  | 'MigrationChecksumMismatch'
+  | 'MigrationIrreversible'
+  | 'NotificationFailed';
+
+export type FailureType = WorkflowFailureType | ActivityFailureType;
