@@ -80,6 +80,14 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       return ledger.observe(input.service, input.region, input.version, input.recordedAt);
     },
 
+    /** The promotion state of each version (released, demoted by a rollback, ...): a rollback never goes to a demoted one. */
+    async artifactPromotions(input: { service: string; versions: string[] }): Promise<Record<string, PromotionRecord>> {
+      const entries = await Promise.all(
+        input.versions.map(async (version) => [version, await artifacts.promotion(input.service, version)] as const),
+      );
+      return Object.fromEntries(entries);
+    },
+
     /** The region's ledger history, oldest first. */
     async ledgerHistory(input: { service: string; region: string }): Promise<LedgerRecord[]> {
       return ledger.history(input.service, input.region);

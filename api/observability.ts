@@ -125,7 +125,7 @@ export interface MetricsOptions {
 }
 
 /** Release outcomes as the release workflow records them in its ReleaseStage search attribute. */
-const OUTCOMES = ['succeeded', 'rolled-back', 'failed'] as const;
+const OUTCOMES = ['succeeded', 'rolled-back', 'failed', 'aborted'] as const;
 // The workflow type of releases (the function's name in workflows/release/index.ts, whose body the API must not import;
 // test/integration/rest-api.test.ts fails if the two drift apart). The coordinator and emergency rollbacks set
 // ReleaseStage too, hence the filter.
@@ -182,7 +182,7 @@ export class ApiMetrics {
     new Gauge({
       name: 'release_engine_releases',
       help:
-        'Releases known to Temporal visibility: by outcome (succeeded, rolled-back, failed) and in progress. ' +
+        'Releases known to Temporal visibility: by outcome (succeeded, rolled-back, failed, aborted) and in progress. ' +
         `Read at scrape time, cached ${cacheMs / 1000}s; bounded by the namespace's retention.`,
       labelNames: ['outcome'],
       registers: [this.registry],

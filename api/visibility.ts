@@ -26,7 +26,7 @@ export interface ReleaseListFilter {
   service?: string;
   stage?: Stage;
   /** `running` for releases still in flight, else the final result. */
-  outcome?: 'running' | 'succeeded' | 'rolled-back' | 'failed';
+  outcome?: 'running' | 'succeeded' | 'rolled-back' | 'failed' | 'aborted';
   requestedBy?: string;
   /** ISO times: releases started in [startedAfter, startedBefore). */
   startedAfter?: string;

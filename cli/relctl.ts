@@ -18,7 +18,7 @@ releases
   release plan   <service>@<version> [--change-class C] [--bake S]     show the plan without starting
   release start  <service>@<version> [--release-id ID] [--change-class standard|normal|emergency]
                  [--bake SECONDS] [--reason TEXT] [--queue] [--wait]
-  release list   [--service S] [--stage STAGE] [--outcome running|succeeded|rolled-back|failed]
+  release list   [--service S] [--stage STAGE] [--outcome running|succeeded|rolled-back|failed|aborted]
                  [--requested-by P] [--since ISO-TIME] [--limit N]
   release status <service> <release-id>
   release watch  <service> <release-id>                               follow until it ends

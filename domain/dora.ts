@@ -6,15 +6,18 @@
 // - lead time for changes: from the artifact's creation (when the change was built) to the release's success,
 //   median and 90th percentile;
 // - change failure rate: of the releases that finished in the period, the share that failed or rolled back, or that
-//   succeeded and were later undone by an emergency rollback;
+//   succeeded and were later undone by an emergency rollback. A release aborted before it changed anything
+//   (`aborted`) delivered no change, so it is neither a deployment nor a failure; it is counted on its own;
 // - time to restore: how long the service ran a bad change: a rolled-back release that had changed a region, from the
 //   moment it started rolling back to its end, and an emergency rollback from its request to its end; median.
+
+import type { ReleaseResult } from './release-status';
 
 /** One release that finished in the period. */
 export interface FinishedRelease {
   releaseId: string;
   version: string;
-  result: 'succeeded' | 'rolled-back' | 'failed';
+  result: ReleaseResult;
   startedAt: string;
   finishedAt: string;
   /** When the artifact was created; unknown artifacts are left out of lead time. */
@@ -40,7 +43,7 @@ export interface DoraPeriod {
 export interface DoraFigures {
   service: string;
   period: DoraPeriod;
-  releases: { finished: number; succeeded: number; rolledBack: number; failed: number };
+  releases: { finished: number; succeeded: number; rolledBack: number; failed: number; aborted: number };
   deploymentFrequency: { perDay: number; succeeded: number; days: number };
   leadTimeSeconds: { median: number | null; p90: number | null; samples: number };
   changeFailureRate: { rate: number | null; failures: number; finished: number };
@@ -89,11 +92,13 @@ export function computeDora(
       }),
     ),
   );
-  const failures = releases.filter((r) => r.result !== 'succeeded' || undone.has(r.releaseId));
+  // An aborted release changed nothing: not a change, so not a change failure either.
+  const changes = releases.filter((r) => r.result !== 'aborted');
+  const failures = changes.filter((r) => r.result !== 'succeeded' || undone.has(r.releaseId));
 
   const leadTimes = succeeded.flatMap((r) => (r.artifactCreatedAt ? [seconds(r.artifactCreatedAt, r.finishedAt)] : []));
   const restores = [
-    ...releases.flatMap((r) =>
+    ...changes.flatMap((r) =>
       r.result !== 'succeeded' && r.rollbackStartedAt ? [seconds(r.rollbackStartedAt, r.finishedAt)] : [],
     ),
     ...rollbacks.map((rb) => seconds(rb.requestedAt, rb.finishedAt)),
@@ -107,13 +112,14 @@ export function computeDora(
       succeeded: succeeded.length,
       rolledBack: releases.filter((r) => r.result === 'rolled-back').length,
       failed: releases.filter((r) => r.result === 'failed').length,
+      aborted: releases.length - changes.length,
     },
     deploymentFrequency: { perDay: round(succeeded.length / days), succeeded: succeeded.length, days: round(days) },
     leadTimeSeconds: { median: quantile(leadTimes, 0.5), p90: quantile(leadTimes, 0.9), samples: leadTimes.length },
     changeFailureRate: {
-      rate: releases.length > 0 ? round(failures.length / releases.length) : null,
+      rate: changes.length > 0 ? round(failures.length / changes.length) : null,
       failures: failures.length,
-      finished: releases.length,
+      finished: changes.length,
     },
     timeToRestoreSeconds: { median: quantile(restores, 0.5), samples: restores.length },
   };
@@ -126,6 +132,7 @@ function round(n: number): number {
 
 function summarize(f: Omit<DoraFigures, 'summary'>): string[] {
   const { deploymentFrequency: df, leadTimeSeconds: lt, changeFailureRate: cfr, timeToRestoreSeconds: ttr } = f;
+  const aborted = f.releases.aborted > 0 ? `; ${f.releases.aborted} aborted before changing anything, not counted` : '';
   return [
     `deployment frequency: ${df.perDay} successful releases per day (${df.succeeded} in ${df.days} days)`,
     lt.median === null
@@ -133,7 +140,7 @@ function summarize(f: Omit<DoraFigures, 'summary'>): string[] {
       : `lead time for changes: median ${humanDuration(lt.median)}, p90 ${humanDuration(lt.p90 ?? lt.median)} (${lt.samples} releases)`,
     cfr.rate === null
       ? 'change failure rate: no finished release'
-      : `change failure rate: ${(cfr.rate * 100).toFixed(1)}% (${cfr.failures} of ${cfr.finished} releases)`,
+      : `change failure rate: ${(cfr.rate * 100).toFixed(1)}% (${cfr.failures} of ${cfr.finished} releases)${aborted}`,
     ttr.median === null
       ? 'time to restore: nothing needed restoring'
       : `time to restore: median ${humanDuration(ttr.median)} (${ttr.samples} restores)`,

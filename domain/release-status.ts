@@ -17,6 +17,7 @@ export const ReleaseStage = z.enum([
   'succeeded',
   'rolled-back',
   'failed',
+  'aborted',
 ]);
 export type ReleaseStage = z.infer<typeof ReleaseStage>;
 
@@ -31,7 +32,11 @@ export type RegionStatus =
   | 'failed'
   | 'reverted';
 
-export type ReleaseResult = 'succeeded' | 'failed' | 'rolled-back';
+/**
+ * succeeded: every region runs the version; rolled-back: it was undone; failed: something could not be undone (see
+ * compensations); aborted: a person stopped it before it changed anything (not a change failure).
+ */
+export type ReleaseResult = 'succeeded' | 'failed' | 'rolled-back' | 'aborted';
 
 export interface StepVerdict extends CanaryVerdict {
   step: number;
@@ -114,5 +119,5 @@ export interface ReleaseStatus {
 
 /** Stages after which nothing more happens to the release. */
 export function isFinalStage(stage: ReleaseStage): boolean {
-  return stage === 'succeeded' || stage === 'failed' || stage === 'rolled-back';
+  return stage === 'succeeded' || stage === 'failed' || stage === 'rolled-back' || stage === 'aborted';
 }

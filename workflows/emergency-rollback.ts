@@ -1,9 +1,9 @@
 // Emergency rollback, for SREs: put a service (every region, or the named ones) back on its last known-good version
 // from the version ledger, all regions in parallel, with no approval but an audited reason. The service coordinator
 // aborts any release in flight first and admits this workflow once that release has finished its own rollback.
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { RegionActivities, ReleaseActivities } from '../activities';
-import { rollbackTarget } from '../domain/ledger';
+import { rollbackTarget, type LedgerRecord, type UnsafeVersions } from '../domain/ledger';
 import { regionTaskQueue } from '../domain/names';
 import {
   admitSignal,
@@ -59,6 +59,29 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
   );
   return status;
 
+  /**
+   * The versions of the region's ledger no rollback may go to: those of releases this rollback aborted, and those
+   * whose artifact was demoted (a release of it was rolled back).
+   */
+  async function unsafeVersions(region: string, history: readonly LedgerRecord[]): Promise<UnsafeVersions> {
+    const unsafe = new Map<string, string>((input.avoid ?? []).map(({ version, why }) => [version, why] as const));
+    const versions = [...new Set(history.map((e) => e.version))].filter((v) => !unsafe.has(v));
+    if (versions.length === 0) return unsafe;
+    const promotions = await ledger.artifactPromotions.executeWithOptions(
+      { summary: `${region}: which versions of its ledger were demoted` },
+      [{ service: input.service, versions }],
+    );
+    for (const version of versions) {
+      const promotion = promotions[version];
+      if (promotion?.status !== 'demoted') continue;
+      unsafe.set(
+        version,
+        `its artifact was demoted${promotion.releaseId ? ` by release ${promotion.releaseId}` : ''}${promotion.reason ? `: ${promotion.reason}` : ''}`,
+      );
+    }
+    return unsafe;
+  }
+
   async function rollBack(state: RollbackRegionState): Promise<void> {
     const { region } = state;
     const taskQueue = regionTaskQueue(region);
@@ -74,22 +97,37 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
       const history = await ledger.ledgerHistory.executeWithOptions({ summary: `${region}: read the version ledger` }, [
         { service: input.service, region },
       ]);
-      const decision = rollbackTarget(history, running.stableVersion);
+      // Rollbacks started before safe targets existed chose from the ledger alone.
+      const safeTargets = patched('rollback-safe-targets');
+      const unsafe = safeTargets ? await unsafeVersions(region, history) : new Map<string, string>();
+      const decision = rollbackTarget(history, running.stableVersion, unsafe);
       state.from = running.stableVersion;
       if (decision.kind === 'already-good') {
         state.status = 'already-good';
         state.to = decision.version;
-        note(`${region}: already on ${decision.version}, its last known-good version; nothing to do`, region);
+        if (safeTargets) state.why = decision.why;
+        note(
+          `${region}: already on ${decision.version}, its last known-good version${safeTargets ? ` (${decision.why})` : ''}; nothing to do`,
+          region,
+        );
         return;
       }
       if (decision.kind === 'none') {
         state.status = 'no-known-good';
-        note(`${region}: ${decision.reason}; left as it is`, region);
+        if (safeTargets) state.why = decision.reason;
+        note(
+          `${region}: ${decision.reason}; left as it is${safeTargets ? ': an SRE must decide where it goes' : ''}`,
+          region,
+        );
         return;
       }
       const target = decision.to;
       state.to = target.version;
       state.status = 'reverting';
+      if (safeTargets) {
+        state.why = decision.why;
+        note(`${region}: going back to ${target.version}: ${decision.why}`, region);
+      }
       await inRegion.revert.revertRegion.executeWithOptions(
         { summary: `${region}: back to ${target.version} (emergency)` },
         [{ service: input.service, region, version: target.version, releaseId: input.rollbackId }],

@@ -110,6 +110,8 @@ export interface EmergencyRollbackInput {
   reason: string;
   requestedBy: string;
   queued?: boolean;
+  /** Versions no region may be taken to, with why: those of the releases this rollback aborted. */
+  avoid?: { version: string; why: string }[];
 }
 
 export interface ServiceState {
@@ -134,6 +136,8 @@ export interface RollbackRegionState {
   status: 'pending' | 'reverting' | 'reverted' | 'already-good' | 'no-known-good' | 'failed';
   from?: string;
   to?: string;
+  /** Why the region goes to `to`, stays, or has no safe target (rollbacks started before this existed: absent). */
+  why?: string;
   error?: string;
 }
 

@@ -10,6 +10,7 @@ import {
   continueAsNew,
   allHandlersFinished,
   log,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
@@ -45,6 +46,8 @@ interface Entry {
   id: string;
   workflowId: string;
   requestedBy: string;
+  /** The version a release brings (releases only). */
+  version?: string;
   admitted: boolean;
   done: boolean;
   handle?: ChildWorkflowHandle<typeof releaseWorkflow> | ChildWorkflowHandle<typeof emergencyRollbackWorkflow>;
@@ -98,6 +101,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         id: releaseId,
         workflowId,
         requestedBy: release.requestedBy,
+        version: release.plan.version,
         admitted: ahead.length === 0,
         done: false,
       };
@@ -158,6 +162,8 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       if (seen.includes(rollback.rollbackId)) return { workflowId, aborted: [], alreadyStarted: true };
       remember(rollback.rollbackId);
       const aborted: string[] = [];
+      // The version a release in progress was moving to is suspect: no region goes back to it.
+      const avoid: { version: string; why: string }[] = [];
       for (const entry of live()) {
         if (entry.kind !== 'release' || !entry.handle) continue;
         try {
@@ -166,6 +172,12 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
             reason: `emergency rollback ${rollback.rollbackId}: ${rollback.reason}`,
           });
           aborted.push(entry.id);
+          if (entry.admitted && entry.version) {
+            avoid.push({
+              version: entry.version,
+              why: `release ${entry.id} was moving to it when this rollback aborted it`,
+            });
+          }
         } catch (err) {
           // It finished just now (this coordinator has not processed its completion yet): nothing to abort.
           log.info(`release ${entry.id} could not be aborted`, { error: innermostMessage(err) });
@@ -184,7 +196,13 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       entries.splice(activeIndex < 0 ? entries.length : activeIndex + 1, 0, entry);
       entry.handle = await startChild(emergencyRollbackWorkflow, {
         workflowId,
-        args: [{ ...rollback, queued: !entry.admitted }],
+        args: [
+          {
+            ...rollback,
+            queued: !entry.admitted,
+            ...(avoid.length > 0 && patched('rollback-avoids-aborted') ? { avoid } : {}),
+          },
+        ],
         parentClosePolicy: 'ABANDON',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         staticSummary: `Emergency rollback of ${service} by ${rollback.requestedBy}: ${rollback.reason}`,

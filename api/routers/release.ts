@@ -93,7 +93,7 @@ export const releaseRouter = router({
       z.strictObject({
         service: ServiceName.optional(),
         stage: ReleaseStageName.optional(),
-        outcome: z.enum(['running', 'succeeded', 'rolled-back', 'failed']).optional(),
+        outcome: z.enum(['running', 'succeeded', 'rolled-back', 'failed', 'aborted']).optional(),
         requestedBy: PrincipalId.optional(),
         startedAfter: z.iso.datetime({ offset: true }).optional(),
         startedBefore: z.iso.datetime({ offset: true }).optional(),

@@ -3,7 +3,13 @@
 
 /** What happened to a release. */
 export type ReleaseEventKind =
-  'release.started' | 'gate.waiting' | 'canary.failed' | 'release.rolled-back' | 'release.failed' | 'release.succeeded';
+  | 'release.started'
+  | 'gate.waiting'
+  | 'canary.failed'
+  | 'release.rolled-back'
+  | 'release.failed'
+  | 'release.aborted'
+  | 'release.succeeded';
 
 /** Every kind, in the order a release can go through them. */
 export const RELEASE_EVENT_KINDS: readonly ReleaseEventKind[] = [
@@ -12,6 +18,7 @@ export const RELEASE_EVENT_KINDS: readonly ReleaseEventKind[] = [
   'canary.failed',
   'release.rolled-back',
   'release.failed',
+  'release.aborted',
   'release.succeeded',
 ];
 

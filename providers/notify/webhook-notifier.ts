@@ -59,6 +59,7 @@ const EMOJI: Record<ReleaseEventKind, string> = {
   'canary.failed': '🚨',
   'release.rolled-back': '↩️',
   'release.failed': '❌',
+  'release.aborted': '⏹️',
   'release.succeeded': '✅',
 };
 
@@ -79,6 +80,9 @@ export function describeEvent(event: ReleaseEvent): string {
         return `Release of ${subject} was rolled back${where}${because}`;
       case 'release.failed':
         return `Release of ${subject} failed${where}${because}`;
+      case 'release.aborted':
+        // The reason says who and when: "by sam, before it changed anything: wrong version".
+        return `Release of ${subject} was aborted${event.reason ? ` ${clip(event.reason, LINE_REASON_LIMIT)}` : ''}`;
       case 'release.succeeded':
         return `Release of ${subject} succeeded${where}`;
     }

@@ -43,6 +43,10 @@ const CASES: Record<ReleaseEventKind, { extra: Partial<ReleaseEvent>; headline: 
     extra: { reason: 'artifact signature does not verify' },
     headline: '❌ Release of hello@1.2.0 failed: artifact signature does not verify',
   },
+  'release.aborted': {
+    extra: { reason: 'by sam, before it changed anything: wrong version' },
+    headline: '⏹️ Release of hello@1.2.0 was aborted by sam, before it changed anything: wrong version',
+  },
   'release.succeeded': { extra: {}, headline: '✅ Release of hello@1.2.0 succeeded' },
 };
 

@@ -23,7 +23,22 @@ describe('DORA figures', () => {
       [],
     );
     expect(figures.deploymentFrequency).toEqual({ perDay: 0.2, succeeded: 2, days: 10 });
-    expect(figures.releases).toEqual({ finished: 3, succeeded: 2, rolledBack: 1, failed: 0 });
+    expect(figures.releases).toEqual({ finished: 3, succeeded: 2, rolledBack: 1, failed: 0, aborted: 0 });
+  });
+
+  it('does not count a release aborted before it changed anything as a change, nor as a change failure', () => {
+    const figures = computeDora(
+      'hello',
+      period,
+      [release('a', 'succeeded'), release('b', 'rolled-back'), release('c', 'aborted'), release('d', 'aborted')],
+      [],
+    );
+    expect(figures.releases).toMatchObject({ finished: 4, aborted: 2 });
+    expect(figures.changeFailureRate).toEqual({ rate: 0.5, failures: 1, finished: 2 });
+    expect(figures.deploymentFrequency.succeeded).toBe(1);
+    expect(figures.summary).toContain(
+      'change failure rate: 50.0% (1 of 2 releases); 2 aborted before changing anything, not counted',
+    );
   });
 
   it('measures lead time from the artifact to the successful release, leaving out unknown artifacts', () => {

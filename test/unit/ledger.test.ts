@@ -38,13 +38,14 @@ describe('emergency rollback target', () => {
     });
   });
 
-  it('leaves a region that runs its baseline or what a rollback put back', () => {
-    expect(rollbackTarget([observed('1.0.0')], '1.0.0')).toEqual({ kind: 'already-good', version: '1.0.0' });
+  it('leaves a region that runs its baseline or what a rollback put back, saying which', () => {
+    expect(rollbackTarget([observed('1.0.0')], '1.0.0')).toEqual({
+      kind: 'already-good',
+      version: '1.0.0',
+      why: 'it was running before any release changed it',
+    });
     expect(rollbackTarget([observed('1.0.0'), released('1.1.0', 'r1'), rolledBack('1.0.0', '1.1.0')], '1.0.0')).toEqual(
-      {
-        kind: 'already-good',
-        version: '1.0.0',
-      },
+      { kind: 'already-good', version: '1.0.0', why: 'rb put it back (from 1.1.0)' },
     );
   });
 
@@ -57,5 +58,32 @@ describe('emergency rollback target', () => {
       kind: 'none',
       reason: 'no known-good version before 1.1.0 in the ledger',
     });
+  });
+
+  it('never goes to an unsafe version (demoted, or the target of an aborted release), and says what it skipped', () => {
+    // Production ran 1.0.0, then 1.1.0 and 1.3.0 were released; 1.1.0 was demoted since by a rolled-back release.
+    const history = [observed('1.0.0'), released('1.1.0', 'r1'), released('1.3.0', 'r2')];
+    const unsafe = new Map([['1.1.0', 'its artifact was demoted by release r3: canary failed']]);
+    expect(rollbackTarget(history, '1.3.0')).toMatchObject({ kind: 'revert', to: { version: '1.1.0' } });
+    const target = rollbackTarget(history, '1.3.0', unsafe);
+    expect(target).toMatchObject({ kind: 'revert', to: { version: '1.0.0' } });
+    expect(target.kind === 'revert' && target.why).toBe(
+      'a release put 1.3.0 there; 1.0.0 is the newest known-good version in its ledger (found running before any release); not 1.1.0 (its artifact was demoted by release r3: canary failed)',
+    );
+  });
+
+  it('has no target when every earlier version is unsafe, and says why', () => {
+    const unsafe = new Map([['1.1.0', 'release r3 was moving to it when this rollback aborted it']]);
+    expect(rollbackTarget([released('1.1.0', 'r1'), released('1.3.0', 'r2')], '1.3.0', unsafe)).toEqual({
+      kind: 'none',
+      reason:
+        'no known-good version before 1.3.0 in the ledger; not 1.1.0 (release r3 was moving to it when this rollback aborted it)',
+    });
+  });
+
+  it('treats a region running an unsafe version as the suspect, even if a rollback put it there', () => {
+    const history = [observed('1.0.0'), released('1.1.0', 'r1'), rolledBack('1.0.5', '1.1.0')];
+    const target = rollbackTarget(history, '1.0.5', new Map([['1.0.5', 'its artifact was demoted']]));
+    expect(target).toMatchObject({ kind: 'revert', to: { version: '1.0.0' } });
   });
 });

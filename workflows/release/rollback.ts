@@ -1,7 +1,7 @@
 // Rolling a release back: the saga's compensations in reverse order, in a non-cancellable scope, with every step on
 // the timeline and the audit trail. A compensation that fails, or that cannot run safely, opens an intervention
 // gate for an SRE instead of being skipped or guessed.
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { releaseFailure } from '../failures';
 import type { Gate } from '../../domain/approval';
 import type { FailureType } from '../../domain/failures';
@@ -24,13 +24,16 @@ export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
   }
   const reason = abort ? `aborted by ${abort.by}: ${abort.reason}` : innermostMessage(err);
   const type: FailureType = abort ? 'ReleaseAborted' : failureType(err);
+  // Nothing is registered before the artifact's promotion, the first change: an abort before it has nothing to undo.
+  // (Releases started before the aborted outcome existed end as failed.)
+  if (abort && run.saga.size === 0 && patched('aborted-outcome')) return endAborted(run, abort);
   run.rollbackReason = reason;
   run.enterStage('rolling-back');
   run.note(`rolling back: ${reason}`);
   run.audit('release.rolling-back', { reason });
   const allRan = await CancellationScope.nonCancellable(() => run.saga.compensate(compensationHooks(run)));
   const ranSomething = status.compensations.length > 0;
-  const result: ReleaseResult = allRan && ranSomething ? 'rolled-back' : 'failed';
+  const result: Exclude<ReleaseResult, 'aborted' | 'succeeded'> = allRan && ranSomething ? 'rolled-back' : 'failed';
   const finalReason = allRan ? reason : `${reason}; some compensations did not run (see compensations)`;
   run.note(`release ${result}: ${finalReason}`);
   run.audit(`release.${result}`, { reason: finalReason });
@@ -43,6 +46,22 @@ export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
     await run.record.notified();
   });
   throw releaseFailure(type, finalReason, [status]);
+}
+
+/** Ends a release that a person aborted before it changed anything: nothing to undo, and not a change failure. */
+async function endAborted(run: ReleaseRun, abort: { by: string; reason: string }): Promise<never> {
+  const { status } = run;
+  const reason = `aborted by ${abort.by} before it changed anything: ${abort.reason}`;
+  run.note(`release aborted: ${reason}`);
+  run.audit('release.aborted', { actor: abort.by, reason: abort.reason });
+  await CancellationScope.nonCancellable(() => run.record.flush());
+  run.enterStage('aborted');
+  status.outcome = { result: 'aborted', reason, finishedAt: now() };
+  await CancellationScope.nonCancellable(async () => {
+    run.record.notify('release.aborted', { reason: `by ${abort.by}, before it changed anything: ${abort.reason}` });
+    await run.record.notified();
+  });
+  throw releaseFailure('ReleaseAborted', reason, [status]);
 }
 
 function compensationHooks(run: ReleaseRun): SagaHooks {
