@@ -1,53 +1,189 @@
-// Replays the recorded histories of every scenario with the current workflow code: a change that is not replay-safe
-// (not behind patched()) fails here, before it can break releases in flight. A deliberately non-deterministic edit
-// proves the check bites. Histories are kept in sets, test/fixtures/histories/<set>/<scenario>/ (recorded with
-// RECORD_HISTORIES=<set>): v1 was recorded before the audit trail, migrations, notifications and config parity
-// existed and stands for releases started by that older code; each later set covers the code paths added since.
-import { readdir, readFile } from 'node:fs/promises';
+// Replays the recorded histories of every scenario with the current workflow code, twice:
+//  - with the bundle the workers run (global setup), which catches a change to the shape of the commands (a change
+//    that is not replay-safe, not behind patched());
+//  - payload-exact, with the same workflows bundled beside capture-interceptors.ts, which also compares what the code
+//    sends (activity inputs, child inputs, signals, update results, the result or failure) with what the history
+//    recorded. The order and content of activity inputs is a durable contract too: audit records are
+//    `<workflowId>#<n>` and the store keeps an id it already has, so two audit() calls swapped in a later version
+//    would misattribute the records of releases already running, and only this comparison sees it.
+// Deliberately wrong edits (test/fixtures/nondeterministic, test/fixtures/reordered-audit) prove both checks bite.
+//
+// Histories are kept in sets, test/fixtures/histories/<set>/<scenario>/ (recorded with RECORD_HISTORIES=<set>): v1 was
+// recorded before the audit trail, migrations, notifications and config parity existed and stands for releases
+// started by that older code; each later set covers the code paths added since. One test per scenario, so a slow
+// machine gets a timeout per scenario and a failure names its scenario.
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type InjectedSinks,
+  type ReplayResult,
+  type ReplayWorkerOptions,
+} from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, assert, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FAILURE_CONVERTER_PATH } from '../../workers/data-converter';
+import { SWAPPED_ACTIONS } from '../fixtures/reordered-audit/interceptors';
+import type { CapturedCommand, ReplayCaptureSinks } from './capture-interceptors';
+import { checkPayloads, recordedSends, type PayloadReport, type SentKind } from './payload-check';
 
-const HISTORIES = resolve(__dirname, '..', 'fixtures', 'histories');
+const ROOT = resolve(__dirname, '..', '..');
+const HISTORIES = join(ROOT, 'test', 'fixtures', 'histories');
+const WORKFLOWS = join(ROOT, 'workflows', 'index.ts');
+const CAPTURE = join(__dirname, 'capture-interceptors.ts');
+const REORDERED_AUDIT = join(ROOT, 'test', 'fixtures', 'reordered-audit', 'interceptors.ts');
+/** Per scenario (two replays); generous, for a loaded two-core machine. */
+const SCENARIO_TIMEOUT = 180_000;
+/** Bundling (webpack) plus replays of every release history. */
+const FIXTURE_TIMEOUT = 300_000;
+
+/** <set>/<scenario> folders, read when the file is collected so that each becomes a test of its own. */
+const SCENARIOS = readdirSync(HISTORIES)
+  .sort()
+  .flatMap((set) =>
+    readdirSync(join(HISTORIES, set))
+      .sort()
+      .map((scenario) => `${set}/${scenario}`),
+  );
 
 interface Recorded {
+  /** <set>/<scenario>/<file>.json */
   file: string;
+  scenario: string;
+  /** The id the workflow ran under (the code reads it: audit ids, the release id its regions report to). */
   workflowId: string;
   type: string;
   history: ReturnType<typeof historyFromJSON>;
 }
 
+async function loadHistory(scenario: string, name: string): Promise<Recorded> {
+  const history = historyFromJSON(JSON.parse(await readFile(join(HISTORIES, scenario, name), 'utf8')));
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  return {
+    file: `${scenario}/${name}`,
+    scenario,
+    // File names have the engine's random suffix replaced; the started event keeps the real id.
+    workflowId: started?.workflowId || name.replace(/\.json$/, '').replaceAll('__', '/'),
+    type: started?.workflowType?.name ?? 'unknown',
+    history,
+  };
+}
+
 async function recordedHistories(): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
-  for (const set of (await readdir(HISTORIES)).sort()) {
-    for (const scenario of (await readdir(join(HISTORIES, set))).sort()) {
-      const dir = join(HISTORIES, set, scenario);
-      for (const file of (await readdir(dir)).filter((f) => f.endsWith('.json')).sort()) {
-        const history = historyFromJSON(JSON.parse(await readFile(join(dir, file), 'utf8')));
-        const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-        recorded.push({
-          file: `${set}/${scenario}/${file}`,
-          workflowId: file.replace(/\.json$/, '').replaceAll('__', '/'),
-          type: started?.workflowType?.name ?? 'unknown',
-          history,
-        });
-      }
-    }
+  for (const scenario of SCENARIOS) {
+    const files = readdirSync(join(HISTORIES, scenario)).filter((f) => f.endsWith('.json'));
+    for (const name of files.sort()) recorded.push(await loadHistory(scenario, name));
   }
   return recorded;
 }
 
-async function replay(bundle: { codePath: string } | { code: string }, histories: Recorded[]): Promise<ReplayResult[]> {
+type Bundle = ReplayWorkerOptions['workflowBundle'];
+
+async function replay(workflowBundle: Bundle, histories: Recorded[]): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
   const iterable = histories.map(({ workflowId, history }) => ({ workflowId, history }));
-  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, iterable)) results.push(result);
+  for await (const result of Worker.runReplayHistories({ workflowBundle }, iterable)) results.push(result);
   return results;
+}
+
+/**
+ * Replays with a bundle that holds capture-interceptors.ts and returns, per history, the commands its code sent.
+ * Histories replay one at a time and sink calls run before the replay of a history is reported, so everything the
+ * sink received since the previous result belongs to this one.
+ */
+async function replayCapturing(workflowBundle: Bundle, histories: Recorded[]) {
+  let current: CapturedCommand[] = [];
+  let workflowIds = new Set<string>();
+  const sinks: InjectedSinks<ReplayCaptureSinks> = {
+    replayCapture: {
+      commands: {
+        fn: (info, commands: CapturedCommand[]) => {
+          workflowIds.add(info.workflowId);
+          current.push(...commands);
+        },
+        callDuringReplay: true,
+      },
+    },
+  };
+  const iterable = histories.map(({ workflowId, history }) => ({ workflowId, history }));
+  const replayed: { result: ReplayResult; commands: CapturedCommand[] }[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle, sinks }, iterable)) {
+    if (workflowIds.size > 1 || (workflowIds.size === 1 && !workflowIds.has(result.workflowId))) {
+      throw new Error(`commands of ${[...workflowIds].join(', ')} arrived with the replay of ${result.workflowId}`);
+    }
+    replayed.push({ result, commands: current });
+    current = [];
+    workflowIds = new Set();
+  }
+  return replayed;
+}
+
+function replayFailures(histories: Recorded[], results: ReplayResult[]): string[] {
+  return results.flatMap((r, i) => (r.error ? [`${histories[i]?.file}: ${r.error.message}`] : []));
+}
+
+/** The workflows bundled beside extra interceptor modules, built as the workers build theirs (failure converter). */
+async function bundleWith(interceptorModules: string[]): Promise<string> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS,
+    workflowInterceptorModules: interceptorModules,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: new DefaultLogger('ERROR'),
+  });
+  return code;
+}
+
+/** Replays payload-exact and compares; fails if a replay itself fails. */
+async function payloadReports(code: string, histories: Recorded[]): Promise<PayloadReport[]> {
+  const replayed = await replayCapturing({ code }, histories);
+  const results = replayed.map((r) => r.result);
+  expect(replayFailures(histories, results)).toEqual([]);
+  expect(replayed).toHaveLength(histories.length);
+  return histories.map((h, i) => checkPayloads(h.file, h.history, replayed[i]?.commands ?? []));
+}
+
+const KIND_NAMES: Record<SentKind, string> = {
+  activity: 'activity inputs',
+  child: 'child workflow starts',
+  signal: 'signals',
+  update: 'update results',
+  result: 'results',
+};
+
+function summary(reports: PayloadReport[]): string {
+  const total = (kind: SentKind) => reports.reduce((sum, r) => sum + r.compared[kind], 0);
+  const compared = (Object.keys(KIND_NAMES) as SentKind[]).map((k) => `${total(k)} ${KIND_NAMES[k]}`).join(', ');
+  const encryptedItems = reports.reduce((sum, r) => sum + r.encryptedItems, 0);
+  const encryptedPayloads = reports.reduce((sum, r) => sum + r.encryptedPayloads, 0);
+  const open = reports.filter((r) => r.open);
+  const beyond = open.reduce((sum, r) => sum + r.beyondHistory, 0);
+  return (
+    `${reports.length} histories; compared ${compared}; ` +
+    `${encryptedItems} not compared because their recorded payloads are encrypted (${encryptedPayloads} payloads); ` +
+    `${open.length} histories end with the workflow still running (no result to compare; ${beyond} commands sent past their end)`
+  );
+}
+
+/** Recorded appendAudit batches holding both swapped actions: what the reordered-audit fixture changes. */
+function holdsSwappedPair(history: Recorded['history']): boolean {
+  return recordedSends(history).sends.some((sent) => {
+    if (!sent.label.startsWith('activity appendAudit ')) return false;
+    const [batch] = (sent.value as { args: unknown[] }).args as { action: string }[][];
+    return SWAPPED_ACTIONS.every((action) => batch?.some((event) => event.action === action));
+  });
 }
 
 describe('replay of recorded histories', () => {
   let histories: Recorded[];
+  let captureBundle: string;
+  const reports: PayloadReport[] = [];
+
   beforeAll(async () => {
     try {
       Runtime.install({
@@ -58,10 +194,14 @@ describe('replay of recorded histories', () => {
     } catch {
       // already installed in this process
     }
-    histories = await recordedHistories();
+    [histories, captureBundle] = await Promise.all([recordedHistories(), bundleWith([CAPTURE])]);
+  }, 180_000);
+
+  afterAll(() => {
+    if (reports.length > 0) console.log(`payload-exact replay: ${summary(reports)}`);
   });
 
-  it('covers every workflow type and replays cleanly with the current code', async () => {
+  it('covers every workflow type', () => {
     expect(new Set(histories.map((h) => h.type))).toEqual(
       new Set([
         'releaseWorkflow',
@@ -71,23 +211,113 @@ describe('replay of recorded histories', () => {
         'auditReadWorkflow',
       ]),
     );
-    const results = await replay({ codePath: inject('workflowBundlePath') }, histories);
-    const failures = results.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error?.message}`);
-    expect(failures).toEqual([]);
-    expect(results).toHaveLength(histories.length);
     console.log(
-      `replayed ${results.length} recorded histories from ${new Set(histories.map((h) => h.file.split('/').slice(0, 2).join('/'))).size} scenarios in ${new Set(histories.map((h) => h.file.split('/')[0])).size} sets`,
+      `${histories.length} recorded histories from ${SCENARIOS.length} scenarios in ${new Set(SCENARIOS.map((s) => s.split('/')[0])).size} sets`,
     );
-  }, 120_000);
+  });
 
-  it('fails on a change that is not replay-safe', async () => {
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: resolve(__dirname, '..', 'fixtures', 'nondeterministic', 'workflows.ts'),
-      logger: new DefaultLogger('ERROR'),
-    });
-    const releases = histories.filter((h) => h.type === 'releaseWorkflow');
-    expect(releases.length).toBeGreaterThan(0);
-    const results = await replay({ code }, releases);
-    expect(results.map((r) => r.error?.constructor.name)).toEqual(releases.map(() => DeterminismViolationError.name));
-  }, 120_000);
+  for (const scenario of SCENARIOS) {
+    it(
+      `${scenario}: replays with the current code, sending what was recorded`,
+      async () => {
+        const own = histories.filter((h) => h.scenario === scenario);
+        expect(own.length).toBeGreaterThan(0);
+        const plain = await replay({ codePath: inject('workflowBundlePath') }, own);
+        expect(replayFailures(own, plain)).toEqual([]);
+        expect(plain).toHaveLength(own.length);
+
+        const checked = await payloadReports(captureBundle, own);
+        reports.push(...checked);
+        const problems = checked.flatMap((r) => r.problems);
+        if (problems.length > 0) assert.fail(`payload-exact replay of ${scenario}:\n${problems.join('\n')}`);
+      },
+      SCENARIO_TIMEOUT,
+    );
+  }
+
+  it(
+    'fails on a change that is not replay-safe',
+    async () => {
+      const { code } = await bundleWorkflowCode({
+        workflowsPath: resolve(__dirname, '..', 'fixtures', 'nondeterministic', 'workflows.ts'),
+        logger: new DefaultLogger('ERROR'),
+      });
+      const releases = histories.filter((h) => h.type === 'releaseWorkflow');
+      expect(releases.length).toBeGreaterThan(0);
+      const results = await replay({ code }, releases);
+      expect(results.map((r) => r.error?.constructor.name)).toEqual(releases.map(() => DeterminismViolationError.name));
+    },
+    FIXTURE_TIMEOUT,
+  );
+
+  it(
+    'fails payload-exact on two audit() calls swapped, which plain replay lets through',
+    async () => {
+      const [reordered, reorderedCapturing] = await Promise.all([
+        bundleWith([REORDERED_AUDIT]),
+        bundleWith([REORDERED_AUDIT, CAPTURE]),
+      ]);
+      const releases = histories.filter((h) => h.type === 'releaseWorkflow');
+      const affected = releases.filter((h) => holdsSwappedPair(h.history)).map((h) => h.file);
+      // v1 releases predate the audit trail; the later sets have releases whose first batch holds both events.
+      expect(affected.length).toBeGreaterThan(0);
+      expect(affected.length).toBeLessThan(releases.length);
+
+      const plain = await replay({ code: reordered }, releases);
+      expect(replayFailures(releases, plain)).toEqual([]);
+
+      const checked = await payloadReports(reorderedCapturing, releases);
+      const failed = checked.filter((r) => r.problems.length > 0);
+      expect(failed.map((r) => r.file)).toEqual(affected);
+      for (const report of failed) {
+        expect(report.problems[0]).toMatch(
+          /^\S+\.json, event \d+ \(ActivityTaskScheduled\) activity appendAudit \(id \d+\): the replay sent a different input\n {2}first difference at args\[0\]\[\d+\]\.action: recorded "release\.requested", replayed "artifact\.verified"/,
+        );
+      }
+      console.log(
+        `reordered audit: plain replay passed all ${releases.length} release histories; payload-exact failed the ${failed.length} whose audit batch holds both events, e.g.\n${failed[0]?.problems[0]}`,
+      );
+    },
+    FIXTURE_TIMEOUT,
+  );
+
+  it(
+    'counts encrypted recorded payloads as not compared, never as matching',
+    async () => {
+      // A recorded release with its audit batches and result sealed as the payload codec seals them (the key gone).
+      // Only payloads the workflow sends are sealed: those it reads (its input, activity results) would stop the
+      // replay itself, which then fails as any other replay failure.
+      const original = histories.find((h) => h.type === 'releaseWorkflow' && holdsSwappedPair(h.history));
+      if (!original) throw new Error('no recorded release with an audit batch');
+      const sealed = await loadHistory(original.scenario, original.file.split('/').at(-1) ?? '');
+      let sealedItems = 0;
+      let sealedPayloads = 0;
+      for (const event of sealed.history.events ?? []) {
+        const scheduled = event.activityTaskScheduledEventAttributes;
+        const payloads =
+          scheduled?.activityType?.name === 'appendAudit'
+            ? scheduled.input?.payloads
+            : event.workflowExecutionCompletedEventAttributes?.result?.payloads;
+        if (!payloads?.length) continue;
+        sealedItems++;
+        for (const payload of payloads) {
+          payload.metadata = { encoding: Buffer.from('binary/encrypted'), 'encryption-key-id': Buffer.from('gone') };
+          payload.data = Buffer.from('sealed, and the key is gone');
+          sealedPayloads++;
+        }
+      }
+      expect(sealedItems).toBeGreaterThan(1);
+
+      const [clear] = await payloadReports(captureBundle, [original]);
+      const [report] = await payloadReports(captureBundle, [sealed]);
+      if (!clear || !report) throw new Error('no report');
+      expect(report.problems).toEqual([]);
+      expect(report.encryptedItems).toBe(sealedItems);
+      expect(report.encryptedPayloads).toBe(sealedPayloads);
+      const comparedIn = (r: PayloadReport) => Object.values(r.compared).reduce((a, b) => a + b, 0);
+      expect(comparedIn(report)).toBe(comparedIn(clear) - sealedItems);
+      expect(summary([report])).toContain(`${sealedItems} not compared because their recorded payloads are encrypted`);
+    },
+    FIXTURE_TIMEOUT,
+  );
 });
