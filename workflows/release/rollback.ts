@@ -18,15 +18,16 @@ const INTERVENTION_ROLES = ['sre'] as const;
 export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
   const { status, abort } = run;
   run.compensating = true;
-  if (status.paused) {
-    status.paused = false;
-    run.note('no longer paused: rolling back');
-  }
-  const reason = abort ? `aborted by ${abort.by}: ${abort.reason}` : innermostMessage(err);
-  const type: FailureType = abort ? 'ReleaseAborted' : failureType(err);
   // Nothing is registered before the artifact's promotion, the first change: an abort before it has nothing to undo.
   // (Releases started before the aborted outcome existed end as failed.)
-  if (abort && run.saga.size === 0 && patched('aborted-outcome')) return endAborted(run, abort);
+  const nothingToUndo = abort !== undefined && run.saga.size === 0 && patched('aborted-outcome');
+  if (status.paused) {
+    status.paused = false;
+    run.note(`no longer paused: ${nothingToUndo ? 'aborted' : 'rolling back'}`);
+  }
+  if (abort && nothingToUndo) return endAborted(run, abort);
+  const reason = abort ? `aborted by ${abort.by}: ${abort.reason}` : innermostMessage(err);
+  const type: FailureType = abort ? 'ReleaseAborted' : failureType(err);
   run.rollbackReason = reason;
   run.enterStage('rolling-back');
   run.note(`rolling back: ${reason}`);
