@@ -1,0 +1,69 @@
+// Releases that reach every region: what a pipeline, an operator and the audit trail see when all goes well.
+import { describe, expect, it } from 'vitest';
+import { useWorkflowEngines } from '../support/workflow-engine';
+
+/** True when every text appears in `messages`, in this order. */
+function inOrder(messages: string[], texts: string[]): boolean {
+  const positions = texts.map((text) => messages.findIndex((m) => m.includes(text)));
+  return positions.every((p, i) => p >= 0 && (i === 0 || p > (positions[i - 1] ?? -1)));
+}
+
+describe('a release that goes well', () => {
+  const engines = useWorkflowEngines();
+
+  it('reaches every region of staging then production, wave by wave, and says so in the timeline and audit trail', async () => {
+    const engine = await engines.start({
+      environments: [
+        { name: 'staging', waves: [['s']] },
+        { name: 'production', waves: [['a'], ['b', 'c']] },
+      ],
+    });
+    const { releaseId } = await engine.start('1.1.0');
+    const done = await engine.waitForOutcome(releaseId);
+
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(
+      done.regions.map((r) => [r.region, r.environment, r.wave, r.status, r.trafficPercent, r.previousVersion]),
+    ).toEqual([
+      [engine.region('s'), 'staging', 0, 'succeeded', 100, '1.0.0'],
+      [engine.region('a'), 'production', 1, 'succeeded', 100, '1.0.0'],
+      [engine.region('b'), 'production', 2, 'succeeded', 100, '1.0.0'],
+      [engine.region('c'), 'production', 2, 'succeeded', 100, '1.0.0'],
+    ]);
+    expect(done.compensations).toEqual([]);
+    expect(['s', 'a', 'b', 'c'].map(engine.runs)).toEqual(['1.1.0', '1.1.0', '1.1.0', '1.1.0']);
+    expect((await engine.artifacts.promotion(engine.service, '1.1.0')).status).toBe('released');
+    for (const short of ['s', 'a', 'b', 'c']) {
+      expect(await engine.ledger.current(engine.service, engine.region(short))).toMatchObject({
+        version: '1.1.0',
+        releaseId,
+      });
+    }
+
+    const story = done.timeline.map((e) => e.message);
+    expect(
+      inOrder(story, [
+        `release of ${engine.service}@1.1.0 (standard) requested by ci`,
+        'wave 1 of 3 (staging)',
+        `${engine.region('s')}: smoke test passed`,
+        'gate promote-to-production passed',
+        'wave 2 of 3 (production)',
+        `${engine.region('a')}: done`,
+        'wave 3 of 3 (production)',
+        'succeeded in 4 regions',
+      ]),
+    ).toBe(true);
+    // Wave 3 starts only when wave 2 is done: region a was promoted before b or c got their canary.
+    const promotedA = engine.journal.indexOf(`promote ${engine.region('a')} 1.1.0`);
+    expect(promotedA).toBeGreaterThan(engine.journal.indexOf(`promote ${engine.region('s')} 1.1.0`));
+    expect(engine.journal.indexOf(`deploy ${engine.region('b')} 1.1.0`)).toBeGreaterThan(promotedA);
+    expect(engine.journal.indexOf(`deploy ${engine.region('c')} 1.1.0`)).toBeGreaterThan(promotedA);
+
+    const actions = engine.audit.actions(releaseId);
+    expect(actions[0]).toBe('release.requested');
+    expect(actions.at(-1)).toBe('release.succeeded');
+    expect(actions.filter((a) => a === 'region.promoted')).toHaveLength(4);
+    expect(await engine.audit.verify()).toMatchObject({ ok: true });
+    expect(engine.notifier.kinds(releaseId)).toEqual(['release.started', 'release.succeeded']);
+  }, 60_000);
+});
