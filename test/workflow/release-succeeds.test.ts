@@ -66,4 +66,78 @@ describe('a release that goes well', () => {
     expect(await engine.audit.verify()).toMatchObject({ ok: true });
     expect(engine.notifier.kinds(releaseId)).toEqual(['release.started', 'release.succeeded']);
   }, 60_000);
+
+  it('a region that already runs the version is left alone but still smoke-tested; the others get it', async () => {
+    const engine = await engines.start({ environments: [{ name: 'production', waves: [['a'], ['b']] }] });
+    // Region a was brought to 1.1.0 earlier (say, by a release that was later stopped); b still runs 1.0.0.
+    await engine.fleet.revert({
+      service: engine.service,
+      region: engine.region('a'),
+      version: '1.1.0',
+      requestId: 'setup',
+    });
+
+    const { releaseId } = await engine.start('1.1.0');
+    const done = await engine.waitForOutcome(releaseId);
+
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(done.timeline.map((e) => e.message)).toContain(`${engine.region('a')}: already runs 1.1.0; nothing to do`);
+    expect(done.regions.map((r) => [r.region, r.status, r.smokeTest?.passed])).toEqual([
+      [engine.region('a'), 'succeeded', true],
+      [engine.region('b'), 'succeeded', true],
+    ]);
+    // Nothing was deployed to a, so there is nothing to undo there either.
+    expect(engine.fleet.callsFor(releaseId).map((c) => `${c.operation} ${c.region}`)).toEqual([
+      `deploy ${engine.region('b')}`,
+      `setTraffic ${engine.region('b')}`,
+      `promote ${engine.region('b')}`,
+    ]);
+    expect(['a', 'b'].map(engine.runs)).toEqual(['1.1.0', '1.1.0']);
+  }, 60_000);
+
+  it('releasing the version every region already runs changes nothing and still succeeds', async () => {
+    const engine = await engines.start();
+    const { releaseId } = await engine.start('1.0.0');
+    const done = await engine.waitForOutcome(releaseId);
+
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(engine.fleet.callsFor(releaseId)).toEqual([]);
+    expect(done.regions[0]).toMatchObject({ status: 'succeeded', trafficPercent: 100, smokeTest: { passed: true } });
+  }, 60_000);
+
+  it('a deploy that the fleet refuses once with a retryable error is tried again, and the release succeeds', async () => {
+    const engine = await engines.start();
+    engine.fleet.fail({
+      operation: 'deploy',
+      region: engine.region('a'),
+      version: '1.1.0',
+      times: 1,
+      retryable: true,
+      message: 'fleet control plane unavailable (503)',
+    });
+    const { releaseId } = await engine.start('1.1.0');
+    const done = await engine.waitForOutcome(releaseId);
+
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(
+      engine.fleet
+        .callsFor(releaseId)
+        .filter((c) => c.operation === 'deploy')
+        .map((c) => c.result),
+    ).toEqual(['failed', 'done']);
+    expect(engine.runs('a')).toBe('1.1.0');
+  }, 60_000);
+
+  it('a notification channel that is down never fails a release', async () => {
+    const engine = await engines.start();
+    engine.notifier.setDown('chat webhook answered 502');
+    const { releaseId } = await engine.start('1.1.0');
+    const done = await engine.waitForOutcome(releaseId);
+
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(engine.runs('a')).toBe('1.1.0');
+    expect(engine.notifier.delivered).toEqual([]);
+    // Each event was tried a few times (the notify profile), then given up on.
+    expect(engine.notifier.attempts.filter((e) => e.kind === 'release.started').length).toBeGreaterThan(1);
+  }, 60_000);
 });
