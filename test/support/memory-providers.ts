@@ -109,6 +109,7 @@ export function createMemoryProviders(options: { instancesPerRegion?: number } =
     /** Opens every latch (so held activities can finish) and stops the fleet's server. */
     async close() {
       verifier.release();
+      audit.release();
       await fleet.close();
     },
   };

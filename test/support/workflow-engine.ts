@@ -20,6 +20,7 @@ import {
   getReleaseStatus,
   getRollbackStatus,
   getServiceState,
+  recheckFreezes,
   requestEmergencyRollback,
   signalRelease,
   startRelease,
@@ -299,6 +300,22 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
         const decision = defaultPayloadConverter.fromPayload<{ principal: { id: string } }>(payload);
         return [`${accepted.acceptedRequest?.input?.name}:${decision.principal.id}`];
       });
+    },
+
+    /**
+     * Tells waiting releases that the calendar changed, as the calendar API does after an edit, until this release
+     * has noticed: visibility may not list it as waiting yet, and a recheck that arrives while the release is still
+     * writing its freeze-wait audit record is lost (a known bug; see release-freeze.test.ts).
+     */
+    async calendarChanged(releaseId: string, timeoutMs = 10_000): Promise<ReleaseStatus> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        await recheckFreezes(client);
+        const now = await status(releaseId);
+        if (now.stage !== 'waiting-for-freeze') return now;
+        if (Date.now() > deadline) throw new Error(describeWait(releaseId, 'the calendar change', timeoutMs, now));
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
     },
 
     /** Starts the agent of a region that had none, as a region agent process would. */

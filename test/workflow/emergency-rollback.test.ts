@@ -76,6 +76,44 @@ describe('an emergency rollback', () => {
     expect(rollback.regions.every((r) => r.status === 'reverted' || r.status === 'already-good')).toBe(true);
   }, 60_000);
 
+  it('of some regions: no release may start meanwhile, a region whose revert fails is reported for a human, the rest go back', async () => {
+    const engine = await engines.start({ environments: [{ name: 'production', waves: [['a', 'b', 'c']] }] });
+    const [a, b] = [engine.region('a'), engine.region('b')];
+    const { releaseId } = await engine.start('1.1.0');
+    expect((await engine.waitForOutcome(releaseId)).outcome?.result).toBe('succeeded');
+    const slowRevert = engine.fleet.hold({ operation: 'revert', region: a });
+    engine.fleet.fail({ operation: 'revert', region: b, message: 'instance drain timed out' });
+
+    const { rollbackId } = await engine.rollback('sam', 'bad config in a and b', { regions: ['a', 'b'] });
+    await expect(engine.start('1.2.0')).rejects.toMatchObject({
+      code: 'RELEASE_IN_PROGRESS',
+      message: `an emergency rollback of ${engine.service} (${rollbackId}, by sam) is in progress; start the release after it`,
+    });
+    slowRevert.open();
+    const done = await engine.waitForRollback(rollbackId);
+
+    expect(done.stage).toBe('failed');
+    expect(done.regions.map((r) => [r.region, r.status, r.to, r.error])).toEqual([
+      [a, 'reverted', '1.0.0', undefined],
+      [b, 'failed', '1.0.0', 'instance drain timed out'],
+    ]);
+    expect(done.timeline.at(-1)?.message).toBe(`emergency rollback failed in ${b}: those regions need a human`);
+    expect(['a', 'b', 'c'].map(engine.runs)).toEqual(['1.0.0', '1.1.0', '1.1.0']);
+    // The ledger records only what really happened.
+    expect(await engine.ledger.current(engine.service, b)).toMatchObject({ version: '1.1.0', releaseId });
+  }, 60_000);
+
+  it('with nothing released yet, leaves every region as it is and says there is no known-good version', async () => {
+    const engine = await engines.start();
+    const done = await engine.waitForRollback((await engine.rollback('sam', 'just in case')).rollbackId);
+    expect(done.stage).toBe('succeeded');
+    expect(done.regions.map((r) => r.status)).toEqual(['no-known-good']);
+    expect(done.timeline.map((e) => e.message)).toContain(
+      `${engine.region('a')}: no known-good version before 1.0.0 in the ledger; left as it is`,
+    );
+    expect(engine.fleet.calls).toEqual([]);
+  }, 60_000);
+
   // fixed by the emergency-rollback target change: today the rollback takes production from 1.3.0 onto 1.1.0, the
   // version the aborted release's own compensation has just demoted, because the ledger still lists 1.1.0 as the
   // known-good version before 1.3.0; staging stays on 1.3.0. Flip to it() with the fix.

@@ -119,6 +119,21 @@ describe('abort', () => {
     });
   }, 60_000);
 
+  it('while paused ends the pause and rolls back', async () => {
+    const engine = await engines.start();
+    const { releaseId } = await engine.start('1.1.0', { bakeSeconds: 10 });
+    await engine.waitFor(releaseId, (s) => s.regions[0]?.trafficPercent === 50, 'the canary at 50%');
+    await engine.pause(releaseId, 'sam');
+    await engine.waitFor(releaseId, (s) => s.stage === 'paused', 'the pause');
+
+    await engine.abort(releaseId, 'sid', 'giving up on this version');
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('rolled-back');
+    expect(done.paused).toBe(false);
+    expect(done.timeline.map((e) => e.message)).toContain('no longer paused: rolling back');
+    expect(engine.runs('a')).toBe('1.0.0');
+  }, 60_000);
+
   // fixed by the aborted outcome change: today a release aborted before it changed anything ends `failed` (nothing
   // was compensated, so it is not "rolled-back"), and DORA counts it as a failed change. Flip to it() with the fix.
   it.fails(

@@ -78,6 +78,68 @@ describe('a release that fails', () => {
     expect(engine.fleet.calls).toEqual([]);
     expect((await engine.artifacts.promotion(engine.service, '1.2.0')).status).toBe('candidate');
   }, 60_000);
+
+  it('a failing region stops the other regions of its wave, which go back without being promoted', async () => {
+    const engine = await engines.start({ environments: [{ name: 'production', waves: [['a', 'b']] }] });
+    const [a, b] = [engine.region('a'), engine.region('b')];
+    engine.metrics.program('2.0.0', 'fail', { region: a });
+    // b is slow to start its canary, so it is still deploying when a fails.
+    const slowDeploy = engine.fleet.hold({ operation: 'deploy', region: b });
+    const { releaseId } = await engine.start('2.0.0');
+
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('rolled-back');
+    expect(done.outcome?.reason).toContain(`canary of 2.0.0 failed in ${a} at 50%`);
+    expect(done.regions.map((r) => [r.region, r.status])).toEqual([
+      [a, 'reverted'],
+      [b, 'reverted'],
+    ]);
+    expect(slowDeploy.isOpen).toBe(false);
+    expect(
+      engine.fleet.callsFor(releaseId).filter((c) => c.region === b && ['setTraffic', 'promote'].includes(c.operation)),
+    ).toEqual([]);
+    expect(['a', 'b'].map(engine.runs)).toEqual(['1.0.0', '1.0.0']);
+  }, 60_000);
+
+  it('a region that already runs the version but fails its smoke test stops the release before the next wave', async () => {
+    const engine = await engines.start({ environments: [{ name: 'production', waves: [['a'], ['b']] }] });
+    const a = engine.region('a');
+    await engine.fleet.revert({ service: engine.service, region: a, version: '1.1.0', requestId: 'setup' });
+    engine.fleet.breakSmokeTest('1.1.0', a);
+    const { releaseId } = await engine.start('1.1.0');
+
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.reason).toBe(
+      `smoke test of 1.1.0 failed in ${a}, which already ran it: 3 of 3 requests failed`,
+    );
+    expect(done.regions.map((r) => r.status)).toEqual(['failed', 'pending']);
+    // The release changed nothing in a, so nothing there is reverted; b was never touched.
+    expect(engine.fleet.callsFor(releaseId)).toEqual([]);
+    expect(['a', 'b'].map(engine.runs)).toEqual(['1.1.0', '1.0.0']);
+  }, 60_000);
+
+  it('an artifact whose bytes changed while the release waited is refused at promotion, before any region', async () => {
+    const engine = await engines.start();
+    await engine.calendar.put({
+      id: 'hold',
+      kind: 'one-off',
+      reason: 'change freeze',
+      start: new Date(Date.now() - 60_000).toISOString(),
+      end: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    const { releaseId } = await engine.start('1.1.0');
+    await engine.waitFor(releaseId, (s) => s.stage === 'waiting-for-freeze', 'the freeze wait');
+    engine.artifacts.tamper(engine.service, '1.1.0');
+    await engine.calendar.delete('hold');
+    await engine.calendarChanged(releaseId);
+
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.reason).toContain(
+      `${engine.service}@1.1.0: blob ${done.artifactDigest} does not match its digest`,
+    );
+    expect(engine.fleet.callsFor(releaseId)).toEqual([]);
+    expect((await engine.artifacts.promotion(engine.service, '1.1.0')).status).not.toBe('released');
+  }, 60_000);
 });
 
 describe('an analysis that cannot decide', () => {
@@ -119,5 +181,18 @@ describe('an analysis that cannot decide', () => {
     });
     expect(engine.runs('a')).toBe('1.0.0');
     expect(engine.fleet.callsFor(releaseId).map((x) => x.operation)).not.toContain('promote');
+  }, 60_000);
+
+  it('nobody deciding within the decision timeout rolls the region back', async () => {
+    const engine = await engines.start({ service: { approvals: { timeoutSeconds: 2 } } });
+    engine.metrics.program('1.1.0', 'inconclusive');
+    const { releaseId } = await engine.start('1.1.0');
+    const a = engine.region('a');
+
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('rolled-back');
+    expect(done.outcome?.reason).toMatch(/and nobody \(the gate timed out\) chose to roll back$/);
+    expect(done.gates.find((g) => g.id === `analysis-${a}-step-1`)?.status).toBe('timed-out');
+    expect(engine.runs('a')).toBe('1.0.0');
   }, 60_000);
 });

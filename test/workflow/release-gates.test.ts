@@ -178,4 +178,21 @@ describe('config drift between environments', () => {
       'config parity: staging and production have the same config keys',
     );
   }, 60_000);
+
+  it('nobody deciding on the drift within the decision timeout rolls the release back', async () => {
+    const engine = await engines.start({
+      environments: stagingThenProduction,
+      service: { approvals: { timeoutSeconds: 2 } },
+    });
+    await engine.setConfig('staging', 'db/pool-size');
+    const { releaseId } = await engine.start('1.1.0');
+
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome).toMatchObject({
+      result: 'rolled-back',
+      reason:
+        'config drift between staging and production (production lacks 1 key staging has: db/pool-size); nobody decided within 2s',
+    });
+    expect([engine.runs('s'), engine.runs('p')]).toEqual(['1.0.0', '1.0.0']);
+  }, 60_000);
 });

@@ -17,6 +17,7 @@ describe('a release that goes well', () => {
         { name: 'staging', waves: [['s']] },
         { name: 'production', waves: [['a'], ['b', 'c']] },
       ],
+      service: { waveBakeSeconds: 1 },
     });
     const { releaseId } = await engine.start('1.1.0');
     const done = await engine.waitForOutcome(releaseId);
@@ -47,8 +48,10 @@ describe('a release that goes well', () => {
         'wave 1 of 3 (staging)',
         `${engine.region('s')}: smoke test passed`,
         'gate promote-to-production passed',
+        'baking 1s before wave 2',
         'wave 2 of 3 (production)',
         `${engine.region('a')}: done`,
+        'baking 1s before wave 3',
         'wave 3 of 3 (production)',
         'succeeded in 4 regions',
       ]),

@@ -9,13 +9,28 @@ import type {
   AuditVerification,
 } from '../../../providers/audit/audit-store';
 import { auditRecordHash, GENESIS_HASH } from '../../../providers/audit/sql-audit-store';
+import { Latch } from './latch';
 
 export class MemoryAuditStore implements AuditStore {
   readonly records: AuditRecord[] = [];
   /** Append calls, each with the ids it was given (a retried activity shows up twice here, once in records). */
   readonly appends: string[][] = [];
+  private readonly holds: { action: string; latch: Latch }[] = [];
 
-  append(entries: AuditEntry[]): Promise<AuditRecord[]> {
+  /** Makes appends of a batch holding an entry with `action` wait until the returned latch is opened (a slow store). */
+  holdWhen(action: string): Latch {
+    const latch = new Latch();
+    this.holds.push({ action, latch });
+    return latch;
+  }
+
+  /** Lets every held append through. */
+  release(): void {
+    for (const hold of this.holds) hold.latch.open();
+  }
+
+  async append(entries: AuditEntry[]): Promise<AuditRecord[]> {
+    for (const hold of this.holds) if (entries.some((e) => e.action === hold.action)) await hold.latch.wait();
     this.appends.push(entries.map((e) => e.id));
     const stored: AuditRecord[] = [];
     for (const entry of entries) {
@@ -32,7 +47,7 @@ export class MemoryAuditStore implements AuditStore {
       this.records.push(record);
       stored.push(record);
     }
-    return Promise.resolve(stored);
+    return stored;
   }
 
   list(filter: AuditFilter = {}): Promise<AuditRecord[]> {
