@@ -9,7 +9,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { afterEach, inject } from 'vitest';
 import { type ServiceSpec, ServiceCatalog } from '../../domain/catalog';
-import { regionRolloutWorkflowId, releaseWorkflowId, rollbackWorkflowId, serviceWorkflowId } from '../../domain/names';
+import { releaseWorkflowId, serviceWorkflowId } from '../../domain/names';
 import { planRelease, type ReleasePlan } from '../../domain/plan';
 import { ReleaseRequest } from '../../domain/release-request';
 import type { ReleaseStatus } from '../../domain/release-status';
@@ -20,12 +20,11 @@ import {
   getReleaseStatus,
   getRollbackStatus,
   getServiceState,
-  recheckFreezes,
   requestEmergencyRollback,
   signalRelease,
   startRelease,
 } from '../../workflows/lifecycle';
-import type { RollbackStatus } from '../../workflows/messages';
+import { recheckFreezeSignal, type RollbackStatus } from '../../workflows/messages';
 import { createMemoryProviders, type PublishOptions } from './memory-providers';
 
 /** The people of these tests and their roles (as the API would resolve their tokens). */
@@ -147,7 +146,12 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
     });
     running.push({ workers, run: runWorkers(workers) });
   }
-  await serve(options.agents ? options.agents.map(region) : regions, true);
+  try {
+    await serve(options.agents ? options.agents.map(region) : regions, true);
+  } catch (err) {
+    await Promise.allSettled([providers.close(), nativeConnection.close(), connection.close()]);
+    throw err;
+  }
 
   const principal = (who: Person): Principal => ({ id: who, roles: [...PEOPLE[who]] });
   let releaseCount = 0;
@@ -303,14 +307,16 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
     },
 
     /**
-     * Tells waiting releases that the calendar changed, as the calendar API does after an edit, until this release
-     * has noticed: visibility may not list it as waiting yet, and a recheck that arrives while the release is still
-     * writing its freeze-wait audit record is lost (a known bug; see release-freeze.test.ts).
+     * Tells the release the calendar changed (the signal the calendar API's recheckFreezes sends to every waiting
+     * release; sent to this release only, so tests running side by side never wake each other's), again until it has
+     * noticed: a recheck that arrives while the release is still writing its freeze-wait audit record is lost (a
+     * known bug; see release-freeze.test.ts).
      */
     async calendarChanged(releaseId: string, timeoutMs = 10_000): Promise<ReleaseStatus> {
+      const handle = client.workflow.getHandle(releaseWorkflowId(service, releaseId));
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        await recheckFreezes(client);
+        await handle.signal(recheckFreezeSignal);
         const now = await status(releaseId);
         if (now.stage !== 'waiting-for-freeze') return now;
         if (Date.now() > deadline) throw new Error(describeWait(releaseId, 'the calendar change', timeoutMs, now));
@@ -323,13 +329,12 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
 
     async close() {
       // Nothing this test started may keep running on the shared server: close every open workflow of the service.
-      const query =
-        [
-          `WorkflowId = "${serviceWorkflowId(service)}"`,
-          ...['release', 'region-rollout', 'rollback'].map((kind) => `WorkflowId STARTS_WITH "${kind}/${service}/"`),
-        ].join(' OR ') + ' ';
+      const ids = [
+        `WorkflowId = "${serviceWorkflowId(service)}"`,
+        ...['release', 'region-rollout', 'rollback'].map((kind) => `WorkflowId STARTS_WITH "${kind}/${service}/"`),
+      ].join(' OR ');
       const open: string[] = [];
-      for await (const execution of client.workflow.list({ query: `(${query}) AND ExecutionStatus = "Running"` })) {
+      for await (const execution of client.workflow.list({ query: `(${ids}) AND ExecutionStatus = "Running"` })) {
         open.push(execution.workflowId);
       }
       await Promise.all(
@@ -360,9 +365,6 @@ function describeWait(releaseId: string, what: string, timeoutMs: number, last: 
     `${last.paused ? ' (paused)' : ''}, gates: ${gates}; timeline:\n${timeline}`
   );
 }
-
-/** Workflow ids a test may want to look at directly. */
-export const workflowIds = { releaseWorkflowId, regionRolloutWorkflowId, rollbackWorkflowId, serviceWorkflowId };
 
 /**
  * One engine per test, closed after it: `const engines = useWorkflowEngines();` in a describe block, then
