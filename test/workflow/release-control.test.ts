@@ -1,0 +1,238 @@
+// People steering a release in flight: pause and resume (also while a decision is pending), abort, one release per
+// service at a time with a queue, and a region whose agent is not running.
+import { describe, expect, it } from 'vitest';
+import { doraFacts } from '../../api/visibility';
+import { computeDora } from '../../domain/dora';
+import type { ReleaseStatus } from '../../domain/release-status';
+import { useWorkflowEngines, type WorkflowEngine } from '../support/workflow-engine';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Checks, for `ms`, that the release stays paused and that `region` is not promoted meanwhile. */
+async function staysPaused(engine: WorkflowEngine, releaseId: string, region: string, ms: number) {
+  const deadline = Date.now() + ms;
+  let last: ReleaseStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await engine.status(releaseId);
+    expect([last.stage, last.paused]).toEqual(['paused', true]);
+    await sleep(200);
+  }
+  expect(engine.fleet.callsFor(releaseId).filter((c) => c.operation === 'promote' && c.region === region)).toEqual([]);
+  return last;
+}
+
+describe('pause and resume', () => {
+  const engines = useWorkflowEngines();
+
+  it('a pause holds the next step while the bake in progress keeps counting; resume carries on', async () => {
+    const engine = await engines.start({ environments: [{ name: 'production', waves: [['a'], ['b']] }] });
+    const a = engine.region('a');
+    const { releaseId } = await engine.start('1.1.0', { bakeSeconds: 3 });
+    await engine.waitFor(releaseId, (s) => s.regions[0]?.trafficPercent === 50, `${a} at 50%`);
+
+    await engine.pause(releaseId, 'sam', 'checking dashboards');
+    const paused = await engine.waitFor(releaseId, (s) => s.stage === 'paused', 'the pause');
+    expect(paused.timeline.map((e) => e.message)).toContain(
+      'paused by sam: checking dashboards; bakes in progress keep counting, nothing new starts',
+    );
+    // The bake ended and was analysed while paused, but the region was not promoted.
+    await engine.waitFor(releaseId, (s) => (s.regions[0]?.verdicts.length ?? 0) > 0, `the analysis of ${a}`);
+    await staysPaused(engine, releaseId, a, 1500);
+    expect(engine.fleet.inspect(engine.service, a).weights).toEqual({ '1.0.0': 50, '1.1.0': 50 });
+
+    await engine.resume(releaseId, 'sam');
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(['a', 'b'].map(engine.runs)).toEqual(['1.1.0', '1.1.0']);
+    expect(done.timeline.map((e) => e.message)).toContain('resumed by sam');
+    expect(engine.audit.actions(releaseId)).toEqual(
+      expect.arrayContaining(['release.paused', 'release.resumed']) as string[],
+    );
+  }, 60_000);
+
+  it('a pause during an inconclusive analysis keeps the release paused after the decision, until resumed', async () => {
+    const engine = await engines.start();
+    const a = engine.region('a');
+    engine.metrics.program('1.1.0', 'inconclusive');
+    const { releaseId } = await engine.start('1.1.0');
+    const gate = `analysis-${a}-step-1`;
+    await engine.waitForGate(releaseId, gate);
+
+    await engine.pause(releaseId, 'sam', 'incident on the payment provider');
+    await engine.waitFor(releaseId, (s) => s.stage === 'paused', 'the pause');
+    await engine.approve(releaseId, gate, 'alice');
+    const held = await staysPaused(engine, releaseId, a, 2000);
+    expect(held?.gates.find((g) => g.id === gate)?.status).toBe('approved');
+
+    await engine.resume(releaseId, 'sam');
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(engine.runs('a')).toBe('1.1.0');
+  }, 60_000);
+
+  it('a pause during a config-drift decision keeps the release paused after the decision, until resumed', async () => {
+    const engine = await engines.start({
+      environments: [
+        { name: 'staging', waves: [['s']] },
+        { name: 'production', waves: [['p']] },
+      ],
+    });
+    await engine.setConfig('staging', 'cache/ttl');
+    const { releaseId } = await engine.start('1.1.0');
+    await engine.waitForGate(releaseId, 'config-parity-production');
+
+    await engine.pause(releaseId, 'sam');
+    await engine.waitFor(releaseId, (s) => s.stage === 'paused', 'the pause');
+    await engine.approve(releaseId, 'config-parity-production', 'alice');
+    await staysPaused(engine, releaseId, engine.region('p'), 2000);
+    expect(engine.fleet.callsFor(releaseId).filter((c) => c.region === engine.region('p'))).toEqual([]);
+
+    await engine.resume(releaseId, 'sam');
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(engine.runs('p')).toBe('1.1.0');
+  }, 60_000);
+});
+
+describe('abort', () => {
+  const engines = useWorkflowEngines();
+
+  it('during a bake rolls back what was done and says who aborted and why', async () => {
+    const engine = await engines.start();
+    const a = engine.region('a');
+    const { releaseId } = await engine.start('1.1.0', { bakeSeconds: 10 });
+    await engine.waitFor(releaseId, (s) => s.regions[0]?.trafficPercent === 50, `${a} at 50%`);
+
+    await engine.abort(releaseId, 'sid', 'error budget burnt');
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome).toMatchObject({ result: 'rolled-back', reason: 'aborted by sid: error budget burnt' });
+    expect(engine.runs('a')).toBe('1.0.0');
+    expect(engine.fleet.inspect(engine.service, a).weights).toEqual({ '1.0.0': 100 });
+    expect(done.regions[0]?.verdicts).toEqual([]);
+    expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
+      [`revert ${a} to 1.0.0`, 'done'],
+      [`demote artifact ${engine.service}@1.1.0`, 'done'],
+    ]);
+    expect(engine.audit.records.find((r) => r.action === 'release.abort-requested')).toMatchObject({
+      actor: 'sid',
+      reason: 'error budget burnt',
+    });
+  }, 60_000);
+
+  it('while paused ends the pause and rolls back', async () => {
+    const engine = await engines.start();
+    const { releaseId } = await engine.start('1.1.0', { bakeSeconds: 10 });
+    await engine.waitFor(releaseId, (s) => s.regions[0]?.trafficPercent === 50, 'the canary at 50%');
+    await engine.pause(releaseId, 'sam');
+    await engine.waitFor(releaseId, (s) => s.stage === 'paused', 'the pause');
+
+    await engine.abort(releaseId, 'sid', 'giving up on this version');
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('rolled-back');
+    expect(done.paused).toBe(false);
+    expect(done.timeline.map((e) => e.message)).toContain('no longer paused: rolling back');
+    expect(engine.runs('a')).toBe('1.0.0');
+  }, 60_000);
+
+  // fixed by the aborted outcome change: today a release aborted before it changed anything ends `failed` (nothing
+  // was compensated, so it is not "rolled-back"), and DORA counts it as a failed change. Flip to it() with the fix.
+  it.fails(
+    'during validation (a slow artifact verification) ends aborted: nothing deployed, nothing compensated, not a failed change',
+    async () => {
+      const since = new Date(Date.now() - 60_000).toISOString();
+      const engine = await engines.start();
+      const slow = engine.providers.verifier.hold();
+      const { releaseId } = await engine.start('1.1.0');
+      await engine.waitFor(releaseId, () => slow.waiting > 0, 'the artifact verification to start');
+      expect((await engine.status(releaseId)).stage).toBe('validating');
+
+      await engine.abort(releaseId, 'sid', 'wrong version picked');
+      const done = await engine.waitForOutcome(releaseId);
+      expect(engine.fleet.callsFor(releaseId)).toEqual([]);
+      expect(done.compensations).toEqual([]);
+      expect((await engine.artifacts.promotion(engine.service, '1.1.0')).status).toBe('candidate');
+      expect(done.outcome?.result).toBe('aborted');
+      expect(done.outcome?.reason).toBe('aborted by sid: wrong version picked');
+
+      // DORA: an aborted release delivered nothing and broke nothing, so it is not a change failure.
+      const period = { from: since, to: new Date(Date.now() + 60_000).toISOString() };
+      let facts = await doraFacts(engine.client, engine.service, period, () => Promise.resolve(undefined));
+      for (let attempt = 0; attempt < 20 && facts.releases.length === 0; attempt++) {
+        await sleep(200); // visibility catches up with the closed release
+        facts = await doraFacts(engine.client, engine.service, period, () => Promise.resolve(undefined));
+      }
+      const dora = computeDora(engine.service, period, facts.releases, facts.rollbacks);
+      expect(dora.releases.failed).toBe(0);
+      expect(dora.changeFailureRate.failures).toBe(0);
+    },
+    60_000,
+  );
+});
+
+describe('one release per service at a time', () => {
+  const engines = useWorkflowEngines();
+
+  it('a second release is refused naming the first; a queued one waits, untouched, and runs when the first is done', async () => {
+    const engine = await engines.start();
+    const first = await engine.start('1.1.0', { changeClass: 'normal' });
+    await engine.waitForGate(first.releaseId, 'production-approval');
+
+    await expect(engine.start('1.2.0', { releaseId: 'second' })).rejects.toMatchObject({
+      code: 'RELEASE_IN_PROGRESS',
+      message: `release ${first.releaseId} of ${engine.service} is in progress (requested by ci); wait for it to finish, or start with queue: true`,
+    });
+    expect(await engine.serviceState()).toMatchObject({ active: { id: first.releaseId }, queued: [] });
+
+    const third = await engine.start('1.3.0', { queue: true });
+    const queued = await engine.waitFor(third.releaseId, (s) => s.stage === 'queued', 'the queued stage');
+    expect(queued.timeline.map((e) => e.message)).toEqual([`queued behind another release of ${engine.service}`]);
+    expect(await engine.serviceState()).toMatchObject({
+      active: { id: first.releaseId },
+      queued: [{ kind: 'release', id: third.releaseId }],
+    });
+
+    await engine.approve(first.releaseId, 'production-approval', 'alice');
+    expect((await engine.waitForOutcome(first.releaseId)).outcome?.result).toBe('succeeded');
+    const done = await engine.waitForOutcome(third.releaseId);
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(done.timeline.map((e) => e.message)).toContain('admitted: the release ahead of this one finished');
+    expect(engine.runs('a')).toBe('1.3.0');
+    // The queued release touched nothing before the first one had finished.
+    const firstPromoted = engine.journal.indexOf(`promote ${engine.region('a')} 1.1.0`);
+    expect(engine.journal.indexOf(`deploy ${engine.region('a')} 1.3.0`)).toBeGreaterThan(firstPromoted);
+    await expect(engine.status('second')).rejects.toThrow(/there is no release second/);
+  }, 60_000);
+});
+
+describe('a region whose agent is not running', () => {
+  const engines = useWorkflowEngines();
+
+  it('is flagged as needing attention, naming its task queue, and the release carries on when the agent starts', async () => {
+    const engine = await engines.start({
+      environments: [{ name: 'production', waves: [['a'], ['b']] }],
+      service: { stallAlertSeconds: 1 },
+      agents: ['a'],
+    });
+    const b = engine.region('b');
+    const { releaseId } = await engine.start('1.1.0');
+
+    const stalled = await engine.waitFor(
+      releaseId,
+      (s) => s.regions[1]?.stalledSince !== undefined,
+      `${b} to be flagged`,
+    );
+    expect(stalled.stage).toBe('needs-attention');
+    expect(stalled.timeline.map((e) => e.message)).toContain(
+      `${b}: no progress for 2s; is the region agent serving task queue deploy.${b} running? The release carries on when it is`,
+    );
+    expect(engine.runs('a')).toBe('1.1.0');
+    expect(engine.runs('b')).toBe('1.0.0');
+
+    await engine.startRegionAgent('b');
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(done.regions[1]?.stalledSince).toBeUndefined();
+    expect(done.timeline.map((e) => e.message)).toContain(`${b}: progress again`);
+    expect(engine.runs('b')).toBe('1.1.0');
+  }, 60_000);
+});
