@@ -109,54 +109,50 @@ describe('an emergency rollback', () => {
     expect(done.stage).toBe('succeeded');
     expect(done.regions.map((r) => r.status)).toEqual(['no-known-good']);
     expect(done.timeline.map((e) => e.message)).toContain(
-      `${engine.region('a')}: no known-good version before 1.0.0 in the ledger; left as it is`,
+      `${engine.region('a')}: no known-good version before 1.0.0 in the ledger; left as it is: an SRE must decide where it goes`,
     );
     expect(engine.fleet.calls).toEqual([]);
   }, 60_000);
 
-  // fixed by the emergency-rollback target change: today the rollback takes production from 1.3.0 onto 1.1.0, the
-  // version the aborted release's own compensation has just demoted, because the ledger still lists 1.1.0 as the
-  // known-good version before 1.3.0; staging stays on 1.3.0. Flip to it() with the fix.
-  it.fails(
-    'aborting a waiting downgrade never lands production on the version that release just demoted, and says per region why',
-    async () => {
-      const engine = await engines.start({ environments: stagingThenProduction });
-      for (const version of ['1.1.0', '1.3.0']) {
-        const { releaseId } = await engine.start(version);
-        expect((await engine.waitForOutcome(releaseId)).outcome?.result).toBe('succeeded');
-      }
-      // A downgrade to 1.1.0, waiting at the production approval after staging moved.
-      const downgrade = await engine.start('1.1.0', { changeClass: 'normal' });
-      await engine.waitForGate(downgrade.releaseId, 'production-approval');
-      expect([engine.runs('s'), engine.runs('p')]).toEqual(['1.1.0', '1.3.0']);
+  // Before patched('rollback-safe-targets'), the rollback took production from 1.3.0 onto 1.1.0, the version the
+  // aborted release's own compensation had just demoted, because the ledger still listed 1.1.0 as the known-good
+  // version before 1.3.0.
+  it('aborting a waiting downgrade never lands production on the version that release just demoted, and says per region why', async () => {
+    const engine = await engines.start({ environments: stagingThenProduction });
+    for (const version of ['1.1.0', '1.3.0']) {
+      const { releaseId } = await engine.start(version);
+      expect((await engine.waitForOutcome(releaseId)).outcome?.result).toBe('succeeded');
+    }
+    // A downgrade to 1.1.0, waiting at the production approval after staging moved.
+    const downgrade = await engine.start('1.1.0', { changeClass: 'normal' });
+    await engine.waitForGate(downgrade.releaseId, 'production-approval');
+    expect([engine.runs('s'), engine.runs('p')]).toEqual(['1.1.0', '1.3.0']);
 
-      const { rollbackId, aborted } = await engine.rollback('sam', 'checkout errors');
-      expect(aborted).toEqual([downgrade.releaseId]);
-      const rollback = await engine.waitForRollback(rollbackId);
-      const release = await engine.waitForOutcome(downgrade.releaseId);
-      expect(release.outcome?.result).toBe('rolled-back');
-      expect((await engine.artifacts.promotion(engine.service, '1.1.0')).status).toBe('demoted');
+    const { rollbackId, aborted } = await engine.rollback('sam', 'checkout errors');
+    expect(aborted).toEqual([downgrade.releaseId]);
+    const rollback = await engine.waitForRollback(rollbackId);
+    const release = await engine.waitForOutcome(downgrade.releaseId);
+    expect(release.outcome?.result).toBe('rolled-back');
+    expect((await engine.artifacts.promotion(engine.service, '1.1.0')).status).toBe('demoted');
 
-      const p = engine.region('p');
-      const production = rollback.regions.find((r) => r.region === p);
-      const landed = engine.runs('p');
-      expect(landed).not.toBe('1.1.0');
-      expect(production?.to).not.toBe('1.1.0');
-      if (landed !== '1.3.0') {
-        // Moved: onto a version that is not demoted (and so not the target of an aborted or failed release).
-        expect((await engine.artifacts.promotion(engine.service, landed ?? '')).status).not.toBe('demoted');
-      } else {
-        // Left: the timeline says there was no safe target and an SRE must decide.
-        expect(rollback.timeline.filter((e) => e.region === p).map((e) => e.message)).toContainEqual(
-          expect.stringMatching(/no safe|SRE/i),
-        );
-      }
-      // Every region's entry says why its target was chosen.
-      for (const region of rollback.regions) {
-        const said = rollback.timeline.filter((e) => e.region === region.region).map((e) => e.message);
-        expect(said).toContainEqual(expect.stringMatching(/known-good|demoted|no safe|because|aborted|failed/i));
-      }
-    },
-    60_000,
-  );
+    const p = engine.region('p');
+    const production = rollback.regions.find((r) => r.region === p);
+    const landed = engine.runs('p');
+    expect(landed).not.toBe('1.1.0');
+    expect(production?.to).not.toBe('1.1.0');
+    if (landed !== '1.3.0') {
+      // Moved: onto a version that is not demoted (and so not the target of an aborted or failed release).
+      expect((await engine.artifacts.promotion(engine.service, landed ?? '')).status).not.toBe('demoted');
+    } else {
+      // Left: the timeline says there was no safe target and an SRE must decide.
+      expect(rollback.timeline.filter((e) => e.region === p).map((e) => e.message)).toContainEqual(
+        expect.stringMatching(/no safe|SRE/i),
+      );
+    }
+    // Every region's entry says why its target was chosen.
+    for (const region of rollback.regions) {
+      const said = rollback.timeline.filter((e) => e.region === region.region).map((e) => e.message);
+      expect(said).toContainEqual(expect.stringMatching(/known-good|demoted|no safe|because|aborted|failed/i));
+    }
+  }, 60_000);
 });

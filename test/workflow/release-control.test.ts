@@ -134,39 +134,36 @@ describe('abort', () => {
     expect(engine.runs('a')).toBe('1.0.0');
   }, 60_000);
 
-  // fixed by the aborted outcome change: today a release aborted before it changed anything ends `failed` (nothing
-  // was compensated, so it is not "rolled-back"), and DORA counts it as a failed change. Flip to it() with the fix.
-  it.fails(
-    'during validation (a slow artifact verification) ends aborted: nothing deployed, nothing compensated, not a failed change',
-    async () => {
-      const since = new Date(Date.now() - 60_000).toISOString();
-      const engine = await engines.start();
-      const slow = engine.providers.verifier.hold();
-      const { releaseId } = await engine.start('1.1.0');
-      await engine.waitFor(releaseId, () => slow.waiting > 0, 'the artifact verification to start');
-      expect((await engine.status(releaseId)).stage).toBe('validating');
+  // Before patched('aborted-outcome'), a release aborted before it changed anything ended `failed` (nothing was
+  // compensated, so it was not "rolled-back"), and DORA counted it as a failed change.
+  it('during validation (a slow artifact verification) ends aborted: nothing deployed, nothing compensated, not a failed change', async () => {
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const engine = await engines.start();
+    const slow = engine.providers.verifier.hold();
+    const { releaseId } = await engine.start('1.1.0');
+    await engine.waitFor(releaseId, () => slow.waiting > 0, 'the artifact verification to start');
+    expect((await engine.status(releaseId)).stage).toBe('validating');
 
-      await engine.abort(releaseId, 'sid', 'wrong version picked');
-      const done = await engine.waitForOutcome(releaseId);
-      expect(engine.fleet.callsFor(releaseId)).toEqual([]);
-      expect(done.compensations).toEqual([]);
-      expect((await engine.artifacts.promotion(engine.service, '1.1.0')).status).toBe('candidate');
-      expect(done.outcome?.result).toBe('aborted');
-      expect(done.outcome?.reason).toBe('aborted by sid: wrong version picked');
+    await engine.abort(releaseId, 'sid', 'wrong version picked');
+    const done = await engine.waitForOutcome(releaseId);
+    expect(engine.fleet.callsFor(releaseId)).toEqual([]);
+    expect(done.compensations).toEqual([]);
+    expect((await engine.artifacts.promotion(engine.service, '1.1.0')).status).toBe('candidate');
+    expect(done.outcome?.result).toBe('aborted');
+    expect(done.outcome?.reason).toBe('aborted by sid before it changed anything: wrong version picked');
+    expect(done.stage).toBe('aborted');
 
-      // DORA: an aborted release delivered nothing and broke nothing, so it is not a change failure.
-      const period = { from: since, to: new Date(Date.now() + 60_000).toISOString() };
-      let facts = await doraFacts(engine.client, engine.service, period, () => Promise.resolve(undefined));
-      for (let attempt = 0; attempt < 20 && facts.releases.length === 0; attempt++) {
-        await sleep(200); // visibility catches up with the closed release
-        facts = await doraFacts(engine.client, engine.service, period, () => Promise.resolve(undefined));
-      }
-      const dora = computeDora(engine.service, period, facts.releases, facts.rollbacks);
-      expect(dora.releases.failed).toBe(0);
-      expect(dora.changeFailureRate.failures).toBe(0);
-    },
-    60_000,
-  );
+    // DORA: an aborted release delivered nothing and broke nothing, so it is not a change failure.
+    const period = { from: since, to: new Date(Date.now() + 60_000).toISOString() };
+    let facts = await doraFacts(engine.client, engine.service, period, () => Promise.resolve(undefined));
+    for (let attempt = 0; attempt < 20 && facts.releases.length === 0; attempt++) {
+      await sleep(200); // visibility catches up with the closed release
+      facts = await doraFacts(engine.client, engine.service, period, () => Promise.resolve(undefined));
+    }
+    const dora = computeDora(engine.service, period, facts.releases, facts.rollbacks);
+    expect(dora.releases.failed).toBe(0);
+    expect(dora.changeFailureRate.failures).toBe(0);
+  }, 60_000);
 });
 
 describe('one release per service at a time', () => {

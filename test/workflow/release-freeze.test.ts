@@ -114,30 +114,25 @@ describe('a freeze window', () => {
     expect(engine.runs('p')).toBe('1.1.0');
   }, 60_000);
 
-  // fixed by the freeze-recheck change: the release clears its "calendar changed" flag only after it has written the
-  // freeze-wait audit record, so a calendar change told to it during that write is lost and it waits for the old end
-  // of the window. Flip to it() with the fix.
-  it.fails(
-    'a calendar change told while the release is still recording its freeze wait is not lost',
-    async () => {
-      const engine = await engines.start();
-      await engine.calendar.put(freeze('quarter-end', 3_600_000));
-      const slowAudit = engine.audit.holdWhen('freeze.waiting');
-      const { releaseId } = await engine.start('1.1.0');
-      await engine.waitFor(
-        releaseId,
-        (s) => s.stage === 'waiting-for-freeze' && slowAudit.waiting > 0,
-        'the freeze wait',
-      );
+  // Before patched('freeze-recheck-kept'), the release cleared its "calendar changed" flag only after writing the
+  // freeze-wait audit record, so a change told during that write was lost and it waited for the old end of the window.
+  it('a calendar change told while the release is still recording its freeze wait is not lost', async () => {
+    const engine = await engines.start();
+    await engine.calendar.put(freeze('quarter-end', 3_600_000));
+    const slowAudit = engine.audit.holdWhen('freeze.waiting');
+    const { releaseId } = await engine.start('1.1.0');
+    await engine.waitFor(
+      releaseId,
+      (s) => s.stage === 'waiting-for-freeze' && slowAudit.waiting > 0,
+      'the freeze wait',
+    );
 
-      await engine.calendar.delete('quarter-end');
-      // What recheckFreezes (the calendar API) sends to each release it finds waiting.
-      await engine.client.workflow.getHandle(releaseWorkflowId(engine.service, releaseId)).signal(recheckFreezeSignal);
-      slowAudit.open();
+    await engine.calendar.delete('quarter-end');
+    // What recheckFreezes (the calendar API) sends to each release it finds waiting.
+    await engine.client.workflow.getHandle(releaseWorkflowId(engine.service, releaseId)).signal(recheckFreezeSignal);
+    slowAudit.open();
 
-      await engine.waitFor(releaseId, (s) => s.stage !== 'waiting-for-freeze', 'the release to notice', 8000);
-      expect((await engine.waitForOutcome(releaseId)).outcome?.result).toBe('succeeded');
-    },
-    60_000,
-  );
+    await engine.waitFor(releaseId, (s) => s.stage !== 'waiting-for-freeze', 'the release to notice', 8000);
+    expect((await engine.waitForOutcome(releaseId)).outcome?.result).toBe('succeeded');
+  }, 60_000);
 });

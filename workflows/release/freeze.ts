@@ -1,6 +1,6 @@
 // Freeze windows: before each environment, the release calendar is read; in a freeze the release waits for its end
 // (or a calendar change), fails, or, for an emergency change, goes ahead with the override on record.
-import { condition } from '@temporalio/workflow';
+import { condition, patched } from '@temporalio/workflow';
 import { releaseFailure } from '../failures';
 import { activeFreeze } from '../../domain/calendar';
 import { releaseActivities } from './activities';
@@ -9,6 +9,8 @@ import type { ReleaseRun } from './run-state';
 export async function respectFreeze(run: ReleaseRun, environment: string): Promise<void> {
   const { plan, input } = run;
   for (;;) {
+    // A calendar change from here on wakes the wait below, even one told while the wait is being recorded.
+    const readAfter = run.freezeRechecks;
     const calendar = await releaseActivities.loadCalendar.executeWithOptions(
       { summary: `check the release calendar for ${environment}` },
       [],
@@ -31,7 +33,8 @@ export async function respectFreeze(run: ReleaseRun, environment: string): Promi
     run.note(`${environment} is frozen by ${names}; waiting until ${freeze.endsAt.toISOString()}`);
     run.audit('freeze.waiting', { reason: names, details: { environment, until: freeze.endsAt.toISOString() } });
     await run.record.flush();
-    run.freezeRecheck = false;
-    await condition(() => run.freezeRecheck, Math.max(1000, freeze.endsAt.getTime() - new Date().getTime()));
+    // Releases started before this fix forgot a change told during the audit write above.
+    const since = patched('freeze-recheck-kept') ? readAfter : run.freezeRechecks;
+    await condition(() => run.freezeRechecks !== since, Math.max(1000, freeze.endsAt.getTime() - new Date().getTime()));
   }
 }

@@ -21,7 +21,7 @@ import type { ReleaseRun } from './run-state';
 export function installHandlers(run: ReleaseRun): void {
   setHandler(statusQuery, () => run.status);
   setHandler(admitSignal, () => void (run.admitted = true));
-  setHandler(recheckFreezeSignal, () => void (run.freezeRecheck = true));
+  setHandler(recheckFreezeSignal, () => void run.freezeRechecks++);
   setHandler(approveUpdate, (request) => decide(run, 'approve', request), {
     validator: (request: DecisionInput) => refuseIfNotAllowed(run, 'approve', request),
   });

@@ -33,7 +33,8 @@ export class ReleaseRun {
   admitted: boolean;
   abort: { by: string; reason: string } | undefined;
   compensating = false;
-  freezeRecheck = false;
+  /** How many times the calendar changed (recheckFreeze): a release waiting for a freeze reads it again. */
+  freezeRechecks = 0;
   /** Why the release is being rolled back (the artifact's demotion records it). */
   rollbackReason = 'rolled back';
 
