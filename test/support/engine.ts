@@ -1,4 +1,4 @@
-// A whole engine for one integration test, built from the real parts: the shared Temporal dev server, a real
+// A whole engine for one acceptance test, built from the real parts: the shared Temporal dev server, a real
 // fleetd with instance processes, the real API over HTTP, and the worker either in this process or as the real
 // entry point (workers/orchestrator.ts) in a child process that a test can kill.
 //
@@ -43,6 +43,7 @@ import { openDatabase } from '../../providers/sql/database';
 import { createDatabaseResolver, databaseUrlVariable } from '../../providers/sql/resolver';
 import { createEngineWorkers, runWorkers } from '../../workers/engine-workers';
 import { createTestDatabase, dropTestDatabase } from './postgres';
+import { killOnExit, killOnExitUnder } from './process-cleanup';
 
 export type ReleaseView = inferRouterOutputs<AppRouter>['release']['get'];
 
@@ -106,6 +107,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
   quietRuntime();
   const suffix = randomBytes(4).toString('hex');
   const dir = await mkdtemp(join(tmpdir(), `engine-${suffix}-`));
+  // The fleet's instances and the worker process die with this test process, even when close() never runs.
+  const releaseDir = killOnExitUnder(dir);
   const paths = dataPaths(join(dir, 'data'));
   const named = (wave: string[]) => wave.map((name) => `${name}-${suffix}`);
   const environments = (
@@ -279,6 +282,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     const started = child;
+    const release = killOnExit(started.pid);
+    started.once('exit', release);
     await waitUntil(async () => {
       if (started.exitCode !== null)
         throw new Error(`worker process exited with ${started.exitCode}; see ${dir}/worker.log`);
@@ -420,6 +425,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     await auditDb.close();
     await Promise.all(databaseNames.map((name) => dropTestDatabase(name)));
     await rm(dir, { recursive: true, force: true });
+    releaseDir();
   }
 
   return {
