@@ -31,7 +31,7 @@ export default defineConfig({
           include: ['test/workflow/**/*.test.ts'],
           globalSetup: TEMPORAL,
           setupFiles: CLEANUP,
-          testTimeout: 30_000,
+          testTimeout: 60_000,
           hookTimeout: 60_000,
         },
       },
@@ -42,8 +42,10 @@ export default defineConfig({
           include: ['test/acceptance/**/*.test.ts'],
           globalSetup: TEMPORAL,
           setupFiles: CLEANUP,
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
+          // Sized for a loaded two-core machine: a test's own waits (waitForOutcome, the worker's readiness) name
+          // what they waited for and give up before this safety net does.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {
@@ -53,8 +55,8 @@ export default defineConfig({
           include: ['test/replay/**/*.test.ts'],
           globalSetup: TEMPORAL,
           setupFiles: CLEANUP,
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],

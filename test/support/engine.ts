@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -48,6 +48,9 @@ import { killOnExit, killOnExitUnder } from './process-cleanup';
 export type ReleaseView = inferRouterOutputs<AppRouter>['release']['get'];
 
 const ROOT = resolve(__dirname, '..', '..');
+
+/** How long a worker process may take to start polling (see startWorkerProcess); sized for a loaded machine. */
+const WORKER_READY_MS = 90_000;
 
 let runtimeInstalled = false;
 function quietRuntime() {
@@ -246,13 +249,19 @@ export async function startTestEngine(options: EngineOptions = {}) {
     extraAgents.push({ workers, run: runWorkers(workers), connection: nativeConnection });
   }
 
-  async function hasPollers(): Promise<boolean> {
+  /** Whether a worker polls the release task queue now; with `pid`, only the worker of that process counts. */
+  async function hasPollers(pid?: number): Promise<boolean> {
     const res = await client.workflowService.describeTaskQueue({
       namespace: 'default',
       taskQueue: { name: releaseTaskQueue },
       taskQueueType: 1,
     });
-    return (res.pollers ?? []).some((p) => Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 5000);
+    return (res.pollers ?? []).some(
+      (p) =>
+        Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 5000 &&
+        // A worker's default identity is <pid>@<host>.
+        (pid === undefined || (p.identity ?? '').startsWith(`${pid}@`)),
+    );
   }
 
   /** Starts workers/orchestrator.ts in a child process and waits until it polls. */
@@ -279,16 +288,33 @@ export async function startTestEngine(options: EngineOptions = {}) {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
     const started = child;
     const release = killOnExit(started.pid);
     started.once('exit', release);
-    await waitUntil(async () => {
-      if (started.exitCode !== null)
-        throw new Error(`worker process exited with ${started.exitCode}; see ${dir}/worker.log`);
-      return (await hasPollers()) && /orchestrator worker polling/.test(await readText(join(dir, 'worker.log')));
-    }, 30_000);
+    // This process's output only: after a restart, worker.log still holds what the killed one said.
+    let output = '';
+    for (const stream of [started.stdout, started.stderr]) {
+      stream?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      stream?.pipe(log);
+    }
+    // Ready when this process says it polls and the server sees this process poll (a killed worker's polls stay
+    // visible for a few seconds). Starting takes a few seconds on an idle machine and can take over 30 on a loaded
+    // one, so the wait is bounded by a generous WORKER_READY_MS and ends at once if the process exits.
+    const since = Date.now();
+    try {
+      await waitUntil(async () => {
+        if (started.exitCode !== null || started.signalCode !== null) {
+          throw new Error(`worker process exited (${started.exitCode ?? started.signalCode}) before it polled`);
+        }
+        return /orchestrator worker polling/.test(output) && (await hasPollers(started.pid));
+      }, WORKER_READY_MS);
+    } catch (err) {
+      const tail = output.trimEnd().split('\n').slice(-10).join('\n  ');
+      throw new Error(
+        `worker process not ready after ${((Date.now() - since) / 1000).toFixed(1)}s: ${(err as Error).message}; ` +
+          `its output:\n  ${tail || '(none)'}`,
+      );
+    }
   }
 
   /** SIGKILLs the worker process: no graceful shutdown, as when a machine dies. */
@@ -356,13 +382,13 @@ export async function startTestEngine(options: EngineOptions = {}) {
     };
   }
 
-  /** Polls release.get until the release has an outcome. */
-  async function waitForOutcome(releaseId: string, timeoutMs = 60_000): Promise<ReleaseView> {
+  /** Polls release.get until the release has an outcome (defaults sized for a loaded two-core machine). */
+  async function waitForOutcome(releaseId: string, timeoutMs = 90_000): Promise<ReleaseView> {
     return waitForStatus(releaseId, (s) => s.outcome !== undefined, timeoutMs);
   }
 
   /** Polls release.get until `predicate` holds; on timeout, says what the release was doing. */
-  async function waitForStatus(releaseId: string, predicate: (s: ReleaseView) => boolean, timeoutMs = 30_000) {
+  async function waitForStatus(releaseId: string, predicate: (s: ReleaseView) => boolean, timeoutMs = 60_000) {
     const api = trpc('viewer');
     let last: ReleaseView | undefined;
     try {
@@ -465,10 +491,6 @@ export async function startTestEngine(options: EngineOptions = {}) {
     stopWorker,
     close,
   };
-}
-
-async function readText(path: string): Promise<string> {
-  return readFile(path, 'utf8').catch(() => '');
 }
 
 /**
