@@ -90,8 +90,8 @@ export function signalGroup(pgid, name) {
  * Returns the processes it found, so the caller can say what was left behind.
  */
 export async function stopRun(run, graceMs = 3000) {
-  signalGroup(run.pgid, 'SIGTERM');
   const found = processesOfRun(run);
+  signalGroup(run.pgid, 'SIGTERM');
   for (const p of found) signal(p.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline && found.some((p) => isRunning(p.pid))) {

@@ -44,6 +44,9 @@ import { createDatabaseResolver, databaseUrlVariable } from '../../providers/sql
 import { createEngineWorkers, runWorkers } from '../../workers/engine-workers';
 import { createTestDatabase, dropTestDatabase } from './postgres';
 import { killOnExit, killOnExitUnder } from './process-cleanup';
+import { waitUntil } from './wait';
+
+export { waitUntil };
 
 export type ReleaseView = inferRouterOutputs<AppRouter>['release']['get'];
 
@@ -504,16 +507,6 @@ function scrubHistory(json: string): string {
     if (key === 'name' && typeof value === 'string' && /^\d+@/.test(value)) return 'sticky@test-host';
     return typeof value === 'string' ? value.replaceAll(ROOT, '<repo>') : value;
   });
-}
-
-/** Polls `check` every 200ms until it returns true; fails after `timeoutMs` with what was waited for. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms`);
-    await new Promise((done) => setTimeout(done, 200));
-  }
 }
 
 /** The body a region's router returns for GET /. */
