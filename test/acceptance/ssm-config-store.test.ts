@@ -1,5 +1,7 @@
-// SsmConfigStore against the SSM double, through the real @aws-sdk/client-ssm: what the engine relies on from
-// Parameter Store (versions, history, paging, secrets, errors mapped to our semantics, retries under throttling).
+// SsmConfigStore through the real @aws-sdk/client-ssm, against two Parameter Stores: the project's SSM double and
+// moto_server (a maintained AWS emulator; skipped when it is not on PATH). What the engine relies on from Parameter
+// Store: versions, history, paging, secrets, errors mapped to our semantics. Faults only the double can be told to
+// produce (throttling, refusals, unsigned requests) are tested against the double alone.
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSsmClient } from '../../providers/aws/ssm-client';
@@ -7,29 +9,60 @@ import { ParameterExistsError } from '../../providers/config-store/config-store'
 import { SsmConfigStore } from '../../providers/config-store/ssm-config-store';
 import { ledgerParameterName, VersionLedger } from '../../providers/config-store/version-ledger';
 import { FakeSsm } from '../support/fake-ssm';
+import { describeAgainstMoto, MotoServer } from '../support/moto';
 
-let fake: FakeSsm;
-let client: SSMClient;
-let store: SsmConfigStore;
-let n = 0;
-/** A fresh path per test, so tests never see each other's parameters. */
-const root = () => `/t${++n}`;
+/** One request the client sent (after serialisation of its input, before any retry). */
+interface SentCall {
+  operation: string;
+  input: Record<string, unknown>;
+}
 
-beforeAll(async () => {
-  fake = await FakeSsm.start();
-  client = createSsmClient({
+/** An SSM client for `endpoint` that records every call it sends, whatever server answers. */
+function recordingClient(endpoint: string) {
+  const client = createSsmClient({
     region: 'eu-west-1',
-    endpoint: fake.endpoint,
+    endpoint,
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
   });
-  store = new SsmConfigStore(client);
-});
+  const sent: SentCall[] = [];
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      sent.push({
+        operation: (context.commandName ?? '').replace(/Command$/, ''),
+        input: args.input as Record<string, unknown>,
+      });
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordSentCalls' },
+  );
+  return { client, callsTo: (operation: string) => sent.filter((c) => c.operation === operation) };
+}
 
-afterAll(async () => {
-  await fake.close();
-});
+interface Backend {
+  endpoint: string;
+  close: () => Promise<void>;
+}
 
-describe('SSM config store', () => {
+/** The Parameter Store behaviour the engine relies on, against the server `start` gives. */
+function parameterStoreBehaviour(start: () => Promise<Backend>, options: { ciphertextIsOpaque: boolean }) {
+  let backend: Backend;
+  let client: SSMClient;
+  let callsTo: (operation: string) => SentCall[];
+  let store: SsmConfigStore;
+  let n = 0;
+  /** A fresh path per test, so tests never see each other's parameters. */
+  const root = () => `/t${++n}`;
+
+  beforeAll(async () => {
+    backend = await start();
+    ({ client, callsTo } = recordingClient(backend.endpoint));
+    store = new SsmConfigStore(client);
+  });
+
+  afterAll(async () => {
+    await backend?.close();
+  });
+
   it('versions every write from 1 and keeps the history oldest first', async () => {
     const name = `${root()}/app/db-url`;
     expect(await store.put(name, 'postgres://one')).toEqual({ version: 1 });
@@ -46,12 +79,12 @@ describe('SSM config store', () => {
   it('reads a long history across pages', async () => {
     const name = `${root()}/busy`;
     for (let i = 1; i <= 60; i++) await store.put(name, `v${i}`);
-    const before = fake.callsTo('GetParameterHistory').length;
+    const before = callsTo('GetParameterHistory').length;
     const history = await store.history(name);
     expect(history.map((p) => p.version)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect(history.at(-1)?.value).toBe('v60');
     // 50 versions a page.
-    expect(fake.callsTo('GetParameterHistory').slice(before)).toHaveLength(2);
+    expect(callsTo('GetParameterHistory').slice(before)).toHaveLength(2);
   });
 
   it('maps not-found and already-exists to the store semantics', async () => {
@@ -74,16 +107,34 @@ describe('SSM config store', () => {
     for (const name of names) await store.put(name, 'v');
     await store.put(`${r}/application/other`, 'not under /app');
 
-    const before = fake.callsTo('GetParametersByPath').length;
+    const before = callsTo('GetParametersByPath').length;
     const listed = await store.getByPath(`${r}/app`);
     expect(listed.map((p) => p.name).sort()).toEqual([...names].sort());
     // SSM returns at most 10 parameters a page: 23 parameters take 3 requests.
-    const pages = fake.callsTo('GetParametersByPath').slice(before);
+    const pages = callsTo('GetParametersByPath').slice(before);
     expect(pages).toHaveLength(3);
-    expect(pages.every((c) => c.body.Recursive === true && c.body.WithDecryption === true)).toBe(true);
-    expect(pages[1]?.body.NextToken).toEqual(expect.any(String));
+    expect(pages.every((c) => c.input.Recursive === true && c.input.WithDecryption === true)).toBe(true);
+    expect(pages[1]?.input.NextToken).toEqual(expect.any(String));
 
     expect((await store.getByPath(`${r}/app/`)).length).toBe(23);
+  });
+
+  it('follows a full last page to the empty page after it', async () => {
+    const r = root();
+    const names = Array.from({ length: 10 }, (_, i) => `${r}/ten/key-${i}`);
+    for (const name of names) await store.put(name, 'v');
+    const before = callsTo('GetParametersByPath').length;
+    expect((await store.getByPath(`${r}/ten`)).map((p) => p.name).sort()).toEqual([...names].sort());
+    // Results are best effort: a full page carries a token, and the page it leads to is empty.
+    const pages = callsTo('GetParametersByPath').slice(before);
+    expect(pages).toHaveLength(2);
+    expect(pages[1]?.input.NextToken).toEqual(expect.any(String));
+  });
+
+  it('refuses a name under the reserved /aws prefix in plain words', async () => {
+    await expect(store.put('/aws/release-engine/x', 'v')).rejects.toThrow(
+      'SSM Parameter Store could not write /aws/release-engine/x: AccessDeniedException',
+    );
   });
 
   it('stores secrets as SecureString and reads them back decrypted', async () => {
@@ -91,8 +142,8 @@ describe('SSM config store', () => {
     await store.put(`${r}/app/secret/db-password`, 'hunter2');
     await store.put(`${r}/app/db-user`, 'app');
 
-    const puts = fake.callsTo('PutParameter').filter((c) => String(c.body.Name).startsWith(`${r}/`));
-    expect(puts.map((c) => [c.body.Name, c.body.Type])).toEqual([
+    const puts = callsTo('PutParameter').filter((c) => String(c.input.Name).startsWith(`${r}/`));
+    expect(puts.map((c) => [c.input.Name, c.input.Type])).toEqual([
       [`${r}/app/secret/db-password`, 'SecureString'],
       [`${r}/app/db-user`, 'String'],
     ]);
@@ -100,7 +151,9 @@ describe('SSM config store', () => {
     // Read without decryption (as a careless client would), SSM hands out ciphertext only.
     const raw = await client.send(new GetParameterCommand({ Name: `${r}/app/secret/db-password` }));
     expect(raw.Parameter?.Type).toBe('SecureString');
-    expect(raw.Parameter?.Value).not.toContain('hunter2');
+    if (options.ciphertextIsOpaque) expect(raw.Parameter?.Value).not.toContain('hunter2');
+    // moto "encrypts" by prefixing the key id (kms:alias/aws/ssm:hunter2); still, never the bare value.
+    else expect(raw.Parameter?.Value).not.toBe('hunter2');
     expect((await store.getByPath(`${r}/app`)).find((p) => p.name.endsWith('db-password'))?.value).toBe('hunter2');
     expect((await store.history(`${r}/app/secret/db-password`))[0]?.value).toBe('hunter2');
   });
@@ -109,8 +162,51 @@ describe('SSM config store', () => {
     const r = root();
     const custom = new SsmConfigStore(client, { secure: (name) => name.endsWith('-token') });
     await custom.put(`${r}/api-token`, 't0k3n');
-    expect(fake.callsTo('PutParameter').at(-1)?.body.Type).toBe('SecureString');
+    expect(callsTo('PutParameter').at(-1)?.input.Type).toBe('SecureString');
+    const raw = await client.send(new GetParameterCommand({ Name: `${r}/api-token` }));
+    expect(raw.Parameter?.Type).toBe('SecureString');
     expect((await custom.get(`${r}/api-token`))?.value).toBe('t0k3n');
+  });
+
+  it('carries the version ledger unchanged', async () => {
+    const ledger = new VersionLedger(store);
+    const entry = { version: '1.1.0', releaseId: 'r1', recordedAt: '2026-01-01T00:00:00.000Z' };
+    expect(await ledger.record('ssm-svc', 'eu-1', entry)).toEqual({ written: true });
+    expect(await ledger.record('ssm-svc', 'eu-1', entry)).toEqual({ written: false });
+    await ledger.record('ssm-svc', 'eu-1', { ...entry, version: '1.2.0', releaseId: 'r2' });
+    expect((await ledger.current('ssm-svc', 'eu-1'))?.version).toBe('1.2.0');
+    expect((await ledger.history('ssm-svc', 'eu-1')).map((e) => e.version)).toEqual(['1.1.0', '1.2.0']);
+    expect((await store.get(ledgerParameterName('ssm-svc', 'eu-1')))?.version).toBe(2);
+  });
+}
+
+describe('SSM config store against the SSM double', () => {
+  parameterStoreBehaviour(
+    async () => {
+      const fake = await FakeSsm.start();
+      return { endpoint: fake.endpoint, close: () => fake.close() };
+    },
+    { ciphertextIsOpaque: true },
+  );
+});
+
+describeAgainstMoto('SSM config store', () => {
+  parameterStoreBehaviour(() => MotoServer.start(), { ciphertextIsOpaque: false });
+});
+
+describe('SSM config store: faults only the double produces', () => {
+  let fake: FakeSsm;
+  let store: SsmConfigStore;
+  let n = 0;
+  const root = () => `/f${++n}`;
+
+  beforeAll(async () => {
+    fake = await FakeSsm.start();
+    store = new SsmConfigStore(recordingClient(fake.endpoint).client);
+  });
+
+  afterAll(async () => {
+    await fake.close();
   });
 
   it('succeeds through throttling: the SDK retries and the call log shows it', async () => {
@@ -138,16 +234,5 @@ describe('SSM config store', () => {
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ __type: 'UnrecognizedClientException' });
-  });
-
-  it('carries the version ledger unchanged', async () => {
-    const ledger = new VersionLedger(store);
-    const entry = { version: '1.1.0', releaseId: 'r1', recordedAt: '2026-01-01T00:00:00.000Z' };
-    expect(await ledger.record('ssm-svc', 'eu-1', entry)).toEqual({ written: true });
-    expect(await ledger.record('ssm-svc', 'eu-1', entry)).toEqual({ written: false });
-    await ledger.record('ssm-svc', 'eu-1', { ...entry, version: '1.2.0', releaseId: 'r2' });
-    expect((await ledger.current('ssm-svc', 'eu-1'))?.version).toBe('1.2.0');
-    expect((await ledger.history('ssm-svc', 'eu-1')).map((e) => e.version)).toEqual(['1.1.0', '1.2.0']);
-    expect((await store.get(ledgerParameterName('ssm-svc', 'eu-1')))?.version).toBe(2);
   });
 });
