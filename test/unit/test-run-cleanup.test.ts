@@ -3,10 +3,10 @@
 // Temporal dev server or a worker process) and a detached one without the run's environment, working in a folder
 // under TMPDIR (like a fleet instance). Both ignore SIGTERM, as a process stuck in its shutdown would.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../fleet/instances';
 import { waitUntil } from '../support/wait';
 
@@ -46,8 +46,14 @@ test('starts processes', async () => {
 }, 600_000);
 `;
 
+const fixtures: string[] = [];
+afterAll(async () => {
+  await Promise.all(fixtures.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
 async function fixture() {
   const dir = await mkdtemp(join(tmpdir(), 'run-cleanup-'));
+  fixtures.push(dir);
   await writeFile(join(dir, 'vitest.config.mjs'), CONFIG);
   await writeFile(join(dir, 'starts.test.mjs'), TEST);
   return dir;
