@@ -127,7 +127,7 @@ export interface MetricsOptions {
 /** Release outcomes as the release workflow records them in its ReleaseStage search attribute. */
 const OUTCOMES = ['succeeded', 'rolled-back', 'failed', 'aborted'] as const;
 // The workflow type of releases (the function's name in workflows/release/index.ts, whose body the API must not import;
-// test/integration/rest-api.test.ts fails if the two drift apart). The coordinator and emergency rollbacks set
+// test/acceptance/rest-api.test.ts fails if the two drift apart). The coordinator and emergency rollbacks set
 // ReleaseStage too, hence the filter.
 const RELEASE_WORKFLOW_TYPE = 'releaseWorkflow';
 

@@ -1,39 +1,113 @@
-// `npm test`: bootstrap (dependencies, Temporal CLI), then lint, typecheck and the vitest suite.
-// Every step runs even if an earlier one failed, so one run reports everything; the exit code is non-zero if any
-// step failed.
-import { spawnSync } from 'node:child_process';
+// `npm test`: bootstrap (dependencies, Temporal CLI), then lint, format check, typecheck and every vitest project
+// (unit, workflow, acceptance, replay). Every step runs even if an earlier one failed, so one run reports
+// everything; the exit code is non-zero if any step failed.
+//
+// `node scripts/test.mjs --layer <name> [--layer <name> ...] [vitest arguments]` (the test:<layer> npm scripts)
+// runs only those vitest projects, and bootstraps the Temporal CLI only when one of them needs the dev server.
+//
+// Vitest runs through runInOwnGroup (run-group.mjs): passed, failed or interrupted with Ctrl-C, the run leaves no
+// process behind (dev server, worker processes, fleet instances, moto_server), and says so if it had to stop any.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ensureDependencies, ensureTemporalCli, ROOT } from './bootstrap.mjs';
+import { runInOwnGroup } from './run-group.mjs';
+
+const LAYERS = ['unit', 'workflow', 'acceptance', 'replay'];
+const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+
+function parseArgs(argv) {
+  const layers = [];
+  const rest = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = arg === '--layer' ? argv[++i] : arg.startsWith('--layer=') ? arg.slice('--layer='.length) : undefined;
+    if (value === undefined && arg !== '--layer') {
+      rest.push(arg);
+      continue;
+    }
+    if (!LAYERS.includes(value)) {
+      process.stderr.write(`[test] --layer takes one of ${LAYERS.join(', ')}, not "${value ?? ''}"\n`);
+      process.exit(2);
+    }
+    layers.push(value);
+  }
+  return { layers, vitestArgs: rest };
+}
+
+function hasTests(dir) {
+  if (!existsSync(dir)) return false;
+  return readdirSync(dir, { recursive: true }).some((name) => String(name).endsWith('.test.ts'));
+}
+
+/** Runs an npm script in our own process group, so Ctrl-C reaches it directly; resolves with its exit code. */
+function npmRun(script, env) {
+  return new Promise((resolve) => {
+    const child = spawn('npm', ['run', script], { cwd: ROOT, stdio: 'inherit', env });
+    child.once('error', () => resolve(1));
+    child.once('close', (code) => resolve(code ?? 1));
+  });
+}
 
 const started = Date.now();
-let cli;
+const { layers, vitestArgs } = parseArgs(process.argv.slice(2));
+const needsTemporal = layers.length === 0 || layers.some((layer) => layer !== 'unit');
+const env = { ...process.env };
 try {
   ensureDependencies();
-  cli = ensureTemporalCli();
+  if (needsTemporal) {
+    const cli = ensureTemporalCli();
+    env.TEMPORAL_CLI = cli.path;
+    process.stderr.write(`[test] Temporal CLI: ${cli.path} (from ${cli.source})\n`);
+  }
 } catch (err) {
   process.stderr.write(`\n${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 }
-process.stderr.write(`[test] Temporal CLI: ${cli.path} (from ${cli.source})\n`);
 
-const steps = [
-  ['lint', ['run', 'lint']],
-  ['format', ['run', 'format:check']],
-  ['typecheck', ['run', 'typecheck']],
-  ['vitest', ['run', 'vitest', '--', ...process.argv.slice(2)]],
-];
-const results = [];
-for (const [name, args] of steps) {
-  const stepStart = Date.now();
-  process.stderr.write(`\n[test] ${name} ...\n`);
-  const result = spawnSync('npm', args, {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, TEMPORAL_CLI: cli.path },
-  });
-  results.push({ name, ok: result.status === 0, seconds: (Date.now() - stepStart) / 1000 });
+const projectArgs = layers.flatMap((layer) => ['--project', layer]);
+// Until test/workflow has tests, running that layer alone finds no files; that is not a failure.
+if (layers.length > 0 && layers.every((layer) => layer === 'workflow') && !hasTests(join(ROOT, 'test', 'workflow'))) {
+  process.stderr.write('[test] test/workflow has no tests yet\n');
+  projectArgs.push('--passWithNoTests');
 }
-process.stderr.write('\n[test] summary\n');
+
+// While a check runs, Ctrl-C reaches it directly (it shares our process group); we stop after it.
+let interrupted;
+const noteSignal = (name) => (interrupted ??= name);
+for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(name, noteSignal);
+
+const checks = layers.length === 0 ? ['lint', 'format:check', 'typecheck'] : [];
+const results = [];
+for (const script of checks) {
+  if (interrupted) break;
+  const stepStart = Date.now();
+  process.stderr.write(`\n[test] ${script} ...\n`);
+  const code = await npmRun(script, env);
+  results.push({ name: script, ok: code === 0, seconds: (Date.now() - stepStart) / 1000 });
+}
+
+if (!interrupted) {
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.off(name, noteSignal);
+  const stepStart = Date.now();
+  const name = layers.length === 0 ? 'vitest' : `vitest (${layers.join(', ')})`;
+  process.stderr.write(`\n[test] ${name} ...\n`);
+  const vitest = await runInOwnGroup(process.execPath, [VITEST, 'run', ...projectArgs, ...vitestArgs], {
+    env,
+    cwd: ROOT,
+  });
+  if (vitest.leftovers.length > 0) {
+    const what = vitest.interrupted ? 'were still running when the run was interrupted' : 'outlived vitest';
+    process.stderr.write(`\n[test] ${vitest.leftovers.length} processes of the run ${what}; stopped them:\n`);
+    for (const p of vitest.leftovers) process.stderr.write(`  ${p.pid} ${p.command}\n`);
+  }
+  interrupted = vitest.interrupted;
+  results.push({ name, ok: vitest.code === 0 && !interrupted, seconds: (Date.now() - stepStart) / 1000 });
+}
+
+process.stderr.write(`\n[test] summary${interrupted ? ` (interrupted by ${interrupted})` : ''}\n`);
 for (const r of results)
-  process.stderr.write(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(10)} ${r.seconds.toFixed(1)}s\n`);
+  process.stderr.write(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(12)} ${r.seconds.toFixed(1)}s\n`);
 process.stderr.write(`  total ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+if (interrupted) process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 }[interrupted] ?? 0));
 process.exit(results.every((r) => r.ok) ? 0 : 1);

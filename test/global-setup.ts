@@ -1,5 +1,10 @@
 // Starts one real Temporal dev server for the whole run (the bootstrapped CLI, custom search attributes
 // registered) and builds the workflow bundle once; tests receive both through inject().
+//
+// Several projects list this file (workflow, acceptance, replay), and vitest runs a project's global setup once per
+// project, each in a module graph of its own. So the server lives on globalThis of vitest's main process, shared by
+// reference count: the first project to set up starts it, the last to tear down stops it. Vitest runs every setup
+// before any teardown, so the count never drops to zero in between. A run of `unit` alone never gets here.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +24,24 @@ declare module 'vitest' {
 
 const ROOT = resolve(__dirname, '..');
 
+interface SharedTemporal {
+  address: string;
+  bundlePath: string;
+  stop: () => Promise<void>;
+}
+
+interface Holder {
+  users: number;
+  starting?: Promise<SharedTemporal>;
+}
+
+const HOLDER = Symbol.for('release-engine.test.shared-temporal');
+
+function holder(): Holder {
+  const scope = globalThis as { [HOLDER]?: Holder };
+  return (scope[HOLDER] ??= { users: 0 });
+}
+
 function temporalCli(): string {
   if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
   return execFileSync(process.execPath, [join(ROOT, 'scripts', 'bootstrap.mjs'), '--no-install', '--temporal-path'], {
@@ -27,7 +50,7 @@ function temporalCli(): string {
   }).trim();
 }
 
-export default async function setup(project: TestProject) {
+async function startTemporal(): Promise<SharedTemporal> {
   const started = Date.now();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -39,21 +62,44 @@ export default async function setup(project: TestProject) {
     },
   });
   const bundleDir = await mkdtemp(join(tmpdir(), 'release-engine-bundle-'));
-  const bundlePath = join(bundleDir, 'workflows.js');
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: join(ROOT, 'workflows', 'index.ts'),
-    // As the workers build it: failure messages travel as payloads, so payload encryption covers them too.
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
-  });
-  await writeFile(bundlePath, code);
-  project.provide('temporalAddress', env.address);
-  project.provide('workflowBundlePath', bundlePath);
-  console.log(
-    `[global-setup] Temporal dev server at ${env.address}, workflow bundle built (${Date.now() - started}ms)`,
-  );
-  return async () => {
+  const stop = async () => {
     await env.teardown();
     await rm(bundleDir, { recursive: true, force: true });
+  };
+  try {
+    const bundlePath = join(bundleDir, 'workflows.js');
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: join(ROOT, 'workflows', 'index.ts'),
+      // As the workers build it: failure messages travel as payloads, so payload encryption covers them too.
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+    });
+    await writeFile(bundlePath, code);
+    console.log(
+      `[global-setup] Temporal dev server at ${env.address}, workflow bundle built (${Date.now() - started}ms)`,
+    );
+    return { address: env.address, bundlePath, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const shared = holder();
+  shared.starting ??= startTemporal();
+  const temporal = await shared.starting.catch((err: unknown) => {
+    shared.starting = undefined;
+    throw err;
+  });
+  shared.users += 1;
+  project.provide('temporalAddress', temporal.address);
+  project.provide('workflowBundlePath', temporal.bundlePath);
+  return async () => {
+    shared.users -= 1;
+    if (shared.users > 0) return;
+    shared.starting = undefined;
+    await temporal.stop();
+    console.log('[global-setup] Temporal dev server stopped');
   };
 }

@@ -1,4 +1,4 @@
-// A whole engine for one integration test, built from the real parts: the shared Temporal dev server, a real
+// A whole engine for one acceptance test, built from the real parts: the shared Temporal dev server, a real
 // fleetd with instance processes, the real API over HTTP, and the worker either in this process or as the real
 // entry point (workers/orchestrator.ts) in a child process that a test can kill.
 //
@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,10 +43,17 @@ import { openDatabase } from '../../providers/sql/database';
 import { createDatabaseResolver, databaseUrlVariable } from '../../providers/sql/resolver';
 import { createEngineWorkers, runWorkers } from '../../workers/engine-workers';
 import { createTestDatabase, dropTestDatabase } from './postgres';
+import { killOnExit, killOnExitUnder } from './process-cleanup';
+import { waitUntil } from './wait';
+
+export { waitUntil };
 
 export type ReleaseView = inferRouterOutputs<AppRouter>['release']['get'];
 
 const ROOT = resolve(__dirname, '..', '..');
+
+/** How long a worker process may take to start polling (see startWorkerProcess); sized for a loaded machine. */
+const WORKER_READY_MS = 90_000;
 
 let runtimeInstalled = false;
 function quietRuntime() {
@@ -106,6 +113,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
   quietRuntime();
   const suffix = randomBytes(4).toString('hex');
   const dir = await mkdtemp(join(tmpdir(), `engine-${suffix}-`));
+  // The fleet's instances and the worker process die with this test process, even when close() never runs.
+  const releaseDir = killOnExitUnder(dir);
   const paths = dataPaths(join(dir, 'data'));
   const named = (wave: string[]) => wave.map((name) => `${name}-${suffix}`);
   const environments = (
@@ -243,13 +252,19 @@ export async function startTestEngine(options: EngineOptions = {}) {
     extraAgents.push({ workers, run: runWorkers(workers), connection: nativeConnection });
   }
 
-  async function hasPollers(): Promise<boolean> {
+  /** Whether a worker polls the release task queue now; with `pid`, only the worker of that process counts. */
+  async function hasPollers(pid?: number): Promise<boolean> {
     const res = await client.workflowService.describeTaskQueue({
       namespace: 'default',
       taskQueue: { name: releaseTaskQueue },
       taskQueueType: 1,
     });
-    return (res.pollers ?? []).some((p) => Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 5000);
+    return (res.pollers ?? []).some(
+      (p) =>
+        Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 5000 &&
+        // A worker's default identity is <pid>@<host>.
+        (pid === undefined || (p.identity ?? '').startsWith(`${pid}@`)),
+    );
   }
 
   /** Starts workers/orchestrator.ts in a child process and waits until it polls. */
@@ -276,14 +291,33 @@ export async function startTestEngine(options: EngineOptions = {}) {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
     const started = child;
-    await waitUntil(async () => {
-      if (started.exitCode !== null)
-        throw new Error(`worker process exited with ${started.exitCode}; see ${dir}/worker.log`);
-      return (await hasPollers()) && /orchestrator worker polling/.test(await readText(join(dir, 'worker.log')));
-    }, 30_000);
+    const release = killOnExit(started.pid);
+    started.once('exit', release);
+    // This process's output only: after a restart, worker.log still holds what the killed one said.
+    let output = '';
+    for (const stream of [started.stdout, started.stderr]) {
+      stream?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      stream?.pipe(log);
+    }
+    // Ready when this process says it polls and the server sees this process poll (a killed worker's polls stay
+    // visible for a few seconds). Starting takes a few seconds on an idle machine and can take over 30 on a loaded
+    // one, so the wait is bounded by a generous WORKER_READY_MS and ends at once if the process exits.
+    const since = Date.now();
+    try {
+      await waitUntil(async () => {
+        if (started.exitCode !== null || started.signalCode !== null) {
+          throw new Error(`worker process exited (${started.exitCode ?? started.signalCode}) before it polled`);
+        }
+        return /orchestrator worker polling/.test(output) && (await hasPollers(started.pid));
+      }, WORKER_READY_MS);
+    } catch (err) {
+      const tail = output.trimEnd().split('\n').slice(-10).join('\n  ');
+      throw new Error(
+        `worker process not ready after ${((Date.now() - since) / 1000).toFixed(1)}s: ${(err as Error).message}; ` +
+          `its output:\n  ${tail || '(none)'}`,
+      );
+    }
   }
 
   /** SIGKILLs the worker process: no graceful shutdown, as when a machine dies. */
@@ -351,13 +385,13 @@ export async function startTestEngine(options: EngineOptions = {}) {
     };
   }
 
-  /** Polls release.get until the release has an outcome. */
-  async function waitForOutcome(releaseId: string, timeoutMs = 60_000): Promise<ReleaseView> {
+  /** Polls release.get until the release has an outcome (defaults sized for a loaded two-core machine). */
+  async function waitForOutcome(releaseId: string, timeoutMs = 90_000): Promise<ReleaseView> {
     return waitForStatus(releaseId, (s) => s.outcome !== undefined, timeoutMs);
   }
 
   /** Polls release.get until `predicate` holds; on timeout, says what the release was doing. */
-  async function waitForStatus(releaseId: string, predicate: (s: ReleaseView) => boolean, timeoutMs = 30_000) {
+  async function waitForStatus(releaseId: string, predicate: (s: ReleaseView) => boolean, timeoutMs = 60_000) {
     const api = trpc('viewer');
     let last: ReleaseView | undefined;
     try {
@@ -420,6 +454,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     await auditDb.close();
     await Promise.all(databaseNames.map((name) => dropTestDatabase(name)));
     await rm(dir, { recursive: true, force: true });
+    releaseDir();
   }
 
   return {
@@ -461,10 +496,6 @@ export async function startTestEngine(options: EngineOptions = {}) {
   };
 }
 
-async function readText(path: string): Promise<string> {
-  return readFile(path, 'utf8').catch(() => '');
-}
-
 /**
  * Removes what belongs to this machine from a recorded history (worker identities hold the hostname, stack traces
  * hold the checkout's path); replay needs neither. Written compact.
@@ -476,16 +507,6 @@ function scrubHistory(json: string): string {
     if (key === 'name' && typeof value === 'string' && /^\d+@/.test(value)) return 'sticky@test-host';
     return typeof value === 'string' ? value.replaceAll(ROOT, '<repo>') : value;
   });
-}
-
-/** Polls `check` every 200ms until it returns true; fails after `timeoutMs` with what was waited for. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms`);
-    await new Promise((done) => setTimeout(done, 200));
-  }
 }
 
 /** The body a region's router returns for GET /. */

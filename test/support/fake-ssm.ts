@@ -4,8 +4,10 @@
 // simulates EC2 instances that run the release engine's documents against their own state.
 //
 // Deliberately like the real service: dates are epoch seconds, errors are HTTP 400 with `__type`, pages are capped
-// (10 parameters per GetParametersByPath page), tag targets resolve asynchronously (a command starts with no
-// invocations), and a command that matches no instance simply succeeds with TargetCount 0.
+// (10 parameters per GetParametersByPath page, and a full page always carries a NextToken, even when the next page
+// is empty), names under the reserved aws/ssm prefixes are refused, tag targets resolve asynchronously (a command
+// starts with no invocations), and a command that matches no instance simply succeeds with TargetCount 0.
+// Its Parameter Store part is compared with moto_server in test/acceptance/ssm-config-store.test.ts.
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -388,7 +390,9 @@ export class FakeSsm {
     const page = matching.slice(start, start + max).flatMap((name) => this.parameters.get(name)?.slice(-1) ?? []);
     return {
       Parameters: page.map((p) => this.parameterOut(p, body.WithDecryption === true)),
-      NextToken: start + max < matching.length ? writeToken(scope, start + max) : undefined,
+      // Results are best effort: a full page does not know it is the last, so a caller must follow the token to an
+      // empty page (moto_server behaves so too).
+      NextToken: page.length === max ? writeToken(scope, start + max) : undefined,
     };
   }
 
@@ -736,6 +740,18 @@ function requiredString(body: Record<string, unknown>, key: string): string {
 }
 
 function validateName(name: string) {
+  // As moto_server and the service refuse them: /aws/... is reserved, and no name may start with aws or ssm.
+  const bare = name.replace(/^\//, '').toLowerCase();
+  if (bare.startsWith('aws') || bare.startsWith('ssm')) {
+    const hierarchical = name.split('/').length > 2;
+    if (hierarchical && name.toLowerCase().startsWith('/aws')) {
+      throw new SsmError('AccessDeniedException', `No access to reserved parameter name: ${name}.`);
+    }
+    throw new SsmError(
+      'ValidationException',
+      'Parameter name: can\'t be prefixed with "aws" or "ssm" (case-insensitive).',
+    );
+  }
   if (name.includes('/') && !name.startsWith('/')) {
     throw new SsmError(
       'ValidationException',

@@ -1,4 +1,4 @@
-// Databases on the local PostgreSQL server for integration tests: one per purpose per test engine, dropped after.
+// Databases on the local PostgreSQL server for acceptance tests: one per purpose per test engine, dropped after.
 import pg from 'pg';
 
 /** The server tests use: the machine's PostgreSQL (TEST_DATABASE_URL overrides). */

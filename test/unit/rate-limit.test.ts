@@ -1,5 +1,5 @@
 // The failed-authentication limiter's arithmetic, with the clock passed in (the HTTP behaviour is in
-// test/integration/auth-rate-limit.test.ts).
+// test/acceptance/auth-rate-limit.test.ts).
 import { describe, expect, it } from 'vitest';
 import { clientKey, FailedAuthLimiter } from '../../api/rate-limit';
 

@@ -194,7 +194,7 @@ describe('release control', () => {
     expect(done.timeline.map((e) => e.message)).toContain(`${engine.regions[0]}: already runs 1.0.0; nothing to do`);
     // Nothing deployed, but every region was smoke-tested on the version it runs.
     expect(done.regions.map((r) => r.smokeTest?.passed)).toEqual([true, true]);
-  }, 30_000);
+  });
 
   it('re-releasing a version staging still runs after production was rolled back reaches production again', async () => {
     const engine = await engines.start({

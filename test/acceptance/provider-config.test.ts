@@ -1,11 +1,15 @@
 // The worker's configuration chooses the production providers: with FLEET_DRIVER=ssm and CONFIG_STORE=ssm the real
-// AWS SDK client talks to the SSM endpoint it is given (here the SSM double), and a missing companion variable stops
-// the worker with a message naming it.
+// AWS SDK client talks to the SSM endpoint it is given (the SSM double; for Parameter Store also moto_server), and a
+// missing companion variable stops the worker with a message naming it.
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSsmClient } from '../../providers/aws/ssm-client';
+import { ledgerParameterName } from '../../providers/config-store/version-ledger';
 import { parseEnv } from '../../providers/env';
 import { WorkerEnv } from '../../workers/config';
 import { regionDeps, releaseDeps } from '../../workers/providers';
 import { FakeSsm } from '../support/fake-ssm';
+import { describeAgainstMoto, MotoServer } from '../support/moto';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 
@@ -62,5 +66,38 @@ describe('provider configuration of the worker', () => {
     expect(() => releaseDeps(env({ CONFIG_STORE: 'ssm' }))).toThrow(/AWS_REGION is required with CONFIG_STORE=ssm/);
     expect(() => env({ FLEET_DRIVER: 'k8s' })).toThrow(/FLEET_DRIVER/);
     expect(() => env({ FLEET_REGION_ENDPOINTS: 'eu-1' })).toThrow(/region=url[\s\S]*at FLEET_REGION_ENDPOINTS/);
+  });
+});
+
+describeAgainstMoto('CONFIG_STORE=ssm', () => {
+  let moto: MotoServer;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    moto = await MotoServer.start();
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test-secret';
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await moto?.close();
+  });
+
+  it('keeps the version ledger in Parameter Store, where anyone with access reads it', async () => {
+    const env = parseEnv(WorkerEnv, {
+      DATA_DIR: '/nonexistent-data-dir',
+      CONFIG_STORE: 'ssm',
+      AWS_REGION: 'eu-west-1',
+      SSM_ENDPOINT: moto.endpoint,
+    });
+    const { ledger } = releaseDeps(env);
+    const entry = { version: '1.4.0', releaseId: 'r-1', recordedAt: '2026-11-30T10:00:00.000Z' };
+    await ledger.record('hello', 'eu-1', entry);
+    expect(await ledger.current('hello', 'eu-1')).toEqual(entry);
+
+    const reader = createSsmClient({ region: 'eu-west-1', endpoint: moto.endpoint });
+    const name = ledgerParameterName('hello', 'eu-1');
+    expect(name).toBe('/release-engine/services/hello/regions/eu-1/version');
+    const stored = await reader.send(new GetParameterCommand({ Name: name }));
+    expect(JSON.parse(stored.Parameter?.Value ?? '{}')).toEqual(entry);
   });
 });

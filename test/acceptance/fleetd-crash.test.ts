@@ -16,6 +16,7 @@ import { dataPaths } from '../../providers/data-paths';
 import { FleetError } from '../../providers/fleet/fleet-target';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { waitUntil } from '../support/engine';
+import { killOnExit, killOnExitUnder } from '../support/process-cleanup';
 
 const ROOT = resolve(__dirname, '..', '..');
 const X = { service: 'hello', region: 'x' };
@@ -144,6 +145,8 @@ describe('fleetd killed mid-operation', () => {
   async function setup() {
     const root = await mkdtemp(join(tmpdir(), 'fleetd-crash-'));
     roots.push(root);
+    // If this test process ends before afterEach runs, its instances and fleetd go with it.
+    killOnExitUnder(root);
     const paths = dataPaths(root);
     const artifacts = new LocalArtifactStore(paths.artifacts);
     await seedDemoArtifacts(artifacts);
@@ -173,6 +176,7 @@ describe('fleetd killed mid-operation', () => {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      child.once('exit', killOnExit(child.pid));
       child.stdout.pipe(log);
       child.stderr.pipe(log);
       const fleetd = { process: child, fleet: new LocalFleetTarget(controlUrl) };

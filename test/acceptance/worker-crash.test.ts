@@ -11,6 +11,8 @@ function deploysPerRegion(events: { event: string; region: string; requestId?: s
 }
 
 describe('worker crash', () => {
+  // Each test starts the worker process twice, and on a loaded two-core machine one start can take half a minute:
+  // 240 s leaves room for that without ever cutting short a release that is still making progress.
   const engines = useEngines();
 
   it('a worker killed while a region bakes: the release completes, each region deployed once', async () => {
@@ -35,7 +37,7 @@ describe('worker crash', () => {
     expect(status.regions.every((r) => r.status === 'succeeded')).toBe(true);
     const events = await engine.fleetEvents();
     expect(deploysPerRegion(events, 'crash-bake')).toEqual(Object.fromEntries(engine.regions.map((r) => [r, 1])));
-  }, 120_000);
+  }, 240_000);
 
   it('a worker killed in the middle of a deploy: the retried step deploys nothing twice', async () => {
     const engine = await engines.start({ record: 'worker-crash-during-deploy', waves: [['a']], worker: 'process' });
@@ -53,7 +55,7 @@ describe('worker crash', () => {
       return (description?.raw.pendingActivities ?? []).some(
         (a) => a.activityType?.name === 'deployCanary' && a.lastStartedTime,
       );
-    }, 20_000);
+    }, 60_000);
 
     await engine.killWorkerProcess();
     await engine.startWorkerProcess();
@@ -68,5 +70,5 @@ describe('worker crash', () => {
     const handle = engine.client.workflow.getHandle(`release/${service}/crash-deploy`);
     await handle.result();
     expect((await handle.describe()).status.name).toBe('COMPLETED');
-  }, 120_000);
+  }, 240_000);
 });

@@ -11,6 +11,7 @@ import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-sto
 import { FleetError } from '../../providers/fleet/fleet-target';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { waitUntil } from '../support/engine';
+import { killOnExitUnder } from '../support/process-cleanup';
 
 async function versionsServed(url: string, requests: number): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
@@ -41,6 +42,8 @@ describe('fleetd', () => {
 
   async function start(dir?: string) {
     const root = dir ?? (await mkdtemp(join(tmpdir(), 'fleetd-')));
+    // If this test process ends before afterEach runs, the fleet's instances go with it.
+    killOnExitUnder(root);
     const artifacts = new LocalArtifactStore(join(root, 'artifacts'));
     await seedDemoArtifacts(artifacts);
     const daemon = new FleetDaemon({
