@@ -32,7 +32,9 @@ describe('worker crash', () => {
     await new Promise((done) => setTimeout(done, 1000));
     await engine.startWorkerProcess();
 
-    const status = await engine.waitForOutcome('crash-bake', 60_000);
+    // A task the server handed to the killed process's last poll is lost until its timeout (30 s for an audit write),
+    // so the release can finish well after the new worker polls.
+    const status = await engine.waitForOutcome('crash-bake', 150_000);
     expect(status.outcome?.result).toBe('succeeded');
     expect(status.regions.every((r) => r.status === 'succeeded')).toBe(true);
     const events = await engine.fleetEvents();
@@ -60,7 +62,7 @@ describe('worker crash', () => {
     await engine.killWorkerProcess();
     await engine.startWorkerProcess();
 
-    const status = await engine.waitForOutcome('crash-deploy', 90_000);
+    const status = await engine.waitForOutcome('crash-deploy', 150_000);
     expect(status.outcome?.result).toBe('succeeded');
     const events = await engine.fleetEvents('crash-deploy');
     expect(deploysPerRegion(events, 'crash-deploy')).toEqual({ [region]: 1 });
