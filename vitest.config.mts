@@ -13,7 +13,7 @@ export default defineConfig({
     // Acceptance tests mostly wait (bakes, timers), so three files at a time on two cores finish in about half the
     // time of one at a time (measured: 353s against 561s) without starving each other. One value for every project:
     // vitest runs projects of one group order in one pool, which needs one maxWorkers.
-    maxWorkers: 3,
+    maxWorkers: 4,
     reporters: ['default'],
     projects: [
       {

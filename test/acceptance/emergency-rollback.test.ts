@@ -28,6 +28,9 @@ describe('emergency rollback', () => {
     const { service } = engine;
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'shipped' });
     expect((await engine.waitForOutcome('shipped')).outcome?.result).toBe('succeeded');
+    // "Completed" means the workflow has closed: its status shows the outcome a moment before (the last audit write
+    // and notification), and a rollback in that moment would (truthfully) report it as aborted.
+    await engine.client.workflow.getHandle(`release/${service}/shipped`).result();
 
     const denied = await engine.rawCall('rollback.emergency', { service, reason: 'errors' }, engine.tokens.alice);
     expect(denied.status).toBe(403);
