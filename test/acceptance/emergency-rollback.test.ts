@@ -28,8 +28,9 @@ describe('emergency rollback', () => {
     const { service } = engine;
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'shipped' });
     expect((await engine.waitForOutcome('shipped')).outcome?.result).toBe('succeeded');
-    // "Completed" means the workflow has closed: its status shows the outcome a moment before (the last audit write
-    // and notification), and a rollback in that moment would (truthfully) report it as aborted.
+    // "Completed" means the workflow has closed. Its status shows the outcome a moment earlier (its last audit write
+    // and notification are still running); a rollback in that moment lists it as aborted although the finished
+    // release ignores the abort: the abort is a signal, which cannot answer whether it took effect.
     await engine.client.workflow.getHandle(`release/${service}/shipped`).result();
 
     const denied = await engine.rawCall('rollback.emergency', { service, reason: 'errors' }, engine.tokens.alice);
