@@ -19,7 +19,6 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import {
   bundleWorkflowCode,
   DefaultLogger,
-  Runtime,
   Worker,
   type InjectedSinks,
   type ReplayResult,
@@ -31,6 +30,7 @@ import { FAILURE_CONVERTER_PATH } from '../../workers/data-converter';
 import { SWAPPED_ACTIONS } from '../fixtures/reordered-audit/interceptors';
 import type { CapturedCommand, ReplayCaptureSinks } from './capture-interceptors';
 import { checkPayloads, recordedSends, type PayloadReport, type SentKind } from './payload-check';
+import { quietRuntime } from '../support/quiet-runtime';
 
 const ROOT = resolve(__dirname, '..', '..');
 const HISTORIES = join(ROOT, 'test', 'fixtures', 'histories');
@@ -185,15 +185,7 @@ describe('replay of recorded histories', () => {
   const reports: PayloadReport[] = [];
 
   beforeAll(async () => {
-    try {
-      Runtime.install({
-        logger: new DefaultLogger('ERROR'),
-        // The native core logs at WARN by default (e.g. every non-determinism the replay test provokes on purpose).
-        telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
-      });
-    } catch {
-      // already installed in this process
-    }
+    quietRuntime();
     [histories, captureBundle] = await Promise.all([recordedHistories(), bundleWith([CAPTURE])]);
   }, 180_000);
 

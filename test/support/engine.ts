@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterOutputs } from '@trpc/server';
 import { afterEach, inject } from 'vitest';
@@ -45,6 +45,7 @@ import { createEngineWorkers, runWorkers } from '../../workers/engine-workers';
 import { createTestDatabase, dropTestDatabase } from './postgres';
 import { killOnExit, killOnExitUnder } from './process-cleanup';
 import { waitUntil } from './wait';
+import { quietRuntime } from './quiet-runtime';
 
 export { waitUntil };
 
@@ -54,21 +55,6 @@ const ROOT = resolve(__dirname, '..', '..');
 
 /** How long a worker process may take to start polling (see startWorkerProcess); sized for a loaded machine. */
 const WORKER_READY_MS = 90_000;
-
-let runtimeInstalled = false;
-function quietRuntime() {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({
-      logger: new DefaultLogger('ERROR'),
-      // The native core logs at WARN by default (e.g. every non-determinism the replay test provokes on purpose).
-      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
-    });
-  } catch {
-    // already installed in this process
-  }
-}
 
 export const PRINCIPALS: Record<string, Role[]> = {
   ci: ['pipeline'],

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterEach, inject } from 'vitest';
 import { type ServiceSpec, ServiceCatalog } from '../../domain/catalog';
 import { releaseWorkflowId, serviceWorkflowId } from '../../domain/names';
@@ -26,6 +26,7 @@ import {
 } from '../../workflows/lifecycle';
 import { recheckFreezeSignal, type RollbackStatus } from '../../workflows/messages';
 import { createMemoryProviders, type PublishOptions } from './memory-providers';
+import { quietRuntime } from './quiet-runtime';
 
 /** The people of these tests and their roles (as the API would resolve their tokens). */
 export const PEOPLE = {
@@ -69,21 +70,6 @@ export interface StartOptions {
   reason?: string;
   queue?: boolean;
   bakeSeconds?: number;
-}
-
-let runtimeInstalled = false;
-function quietRuntime() {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    // The release notes every step with log.info; a test reads the timeline instead.
-    Runtime.install({
-      logger: new DefaultLogger('ERROR'),
-      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
-    });
-  } catch {
-    // already installed in this process
-  }
 }
 
 export type WorkflowEngine = Awaited<ReturnType<typeof startWorkflowEngine>>;
