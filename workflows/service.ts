@@ -161,6 +161,8 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       const workflowId = rollbackWorkflowId(service, rollback.rollbackId);
       if (seen.includes(rollback.rollbackId)) return { workflowId, aborted: [], alreadyStarted: true };
       remember(rollback.rollbackId);
+      // What to avoid is this coordinator's own knowledge, never the requester's.
+      const { avoid: _requested, ...request } = rollback;
       const aborted: string[] = [];
       // The version a release in progress was moving to is suspect: no region goes back to it.
       const avoid: { version: string; why: string }[] = [];
@@ -198,7 +200,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         workflowId,
         args: [
           {
-            ...rollback,
+            ...request,
             queued: !entry.admitted,
             ...(avoid.length > 0 && patched('rollback-avoids-aborted') ? { avoid } : {}),
           },
