@@ -107,7 +107,12 @@ describe('what a release leaves behind', () => {
     expect(trail.at(-1)?.reason).toMatch(/canary of 1\.2\.0 failed/);
     expect(await engine.auditTrail.verify()).toMatchObject({ ok: true });
 
-    // People were told: started, canary failed, rolled back.
+    // People were told: started, canary failed, rolled back (the last one as the workflow closes, just after its
+    // status shows the outcome).
+    await engine.client.workflow
+      .getHandle(`release/${service}/second`)
+      .result()
+      .catch(() => undefined);
     const told = hook.received.map((m) => m.text).filter((t) => t.includes('1.2.0'));
     expect(told).toEqual([
       expect.stringMatching(/started/i),
