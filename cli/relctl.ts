@@ -266,7 +266,11 @@ async function main(argv: string[]): Promise<number> {
       case 'abort':
         if (!values.reason) throw new UsageError('release abort needs --reason');
         await api.release.abort.mutate({ service, releaseId, reason: values.reason });
-        out({ ok: true }, () => console.log(`aborting ${releaseId}: it rolls back what it did`));
+        out({ ok: true }, () =>
+          console.log(
+            `aborting ${releaseId}: it rolls back what it did (it ends aborted if it had changed nothing yet)`,
+          ),
+        );
         return EXIT.ok;
       case undefined:
       default:
@@ -298,8 +302,10 @@ async function main(argv: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     out(status, () => {
-      for (const r of status.regions)
+      for (const r of status.regions) {
         console.log(`  ${r.region.padEnd(12)} ${r.status.padEnd(14)} ${r.from ?? '-'} -> ${r.to ?? '-'}`);
+        if (r.why) console.log(`  ${''.padEnd(12)} ${r.why}`);
+      }
       console.log(`rollback ${status.rollbackId}: ${status.stage}`);
     });
     return status.stage === 'succeeded' ? EXIT.ok : EXIT.releaseFailed;
