@@ -42,9 +42,9 @@ export default defineConfig({
           include: ['test/acceptance/**/*.test.ts'],
           globalSetup: TEMPORAL,
           setupFiles: CLEANUP,
-          // Sized for a loaded two-core machine: a test's own waits (waitForOutcome, the worker's readiness) name
+          // Sized for a loaded two-core machine: a test's own waits (waitForOutcome 90 s, the worker's readiness) name
           // what they waited for and give up before this safety net does.
-          testTimeout: 120_000,
+          testTimeout: 180_000,
           hookTimeout: 120_000,
         },
       },

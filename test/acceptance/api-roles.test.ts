@@ -81,5 +81,5 @@ describe('roles against procedures', () => {
       const unknown = await engine.rawCall(path, input, 'not-a-real-token', method);
       expect([path, unknown.status, unknown.body.error?.message]).toEqual([path, 401, 'the bearer token is not valid']);
     }
-  }, 60_000);
+  });
 });

@@ -56,7 +56,7 @@ describe('config parity gate', () => {
       actor: 'alice',
       gate: 'config-parity-production',
     });
-  }, 90_000);
+  });
 
   it('a rejection of the drift rolls staging back; without drift the gate passes on its own', async () => {
     const engine = await engines.start({ environments });

@@ -67,7 +67,7 @@ describe('emergency rollback', () => {
     expect(second.stage).toBe('succeeded');
     expect(second.regions.map((r) => r.status)).toEqual(engine.regions.map(() => 'already-good'));
     expect(await engine.fleetEvents('rb-2')).toEqual([]);
-  }, 90_000);
+  });
 
   it('while a release is running, aborts it first, then rolls back', async () => {
     const engine = await engines.start({ record: 'rollback-during-release', waves: [['a'], ['b']], bakeSeconds: 30 });
@@ -97,5 +97,5 @@ describe('emergency rollback', () => {
     // While it ran, no new release could start; now one can.
     await engine.trpc('ci').release.start.mutate({ service, version: '1.1.0', releaseId: 'after', bakeSeconds: 1 });
     expect((await engine.waitForOutcome('after')).outcome?.result).toBe('succeeded');
-  }, 90_000);
+  });
 });

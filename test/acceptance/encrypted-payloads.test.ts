@@ -143,5 +143,5 @@ describe('encrypted payloads', () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(ui);
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Authorization.*Content-Type.*X-Namespace/);
-  }, 90_000);
+  });
 });

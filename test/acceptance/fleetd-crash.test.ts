@@ -237,7 +237,7 @@ describe('fleetd killed mid-operation', () => {
     // The fleet's own log: the interrupted attempt was undone, the retry deployed, the repeat changed nothing.
     const events = (await fleetEvents(root)).filter((e) => e.requestId === deploy.requestId).map((e) => e.event);
     expect(events).toEqual(['deploy-abandoned', 'deploy', 'deploy-noop']);
-  }, 60_000);
+  });
 
   it('killed while a promote drains the old version: one version serves 100%, the old instances are gone, the retried promote is a no-op', async () => {
     const { root, start, kill, digest } = await setup();
@@ -281,5 +281,5 @@ describe('fleetd killed mid-operation', () => {
     }, 15_000);
     expect(await versionsServed(url, 20)).toEqual({ '1.1.0': 20 });
     await expectConsistent(root, fleetd.fleet);
-  }, 60_000);
+  });
 });

@@ -153,5 +153,5 @@ describe('relctl as a pipeline uses it', () => {
     const code = await new Promise<number | null>((done) => child.on('close', done));
     expect(code).toBe(3);
     expect(stderr).toMatch(/the bearer token is not valid/);
-  }, 60_000);
+  });
 });

@@ -36,7 +36,7 @@ describe('release control', () => {
     const promoted = (await engine.fleetEvents('pause-1')).find((e) => e.event === 'promote' && e.region === a);
     const resumedAt = done.timeline.find((e) => e.message === 'resumed by sam')?.at ?? '';
     expect(Date.parse(promoted?.at ?? '')).toBeGreaterThanOrEqual(Date.parse(resumedAt));
-  }, 60_000);
+  });
 
   it('one release per service at a time: a second is refused naming the first, a queued one runs after it', async () => {
     const engine = await engines.start({ record: 'one-at-a-time-and-queue', waves: [['a']] });
@@ -78,7 +78,7 @@ describe('release control', () => {
     // The queued release found 1.1.0 already running (the first release put it there): nothing to do.
     expect(third.timeline.map((e) => e.message)).toContain(`${engine.regions[0]}: already runs 1.1.0; nothing to do`);
     expect(await engine.fleetEvents('third')).toEqual([]);
-  }, 60_000);
+  });
 
   describe('freeze windows', () => {
     it('a release that meets a freeze waits durably and starts when it ends', async () => {
@@ -230,7 +230,7 @@ describe('release control', () => {
       'traffic p',
       'promote p',
     ]);
-  }, 90_000);
+  });
 });
 
 describe('a region whose agent is not running', () => {
@@ -262,5 +262,5 @@ describe('a region whose agent is not running', () => {
     expect(done.outcome?.result).toBe('succeeded');
     expect(done.regions.every((r) => r.stalledSince === undefined)).toBe(true);
     expect(done.timeline.map((e) => e.message)).toContain(`${b}: progress again`);
-  }, 60_000);
+  });
 });

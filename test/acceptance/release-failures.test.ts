@@ -46,7 +46,7 @@ describe('release failures and compensation', () => {
       ['revert expand migrations 0001_greetings, 0002_greeting_locale in production', 'done'],
       [`demote artifact ${service}@1.2.0`, 'done'],
     ]);
-  }, 60_000);
+  });
 
   it('a failure in the second wave: both waves go back, the second before the first', async () => {
     const engine = await engines.start({ record: 'second-wave-failure', waves: [['a'], ['b', 'c']] });
@@ -74,7 +74,7 @@ describe('release failures and compensation', () => {
     expect(reverts.map((e) => e.region).sort()).toEqual([a, b, c].sort());
     // The ledger says so: a had recorded 1.4.0, and now records the way back.
     expect(await engine.ledger.current(service, a)).toMatchObject({ version: '1.0.0', rolledBackFrom: '1.4.0' });
-  }, 60_000);
+  });
 
   it('an abort during a bake rolls back what was done, and only an SRE may abort', async () => {
     const engine = await engines.start({ record: 'abort-during-bake', waves: [['a'], ['b']], bakeSeconds: 30 });
@@ -99,7 +99,7 @@ describe('release failures and compensation', () => {
     const again = await engine.rawCall('release.abort', { ...ref, reason: 'again' }, engine.tokens.sam);
     expect(again.status).toBe(409);
     expect(again.body.error?.message).toBe(`release abort-1 of ${service} has already finished (rolled-back)`);
-  }, 60_000);
+  });
 
   describe('an analysis that cannot decide asks a human', () => {
     it('approve: the rollout continues', async () => {

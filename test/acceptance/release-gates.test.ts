@@ -94,7 +94,7 @@ describe('approval gates', () => {
 
     // Refused decisions never entered history: only alice's approval did.
     expect(await acceptedUpdates(engine, 'normal-1')).toEqual(['alice']);
-  }, 90_000);
+  });
 
   it('an emergency change needs two different approvers; the same one twice does not count', async () => {
     const engine = await engines.start({ record: 'gate-emergency-quorum', waves: [['a']] });
@@ -117,7 +117,7 @@ describe('approval gates', () => {
     expect(done.outcome?.result).toBe('succeeded');
     expect(done.reason).toBe('payments outage hotfix');
     expect(await acceptedUpdates(engine, 'emergency-1')).toEqual(['alice', 'bob']);
-  }, 60_000);
+  });
 
   it('a gate nobody decides on times out and rolls the release back, saying why', async () => {
     const engine = await engines.start({
@@ -138,7 +138,7 @@ describe('approval gates', () => {
     expect(done.compensations.map((c) => [c.name, c.status])).toEqual([[`demote artifact ${service}@1.1.0`, 'done']]);
     expect(await engine.fleetEvents('timeout-1')).toEqual([]);
     expect((await engine.artifacts.promotion(service, '1.1.0')).status).toBe('demoted');
-  }, 60_000);
+  });
 
   it('a rejection ends the release and rolls back what it did, keeping who and why', async () => {
     const engine = await engines.start({
@@ -186,5 +186,5 @@ describe('approval gates', () => {
     expect((await engine.fleet.state({ service, region: staging })).stableVersion).toBe('1.0.0');
     expect((await engine.fleetEvents('reject-1')).filter((e) => e.region === production)).toEqual([]);
     expect(await engine.ledger.current(service, staging)).toMatchObject({ version: '1.0.0', rolledBackFrom: '1.1.0' });
-  }, 60_000);
+  });
 });
