@@ -6,6 +6,7 @@ import type { ServiceCatalog } from '../domain/catalog';
 import type { ArtifactRecord } from '../domain/artifact';
 import type { FreezeWindow, ReleaseCalendar } from '../domain/calendar';
 import type { LedgerRecord } from '../domain/ledger';
+import type { DecisionSigner } from '../providers/keys/decision-keys';
 import { type Principal, requestAuth, type TokenAuthenticator } from './auth';
 
 /** The API's view of the artifact store: enough to refuse a release of an artifact that does not exist. */
@@ -30,6 +31,8 @@ export interface ApiDeps {
   catalog: ServiceCatalog;
   releaseTaskQueue: string;
   authenticator: TokenAuthenticator;
+  /** Signs every message the API sends for a person; the workflows refuse what it did not sign. */
+  signer: DecisionSigner;
   artifacts?: ArtifactLookup;
   calendar?: CalendarAccess;
   ledger?: LedgerAccess;
@@ -47,6 +50,7 @@ export function createContextInner(options: ContextOptions) {
     temporal: options.deps.temporal,
     catalog: options.deps.catalog,
     releaseTaskQueue: options.deps.releaseTaskQueue,
+    signer: options.deps.signer,
     artifacts: options.deps.artifacts,
     calendar: options.deps.calendar,
     ledger: options.deps.ledger,

@@ -37,6 +37,11 @@ export const ApiEnv = ConfigStoreEnv.extend({
   API_TOKENS_FILE: z.string().min(1).default('.data/api-tokens.json'),
   /** Root of the embedded stores; the API reads the artifact index to refuse unknown versions early. */
   DATA_DIR: z.string().min(1).default('.data'),
+  /**
+   * The API's ed25519 key for signed decisions (`{ keyId, privateKeyPem }`, mode 0600); defaults to
+   * <DATA_DIR>/keys/decision-signing-key.json (written by `npm start`). Workers trust its public key.
+   */
+  DECISION_SIGNING_KEY_FILE: z.string().min(1).optional(),
   /** pino level of the API's JSON log lines. */
   API_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Failed tokens from one client address within the window before it gets 429. */

@@ -8,6 +8,7 @@ import { openConfigStore } from '../providers/config-store/open';
 import { VersionLedger } from '../providers/config-store/version-ledger';
 import { dataPaths } from '../providers/data-paths';
 import { parseEnv } from '../providers/env';
+import { decisionKeyPaths, loadSigner } from '../providers/keys/decision-keys';
 import { createApp } from './app';
 import { TokenAuthenticator } from './auth';
 import { codecOptionsFromEnv } from './codec-endpoint';
@@ -21,6 +22,11 @@ async function run() {
   logger.info(encryption.summary);
   const catalog = await loadCatalog(env.CATALOG_FILE);
   const authenticator = TokenAuthenticator.fromFile(env.API_TOKENS_FILE);
+  const signer = await loadSigner(
+    env.DECISION_SIGNING_KEY_FILE ?? decisionKeyPaths(env.DATA_DIR).signingKey,
+    env.TEMPORAL_NAMESPACE,
+  );
+  logger.info(`signing decisions with key ${signer.keyId}`);
   const connection = Connection.lazy({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({
     connection,
@@ -34,6 +40,7 @@ async function run() {
       temporal,
       catalog,
       authenticator,
+      signer,
       releaseTaskQueue: env.RELEASE_TASK_QUEUE,
       artifacts: new LocalArtifactStore(dataPaths(env.DATA_DIR).artifacts),
       calendar: new CalendarStore(configStore),

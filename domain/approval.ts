@@ -65,6 +65,8 @@ export interface DecisionRequest {
   principal: { id: string; roles: readonly Role[] };
   /** Principal that requested the release: they may not decide on its gates (separation of duties). */
   requestedBy: string;
+  /** The people who wrote the change (as the pipeline named them): they may not decide on its gates either. */
+  authors?: readonly string[];
   decision: DecisionKind;
 }
 
@@ -83,6 +85,7 @@ export function checkDecision({
   gateId,
   principal,
   requestedBy,
+  authors = [],
   decision,
 }: DecisionRequest): Refusal | undefined {
   const gate = gates.find((g) => g.id === gateId);
@@ -104,6 +107,10 @@ export function checkDecision({
   }
   if (principal.id === requestedBy) {
     const message = `you cannot ${decision} your own release (${requestedBy} requested it); another person must decide`;
+    return { code: 'SelfApproval', message };
+  }
+  if (authors.includes(principal.id)) {
+    const message = `you cannot ${decision} a change you wrote (${principal.id} is among its authors: ${authors.join(', ')}); another person must decide`;
     return { code: 'SelfApproval', message };
   }
   if (gate.decisions.some((d) => d.by === principal.id)) {

@@ -15,6 +15,8 @@ export type WorkflowFailureType =
   | 'MigrationsWithoutDatabase'
   | 'PlanInvalid'
   | 'ServiceBusy'
+  /** A message that acts for a person without the API's valid signature; or a workflow started outside the engine. */
+  | 'Unauthorized'
   /** The release as a whole, by cause: aborted by a person, cancelled, or failed for another reason. */
   | 'ReleaseAborted'
   | 'ReleaseCancelled'

@@ -1,6 +1,7 @@
 // What a pipeline sends to start a release. Validated at the API edge; the workflow receives the resulting plan.
 import { z } from 'zod';
 import { ReleaseId, ServiceName, Version } from './names';
+import { PrincipalId } from './roles';
 
 export const ChangeClass = z.enum(['standard', 'normal', 'emergency']);
 export type ChangeClass = z.infer<typeof ChangeClass>;
@@ -23,6 +24,11 @@ export const ReleaseRequest = z
     reason: z.string().trim().min(1).max(2000).optional(),
     /** When another release of the service is in progress: wait for it (true) instead of being refused. */
     queue: z.boolean().default(false),
+    /**
+     * The people who wrote the change (commit authors, the merger), by their principal ids: none of them may approve
+     * it. A pipeline that starts releases under a shared token passes them (README, "Separation of duties").
+     */
+    authors: z.array(PrincipalId).max(50).optional(),
   })
   .superRefine((request, ctx) => {
     if (request.changeClass === 'emergency' && !request.reason) {

@@ -6,20 +6,37 @@
 // reference count: the first project to set up starts it, the last to tear down stops it. Vitest runs every setup
 // before any teardown, so the count never drops to zero in between. A run of `unit` alone never gets here.
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { FAILURE_CONVERTER_PATH } from '../workers/data-converter';
+import { DECISION_PUBLIC_KEYS, DecisionSigner, PublicKeysFile } from '../providers/keys/decision-keys';
+import { bundleEngineWorkflows } from '../workers/bundle';
 import { RELEASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     workflowBundlePath: string;
+    /** The run's decision-signing key (PEM): the test engines sign as the API does. */
+    decisionSigningKeyPem: string;
+    /** The keys the bundle trusts: this run's, and those each recorded history set was signed with. */
+    trustedDecisionKeys: Record<string, string>;
   }
+}
+
+const HISTORIES = join(__dirname, 'fixtures', 'histories');
+
+/** The public keys of every recorded history set. */
+export function recordedSetKeys(): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (const set of existsSync(HISTORIES) ? readdirSync(HISTORIES) : []) {
+    const file = join(HISTORIES, set, DECISION_PUBLIC_KEYS); // public keys only: committed with the set
+    if (existsSync(file)) Object.assign(keys, PublicKeysFile.parse(JSON.parse(readFileSync(file, 'utf8'))).keys);
+  }
+  return keys;
 }
 
 const ROOT = resolve(__dirname, '..');
@@ -27,6 +44,8 @@ const ROOT = resolve(__dirname, '..');
 interface SharedTemporal {
   address: string;
   bundlePath: string;
+  signingKeyPem: string;
+  trustedKeys: Record<string, string>;
   stop: () => Promise<void>;
 }
 
@@ -68,17 +87,19 @@ async function startTemporal(): Promise<SharedTemporal> {
   };
   try {
     const bundlePath = join(bundleDir, 'workflows.js');
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: join(ROOT, 'workflows', 'index.ts'),
-      // As the workers build it: failure messages travel as payloads, so payload encryption covers them too.
-      failureConverterPath: FAILURE_CONVERTER_PATH,
+    // A key for this run only (as `npm start` makes one per machine), plus the public keys of recorded histories.
+    const signer = DecisionSigner.generate('default');
+    const trustedKeys = { ...recordedSetKeys(), ...signer.trustedKeys };
+    // As the workers build it: failure converter, trusted keys compiled in.
+    const { code } = await bundleEngineWorkflows({
+      trustedKeys,
       logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
     });
     await writeFile(bundlePath, code);
     console.log(
       `[global-setup] Temporal dev server at ${env.address}, workflow bundle built (${Date.now() - started}ms)`,
     );
-    return { address: env.address, bundlePath, stop };
+    return { address: env.address, bundlePath, stop, signingKeyPem: signer.privateKeyPem, trustedKeys };
   } catch (err) {
     await stop();
     throw err;
@@ -95,6 +116,8 @@ export default async function setup(project: TestProject) {
   shared.users += 1;
   project.provide('temporalAddress', temporal.address);
   project.provide('workflowBundlePath', temporal.bundlePath);
+  project.provide('decisionSigningKeyPem', temporal.signingKeyPem);
+  project.provide('trustedDecisionKeys', temporal.trustedKeys);
   return async () => {
     shared.users -= 1;
     if (shared.users > 0) return;

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ConfigStoreEnv } from '../providers/config-store/open';
 import { PayloadKeysEnv } from '../providers/codec/payload-keys';
+import { decisionKeyPaths, loadPublicKeys } from '../providers/keys/decision-keys';
 
 export const WorkerEnv = ConfigStoreEnv.extend({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -39,8 +40,18 @@ export const WorkerEnv = ConfigStoreEnv.extend({
    * workers/failure-converter.cjs); without it the worker bundles at start.
    */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  /**
+   * The API's public keys for signed decisions (`{ "keys": { "<keyId>": "<hex>" } }`), compiled into the workflow
+   * bundle; defaults to <DATA_DIR>/keys/decision-public-keys.json (written by `npm start`).
+   */
+  DECISION_PUBLIC_KEYS_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Payload encryption keys (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_KEY_ID); unset, payloads go in clear. */
   ...PayloadKeysEnv.shape,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
+
+/** The decision keys the worker trusts, from DECISION_PUBLIC_KEYS_FILE or the data dir's default file. */
+export async function workerTrustedKeys(env: WorkerEnv): Promise<Record<string, string>> {
+  return loadPublicKeys(env.DECISION_PUBLIC_KEYS_FILE ?? decisionKeyPaths(env.DATA_DIR).publicKeys);
+}

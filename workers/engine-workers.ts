@@ -2,9 +2,9 @@
 // bookkeeping activities on the release task queue) and, in the embedded default, an agent per region polling
 // deploy.<region> (the region's rollout child workflows and its fleet activities). In production each region runs
 // its own agent (workers/region-agent.ts) next to its fleet instead.
-import { join } from 'node:path';
-import type { PayloadCodec } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { readFile } from 'node:fs/promises';
+import type { AesGcmPayloadCodec } from '../providers/codec/encryption-codec';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import {
   createRegionActivities,
   createReleaseActivities,
@@ -12,7 +12,8 @@ import {
   type ReleaseActivityDeps,
 } from '../activities';
 import { regionTaskQueue } from '../domain/names';
-import { FAILURE_CONVERTER_PATH, workerDataConverter } from './data-converter';
+import { bundleEngineWorkflows, keysMissingFrom } from './bundle';
+import { workerDataConverter } from './data-converter';
 
 export interface EngineWorkersOptions {
   connection: NativeConnection;
@@ -25,28 +26,39 @@ export interface EngineWorkersOptions {
   releaseDeps?: ReleaseActivityDeps;
   /** Providers of the region activities (needed with regions). */
   regionDeps?: RegionActivityDeps;
-  /** A prebuilt bundle (tests build one per run), built with `failureConverterPath: FAILURE_CONVERTER_PATH`. */
-  workflowBundle?: WorkerOptions['workflowBundle'];
+  /**
+   * The API's public keys the workflows trust for signed messages (key id -> raw ed25519 key, hex). They are compiled
+   * into the bundle; a prebuilt bundle must already hold them (workers/bundle.ts).
+   */
+  trustedKeys: Record<string, string>;
+  /** A prebuilt bundle (tests build one per run), built by bundleEngineWorkflows with the same trusted keys. */
+  workflowBundle?: { codePath: string } | { code: string };
   /** Seals every payload the workers send to Temporal (payload encryption); omit to send them in clear. */
-  payloadCodec?: PayloadCodec;
+  payloadCodec?: AesGcmPayloadCodec;
   identity?: string;
-}
-
-/** Path of the workflow bundle's entry (resolved lazily: only a worker without a prebuilt bundle needs it). */
-export function workflowsPath(): string {
-  return join(__dirname, '..', 'workflows', 'index.ts');
 }
 
 export async function createEngineWorkers(options: EngineWorkersOptions): Promise<Worker[]> {
   const { connection, namespace = 'default' } = options;
-  const workflows = options.workflowBundle
-    ? { workflowBundle: options.workflowBundle }
-    : {
-        workflowBundle: await bundleWorkflowCode({
-          workflowsPath: workflowsPath(),
-          failureConverterPath: FAILURE_CONVERTER_PATH,
-        }),
-      };
+  if (Object.keys(options.trustedKeys).length === 0) {
+    throw new Error(
+      'no trusted decision keys: the workflows would refuse every release and decision (see README, "Signed decisions")',
+    );
+  }
+  let workflows: { workflowBundle: WorkerOptions['workflowBundle'] };
+  if (options.workflowBundle) {
+    const prebuilt = options.workflowBundle;
+    const code = 'code' in prebuilt ? prebuilt.code : await readFile(prebuilt.codePath, 'utf8');
+    const missing = keysMissingFrom(code, options.trustedKeys);
+    if (missing.length > 0) {
+      throw new Error(
+        `the prebuilt workflow bundle does not trust decision key(s) ${missing.join(', ')}; rebuild it with the worker's trusted keys (workers/bundle.ts)`,
+      );
+    }
+    workflows = { workflowBundle: prebuilt };
+  } else {
+    workflows = { workflowBundle: await bundleEngineWorkflows({ trustedKeys: options.trustedKeys }) };
+  }
   const dataConverter = workerDataConverter(options.payloadCodec);
   const workers: Worker[] = [];
   if (options.releaseTaskQueue) {

@@ -5,7 +5,7 @@ import { catalogRegions } from '../domain/catalog';
 import { loadCatalog } from '../providers/catalog';
 import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { parseEnv } from '../providers/env';
-import { WorkerEnv } from './config';
+import { WorkerEnv, workerTrustedKeys } from './config';
 import { connectWithRetry, createEngineWorkers, runWorkers } from './engine-workers';
 import { regionDeps, releaseDeps } from './providers';
 
@@ -30,6 +30,7 @@ async function run() {
   const workers = await createEngineWorkers({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
+    trustedKeys: await workerTrustedKeys(env),
     releaseTaskQueue: env.RELEASE_TASK_QUEUE,
     regions,
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),

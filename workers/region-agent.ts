@@ -5,7 +5,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { RegionName } from '../domain/names';
 import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { parseEnv } from '../providers/env';
-import { WorkerEnv } from './config';
+import { WorkerEnv, workerTrustedKeys } from './config';
 import { connectWithRetry, createEngineWorkers, runWorkers } from './engine-workers';
 import { regionDeps } from './providers';
 
@@ -20,6 +20,7 @@ async function run() {
   const workers = await createEngineWorkers({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
+    trustedKeys: await workerTrustedKeys(env),
     regions: [env.REGION],
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
     regionDeps: regionDeps(env),

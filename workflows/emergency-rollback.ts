@@ -11,7 +11,9 @@ import {
   type EmergencyRollbackInput,
   type RollbackRegionState,
   type RollbackStatus,
+  signedRollbackFields,
 } from './messages';
+import { refuseUnsignedStart } from './authorization';
 import { noteOn, now, publishStage } from './journal';
 import { compensationStep, quickStep } from './profiles';
 import { innermostMessage } from './saga';
@@ -19,6 +21,8 @@ import { innermostMessage } from './saga';
 const ledger = proxyActivities<ReleaseActivities>(quickStep);
 
 export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): Promise<RollbackStatus> {
+  // Started directly on Temporal (not through the API and the coordinator): fails here, having changed nothing.
+  refuseUnsignedStart('rollback', input, signedRollbackFields);
   const status: RollbackStatus = {
     rollbackId: input.rollbackId,
     service: input.service,

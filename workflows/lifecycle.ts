@@ -8,15 +8,16 @@ import type { Gate, RefusalCode } from '../domain/approval';
 import { EngineError, type EngineErrorCode } from '../domain/errors';
 import { releaseWorkflowId, rollbackWorkflowId, serviceWorkflowId } from '../domain/names';
 import { isFinalStage, type ReleaseStage as ReleaseStageName, type ReleaseStatus } from '../domain/release-status';
+import type { DecisionSigner } from '../providers/keys/decision-keys';
 import {
-  abortSignal,
+  abortUpdate,
   approveUpdate,
-  pauseSignal,
+  pauseUpdate,
   recheckFreezeSignal,
   rejectUpdate,
   requestReleaseUpdate,
   requestRollbackUpdate,
-  resumeSignal,
+  resumeUpdate,
   rollbackStatusQuery,
   serviceStateQuery,
   statusQuery,
@@ -81,10 +82,12 @@ async function isFinishing(client: Client, workflowId: string): Promise<boolean>
  */
 export async function startRelease(
   client: Client,
-  input: ReleaseInput,
-  options: { taskQueue?: string; queue?: boolean } = {},
+  request: Omit<ReleaseInput, 'authorization' | 'queued'>,
+  options: { signer: DecisionSigner; taskQueue?: string; queue?: boolean },
 ): Promise<StartedRelease> {
-  const { plan } = input;
+  const { plan } = request;
+  // Signed once: a retry below sends the very same request (the coordinator remembers its release id).
+  const input: ReleaseInput = options.signer.sign(releaseWorkflowId(plan.service, plan.releaseId), 'release', request);
   let admission: Admission | undefined;
   for (let attempt = 1; !admission; attempt++) {
     try {
@@ -130,9 +133,14 @@ export async function getServiceState(client: Client, service: string): Promise<
 /** Asks the coordinator to abort what runs for the service and roll it back to its last known-good versions. */
 export async function requestEmergencyRollback(
   client: Client,
-  input: EmergencyRollbackInput,
-  options: { taskQueue?: string } = {},
+  request: Omit<EmergencyRollbackInput, 'authorization' | 'queued' | 'avoid'>,
+  options: { signer: DecisionSigner; taskQueue?: string },
 ): Promise<{ workflowId: string; aborted: string[]; alreadyStarted: boolean }> {
+  const input: EmergencyRollbackInput = options.signer.sign(
+    rollbackWorkflowId(request.service, request.rollbackId),
+    'rollback',
+    request,
+  );
   try {
     return await client.workflow.executeUpdateWithStart(requestRollbackUpdate, {
       args: [input],
@@ -172,11 +180,12 @@ export async function getRollbackStatus(
   }
 }
 
-const REFUSAL_CODES: Record<RefusalCode, EngineErrorCode> = {
+const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode> = {
   UnknownGate: 'GATE_NOT_FOUND',
   GateNotWaiting: 'GATE_NOT_WAITING',
   MissingRole: 'DECISION_FORBIDDEN',
   SelfApproval: 'DECISION_FORBIDDEN',
+  Unauthorized: 'DECISION_FORBIDDEN',
   DuplicateDecision: 'DUPLICATE_DECISION',
 };
 
@@ -209,23 +218,25 @@ export async function decideGate(
   service: string,
   releaseId: string,
   decision: 'approve' | 'reject',
-  input: DecisionInput,
+  input: Omit<DecisionInput, 'authorization'>,
+  signer: DecisionSigner,
 ): Promise<Gate> {
   const handle = await runningRelease(client, service, releaseId);
+  const signed = signer.sign(handle.workflowId, decision, input);
   try {
-    return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [input] });
+    return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [signed] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const refusal = refusalOf(err);
-      const code = REFUSAL_CODES[refusal.type as RefusalCode] ?? 'GATE_NOT_WAITING';
+      const code = REFUSAL_CODES[refusal.type as RefusalCode | 'Unauthorized'] ?? 'GATE_NOT_WAITING';
       throw new EngineError(code, refusal.message);
     }
     throw err;
   }
 }
 
-/** Pauses, resumes or aborts a running release. */
-export async function signalRelease(
+/** Pauses, resumes or aborts a running release, as a signed update. */
+export async function controlRelease(
   client: Client,
   service: string,
   releaseId: string,
@@ -233,18 +244,19 @@ export async function signalRelease(
     | { kind: 'pause'; by: string; reason?: string }
     | { kind: 'resume'; by: string }
     | { kind: 'abort'; by: string; reason: string },
+  signer: DecisionSigner,
 ): Promise<void> {
   const handle = await runningRelease(client, service, releaseId);
-  switch (action.kind) {
-    case 'pause':
-      await handle.signal(pauseSignal, { by: action.by, ...(action.reason ? { reason: action.reason } : {}) });
-      return;
-    case 'resume':
-      await handle.signal(resumeSignal, { by: action.by });
-      return;
-    case 'abort':
-      await handle.signal(abortSignal, { by: action.by, reason: action.reason });
-      return;
+  const { kind, ...fields } = action;
+  const update = kind === 'pause' ? pauseUpdate : kind === 'resume' ? resumeUpdate : abortUpdate;
+  try {
+    await handle.executeUpdate(update, { args: [signer.sign(handle.workflowId, kind, fields)] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const refusal = refusalOf(err);
+      throw new EngineError('DECISION_FORBIDDEN', refusal.message);
+    }
+    throw err;
   }
 }
 

@@ -8,6 +8,7 @@ import type { SmokeTestSpec } from '../domain/catalog';
 import type { PlannedStep, ReleasePlan } from '../domain/plan';
 import type { ReleaseStatus } from '../domain/release-status';
 import type { Principal } from '../domain/roles';
+import type { Authorization } from '../domain/signed-message';
 
 // ---- release ----
 
@@ -19,6 +20,16 @@ export interface ReleaseInput {
   reason?: string;
   /** Set by the service coordinator when another release is in progress: wait for `admit` before starting. */
   queued?: boolean;
+  /** The people who wrote the change (commit authors, the merger), as the pipeline knows them: none may approve it. */
+  authors?: string[];
+  /** The API's signature over the request (releases started before signed messages: absent). */
+  authorization?: Authorization;
+}
+
+/** The fields of a release request the API signs (`queued` is the coordinator's, not the requester's). */
+export function signedReleaseFields(input: ReleaseInput) {
+  const { plan, requestedBy, reason, authors, authorization } = input;
+  return { plan, requestedBy, reason, authors, authorization };
 }
 
 /** A decision on a gate. The principal is the one the API authenticated. */
@@ -26,6 +37,15 @@ export interface DecisionInput {
   gate: string;
   principal: Principal;
   comment?: string;
+  /** The API's signature over the decision. */
+  authorization?: Authorization;
+}
+
+/** Pause, resume or abort, as a person asked it through the API. */
+export interface ControlInput {
+  by: string;
+  reason?: string;
+  authorization?: Authorization;
 }
 
 /** Full state of the release: stage, per-region progress and traffic, gates, compensations, timeline, outcome. */
@@ -34,11 +54,19 @@ export const statusQuery = defineQuery<ReleaseStatus>('status');
 export const approveUpdate = defineUpdate<Gate, [DecisionInput]>('approve');
 /** Reject a waiting gate: the release rolls back. */
 export const rejectUpdate = defineUpdate<Gate, [DecisionInput]>('reject');
-/** Hold before the next step (a bake in progress keeps counting). */
+/** Hold before the next step (a bake in progress keeps counting). Signed; refused by its validator otherwise. */
+export const pauseUpdate = defineUpdate<void, [ControlInput]>('pauseRelease');
+export const resumeUpdate = defineUpdate<void, [ControlInput]>('resumeRelease');
+/** Stop and roll back everything done so far. */
+export const abortUpdate = defineUpdate<void, [ControlInput]>('abortRelease');
+/** Releases started before signed messages are paused, resumed and aborted by these signals; later ones ignore them. */
 export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('pause');
 export const resumeSignal = defineSignal<[{ by: string }]>('resume');
-/** Stop and roll back everything done so far. */
-export const abortSignal = defineSignal<[{ by: string; reason: string }]>('abort');
+/**
+ * From the service coordinator, when an emergency rollback aborts the release: it carries the rollback's signed
+ * request, which the release verifies (a workflow cannot send updates, so this one stays a signal).
+ */
+export const abortSignal = defineSignal<[{ by: string; reason: string; rollback?: EmergencyRollbackInput }]>('abort');
 /** From the service coordinator: a queued release may start. */
 export const admitSignal = defineSignal('admit');
 /** The release calendar changed: a release waiting for a freeze to end checks again. */
@@ -79,7 +107,8 @@ export type RegionEvent =
 export const regionEventSignal = defineSignal<[RegionEvent]>('regionEvent');
 export const regionPauseSignal = defineSignal<[{ paused: boolean }]>('regionPause');
 /** The human decision on an inconclusive analysis: proceed, or roll the region back. */
-export const regionDecisionSignal = defineSignal<[{ step: number; proceed: boolean; by: string }]>('regionDecision');
+export const regionDecisionSignal =
+  defineSignal<[{ step: number; proceed: boolean; by: string; approval?: DecisionInput }]>('regionDecision');
 
 // ---- service coordinator (one per service: one release at a time, a queue, emergency rollbacks) ----
 
@@ -112,6 +141,14 @@ export interface EmergencyRollbackInput {
   queued?: boolean;
   /** Versions no region may be taken to, with why: those of the releases this rollback aborted. */
   avoid?: { version: string; why: string }[];
+  /** The API's signature over the request (rollbacks started before signed messages: absent). */
+  authorization?: Authorization;
+}
+
+/** The fields of an emergency rollback request the API signs. */
+export function signedRollbackFields(input: EmergencyRollbackInput) {
+  const { service, rollbackId, regions, reason, requestedBy, authorization } = input;
+  return { service, rollbackId, regions, reason, requestedBy, authorization };
 }
 
 export interface ServiceState {

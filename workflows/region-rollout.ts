@@ -7,11 +7,14 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
   TemporalFailure,
+  workflowInfo,
 } from '@temporalio/workflow';
+import { SIGNED_MESSAGES_PATCH, SignedMessages } from './authorization';
 import { releaseFailure } from './failures';
 import type { RegionActivities } from '../activities';
 import {
@@ -21,6 +24,7 @@ import {
   type RegionEvent,
   type RegionRolloutInput,
   type RegionRolloutResult,
+  type DecisionInput,
 } from './messages';
 import { fleetStep, quickStep, compensationStep } from './profiles';
 import { innermostMessage } from './saga';
@@ -30,15 +34,30 @@ const fleet = proxyActivities<RegionActivities>(fleetStep);
 const compensation = proxyActivities<RegionActivities>(compensationStep);
 
 export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<RegionRolloutResult> {
+  // Only a release starts a region's rollout: one started any other way (directly on Temporal) deploys nothing.
+  const signed = patched(SIGNED_MESSAGES_PATCH);
+  if (signed) refuseUnlessChildOfRelease(input);
   const { service, region, version, releaseId } = input;
   let paused = input.paused;
   const decisions = new Map<number, { proceed: boolean; by: string }>();
+  const messages = new SignedMessages();
   setHandler(regionPauseSignal, ({ paused: value }) => {
     paused = value;
   });
-  setHandler(regionDecisionSignal, ({ step, proceed, by }) => {
+  setHandler(regionDecisionSignal, ({ step, proceed, by, approval }) => {
+    // Going on after an inconclusive analysis needs the approver's signed decision, which the release forwards.
+    const refusal = signed && proceed ? approvalRefusal(step, approval) : undefined;
+    if (refusal) {
+      log.warn('ignored a decision to go on that carries no valid signed approval', { region, step, refusal });
+      return;
+    }
     decisions.set(step, { proceed, by });
   });
+  function approvalRefusal(step: number, approval: DecisionInput | undefined): string | undefined {
+    if (approval?.gate !== `analysis-${region}-step-${step + 1}`) return 'it names another gate';
+    const issued = Date.parse(approval.authorization?.issuedAt ?? '');
+    return messages.verdict('approve', approval, input.releaseWorkflowId, Number.isFinite(issued) ? issued : undefined);
+  }
 
   const release = getExternalWorkflowHandle(input.releaseWorkflowId);
   const reports: Promise<void>[] = [];
@@ -130,5 +149,16 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
     }
     await delivered();
     throw err;
+  }
+}
+
+/** Fails the rollout, before it touches the region, unless the release named in its input started it. */
+function refuseUnlessChildOfRelease(input: RegionRolloutInput): void {
+  const parent = workflowInfo().parent?.workflowId;
+  if (!parent || parent !== input.releaseWorkflowId || !parent.startsWith('release/')) {
+    throw releaseFailure(
+      'Unauthorized',
+      `refused to act: a region's rollout runs only as part of its release (this one was ${parent ? `started by ${parent}` : 'started directly'}, not by ${input.releaseWorkflowId}); nothing was deployed`,
+    );
   }
 }

@@ -18,6 +18,9 @@ import {
 import type { WorkflowFailureType } from '../domain/failures';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { releaseWorkflowId, rollbackWorkflowId } from '../domain/names';
+import { refusedPayload } from '../domain/signed-message';
+import { SIGNED_MESSAGES_PATCH, SignedMessages } from './authorization';
+import { releaseFailure } from './failures';
 import { emergencyRollbackWorkflow } from './emergency-rollback';
 import {
   abortSignal,
@@ -30,6 +33,8 @@ import {
   type ReleaseRequestMessage,
   type ServiceInput,
   type ServiceState,
+  signedReleaseFields,
+  signedRollbackFields,
 } from './messages';
 import { releaseWorkflow } from './release';
 import { innermostMessage } from './saga';
@@ -67,6 +72,8 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
     if (seen.length > SEEN_LIMIT) seen.splice(0, seen.length - SEEN_LIMIT);
   };
   const live = () => entries.filter((e) => !e.done);
+  // Only the API's signed requests start anything: a forged one is refused by the validator, outside history.
+  const messages = new SignedMessages();
   const describe = (e: Entry) => ({ kind: e.kind, id: e.id, workflowId: e.workflowId, requestedBy: e.requestedBy });
 
   setHandler(serviceStateQuery, (): ServiceState => {
@@ -130,10 +137,14 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       return { workflowId, alreadyStarted: false, queuedBehind: ahead.map((e) => e.id) };
     },
     {
-      validator: ({ input: release, queue }: ReleaseRequestMessage) => {
-        if (release.plan.service !== service) {
-          throw new Error(`this coordinator serves ${service}, not ${release.plan.service}`);
+      validator: (message: ReleaseRequestMessage) => {
+        const refused = refusedPayload(message);
+        if (refused) throw releaseFailure('Unauthorized', `refused: ${refused}`);
+        const { input: release, queue } = message;
+        if (release?.plan?.service !== service) {
+          throw new Error(`this coordinator serves ${service}, not ${release.plan?.service}`);
         }
+        messages.check('release', signedReleaseFields(release), releaseWorkflowId(service, release.plan.releaseId));
         if (seen.includes(release.plan.releaseId)) return;
         const [active] = live();
         // The refusal names the blocking workflow, so a client can tell "in progress" from "just finished".
@@ -172,6 +183,8 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
           await entry.handle.signal(abortSignal, {
             by: rollback.requestedBy,
             reason: `emergency rollback ${rollback.rollbackId}: ${rollback.reason}`,
+            // The release verifies the rollback's signed request before it aborts.
+            ...(rollback.authorization && patched(SIGNED_MESSAGES_PATCH) ? { rollback: request } : {}),
           });
           aborted.push(entry.id);
           if (entry.admitted && entry.version) {
@@ -220,8 +233,11 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
     },
     {
       validator: (rollback: EmergencyRollbackInput) => {
+        const refused = refusedPayload(rollback);
+        if (refused) throw releaseFailure('Unauthorized', `refused: ${refused}`);
         if (rollback.service !== service)
           throw new Error(`this coordinator serves ${service}, not ${rollback.service}`);
+        messages.check('rollback', signedRollbackFields(rollback), rollbackWorkflowId(service, rollback.rollbackId));
         if (!rollback.reason.trim()) throw new Error('an emergency rollback needs a reason');
       },
     },

@@ -9,7 +9,7 @@ import { ReleaseStage as ReleaseStageName } from '../../domain/release-status';
 import { PrincipalId, READ_ROLES } from '../../domain/roles';
 import { planRelease } from '../../domain/plan';
 import { ReleaseRequest } from '../../domain/release-request';
-import { decideGate, getReleaseStatus, signalRelease, startRelease } from '../../workflows/lifecycle';
+import { controlRelease, decideGate, getReleaseStatus, startRelease } from '../../workflows/lifecycle';
 import { listReleases } from '../visibility';
 import type { Context } from '../context';
 import { translated } from '../errors';
@@ -80,8 +80,13 @@ export const releaseRouter = router({
       const started = await translated(() =>
         startRelease(
           ctx.temporal,
-          { plan, requestedBy: ctx.principal.id, ...(input.reason ? { reason: input.reason } : {}) },
-          { taskQueue: ctx.releaseTaskQueue, queue: input.queue },
+          {
+            plan,
+            requestedBy: ctx.principal.id,
+            ...(input.reason ? { reason: input.reason } : {}),
+            ...(input.authors?.length ? { authors: [...new Set(input.authors)] } : {}),
+          },
+          { signer: ctx.signer, taskQueue: ctx.releaseTaskQueue, queue: input.queue },
         ),
       );
       return { ...started, plan };
@@ -111,11 +116,18 @@ export const releaseRouter = router({
     .input(ReleaseRef.extend({ gate: z.string().min(1).max(200), comment: Comment.optional() }))
     .mutation(({ ctx, input }) =>
       translated(() =>
-        decideGate(ctx.temporal, input.service, input.releaseId, 'approve', {
-          gate: input.gate,
-          principal: ctx.principal,
-          ...(input.comment ? { comment: input.comment } : {}),
-        }),
+        decideGate(
+          ctx.temporal,
+          input.service,
+          input.releaseId,
+          'approve',
+          {
+            gate: input.gate,
+            principal: ctx.principal,
+            ...(input.comment ? { comment: input.comment } : {}),
+          },
+          ctx.signer,
+        ),
       ),
     ),
 
@@ -124,11 +136,18 @@ export const releaseRouter = router({
     .input(ReleaseRef.extend({ gate: z.string().min(1).max(200), comment: Comment }))
     .mutation(({ ctx, input }) =>
       translated(() =>
-        decideGate(ctx.temporal, input.service, input.releaseId, 'reject', {
-          gate: input.gate,
-          principal: ctx.principal,
-          comment: input.comment,
-        }),
+        decideGate(
+          ctx.temporal,
+          input.service,
+          input.releaseId,
+          'reject',
+          {
+            gate: input.gate,
+            principal: ctx.principal,
+            comment: input.comment,
+          },
+          ctx.signer,
+        ),
       ),
     ),
 
@@ -136,11 +155,17 @@ export const releaseRouter = router({
     .input(ReleaseRef.extend({ reason: Comment.optional() }))
     .mutation(async ({ ctx, input }) => {
       await translated(() =>
-        signalRelease(ctx.temporal, input.service, input.releaseId, {
-          kind: 'pause',
-          by: ctx.principal.id,
-          ...(input.reason ? { reason: input.reason } : {}),
-        }),
+        controlRelease(
+          ctx.temporal,
+          input.service,
+          input.releaseId,
+          {
+            kind: 'pause',
+            by: ctx.principal.id,
+            ...(input.reason ? { reason: input.reason } : {}),
+          },
+          ctx.signer,
+        ),
       );
       return { ok: true };
     }),
@@ -149,7 +174,13 @@ export const releaseRouter = router({
     .input(ReleaseRef)
     .mutation(async ({ ctx, input }) => {
       await translated(() =>
-        signalRelease(ctx.temporal, input.service, input.releaseId, { kind: 'resume', by: ctx.principal.id }),
+        controlRelease(
+          ctx.temporal,
+          input.service,
+          input.releaseId,
+          { kind: 'resume', by: ctx.principal.id },
+          ctx.signer,
+        ),
       );
       return { ok: true };
     }),
@@ -159,11 +190,17 @@ export const releaseRouter = router({
     .input(ReleaseRef.extend({ reason: Comment }))
     .mutation(async ({ ctx, input }) => {
       await translated(() =>
-        signalRelease(ctx.temporal, input.service, input.releaseId, {
-          kind: 'abort',
-          by: ctx.principal.id,
-          reason: input.reason,
-        }),
+        controlRelease(
+          ctx.temporal,
+          input.service,
+          input.releaseId,
+          {
+            kind: 'abort',
+            by: ctx.principal.id,
+            reason: input.reason,
+          },
+          ctx.signer,
+        ),
       );
       return { ok: true };
     }),

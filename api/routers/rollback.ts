@@ -40,7 +40,7 @@ export const rollbackRouter = router({
             reason: input.reason,
             requestedBy: ctx.principal.id,
           },
-          { taskQueue: ctx.releaseTaskQueue },
+          { signer: ctx.signer, taskQueue: ctx.releaseTaskQueue },
         ),
       );
       return { rollbackId, ...started };

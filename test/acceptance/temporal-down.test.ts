@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { hashToken, TokenAuthenticator } from '../../api/auth';
 import { ServiceCatalog } from '../../domain/catalog';
+import { DecisionSigner } from '../../providers/keys/decision-keys';
 
 describe('Temporal unreachable', () => {
   it('calls get 503 with a plain message, /readyz says unreachable, /healthz stays ok', async () => {
@@ -17,7 +18,13 @@ describe('Temporal unreachable', () => {
     const authenticator = new TokenAuthenticator({
       tokens: [{ sha256: hashToken('t-ci'), principal: 'ci', roles: ['pipeline'] }],
     });
-    const app = createApp({ temporal: new Client({ connection }), catalog, releaseTaskQueue: 'q', authenticator });
+    const app = createApp({
+      temporal: new Client({ connection }),
+      catalog,
+      releaseTaskQueue: 'q',
+      authenticator,
+      signer: DecisionSigner.generate('default'),
+    });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((done) => server.once('listening', done));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

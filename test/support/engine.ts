@@ -33,6 +33,7 @@ import { CalendarStore } from '../../providers/calendar-store';
 import { payloadEncryption } from '../../providers/codec/payload-encryption';
 import { generatePayloadKeyEntry, PayloadKeysEnv } from '../../providers/codec/payload-keys';
 import { dataPaths } from '../../providers/data-paths';
+import { DECISION_PUBLIC_KEYS, DecisionSigner, loadPublicKeys } from '../../providers/keys/decision-keys';
 import { parseEnv } from '../../providers/env';
 import { FileConfigStore } from '../../providers/config-store/file-config-store';
 import { VersionLedger } from '../../providers/config-store/version-ledger';
@@ -176,6 +177,11 @@ export async function startTestEngine(options: EngineOptions = {}) {
 
   const temporalAddress = inject('temporalAddress');
   const workflowBundlePath = inject('workflowBundlePath');
+  // The API's signing key (the run's), and the public keys the bundle was built to trust.
+  const signer = DecisionSigner.fromPem(inject('decisionSigningKeyPem'), 'default');
+  const trustedKeys = inject('trustedDecisionKeys');
+  const publicKeysFile = join(dir, 'decision-public-keys.json');
+  await writeFile(publicKeysFile, JSON.stringify({ keys: trustedKeys }), { mode: 0o600 });
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, dataConverter: encryption.dataConverter });
 
@@ -187,7 +193,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     }),
   });
   const app = createApp(
-    { temporal: client, catalog, releaseTaskQueue, authenticator, artifacts, calendar, ledger },
+    { temporal: client, catalog, releaseTaskQueue, authenticator, signer, artifacts, calendar, ledger },
     { ...options.api, codec: { codec: encryption.codec } },
   );
   const server: Server = await new Promise((done) => {
@@ -206,6 +212,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
     const workers = await createEngineWorkers({
       connection: nativeConnection,
+      trustedKeys,
       releaseTaskQueue,
       regions: served,
       releaseDeps: {
@@ -230,6 +237,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
     const workers = await createEngineWorkers({
       connection: nativeConnection,
+      trustedKeys,
       regions: [`${shortName}-${suffix}`],
       regionDeps,
       workflowBundle: { codePath: workflowBundlePath },
@@ -269,6 +277,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         AUDIT_DATABASE_URL: auditUrl,
         ...databaseEnv,
         WORKFLOW_BUNDLE_PATH: workflowBundlePath,
+        DECISION_PUBLIC_KEYS_FILE: publicKeysFile,
         LOG_LEVEL: 'WARN',
         PAYLOAD_KEYS: undefined,
         PAYLOAD_KEYS_FILE: undefined,
@@ -416,6 +425,10 @@ export async function startTestEngine(options: EngineOptions = {}) {
     const dir = join(ROOT, 'test', 'fixtures', 'histories', set, scenario);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
+    // The public key the set's signed messages were made with: the replay bundle must trust it.
+    const keysFile = join(dir, '..', DECISION_PUBLIC_KEYS);
+    const known = await loadPublicKeys(keysFile).catch(() => ({}));
+    await writeFile(keysFile, `${JSON.stringify({ keys: { ...known, ...signer.trustedKeys } }, null, 2)}\n`);
     const prefixes = ['release', 'region-rollout', 'rollback'].map(
       (kind) => `WorkflowId STARTS_WITH "${kind}/${service}/"`,
     );
@@ -457,6 +470,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     artifacts,
     publish,
     signingKey,
+    /** Signs as the API does (tests that play the attacker use it to show what a real signature is worth). */
+    signer,
     auditTrail,
     /** The database of an environment, where the service's migrations run. */
     database: (environment: string) => databases(service, environment),

@@ -14,6 +14,7 @@ import { planRelease, type ReleasePlan } from '../../domain/plan';
 import { ReleaseRequest } from '../../domain/release-request';
 import type { ReleaseStatus } from '../../domain/release-status';
 import type { Principal, Role } from '../../domain/roles';
+import { DecisionSigner } from '../../providers/keys/decision-keys';
 import { createEngineWorkers, runWorkers } from '../../workers/engine-workers';
 import {
   decideGate,
@@ -21,7 +22,7 @@ import {
   getRollbackStatus,
   getServiceState,
   requestEmergencyRollback,
-  signalRelease,
+  controlRelease,
   startRelease,
 } from '../../workflows/lifecycle';
 import { recheckFreezeSignal, type RollbackStatus } from '../../workflows/messages';
@@ -115,6 +116,8 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
 
   const address = inject('temporalAddress');
   const codePath = inject('workflowBundlePath');
+  const signer = DecisionSigner.fromPem(inject('decisionSigningKeyPem'), 'default');
+  const trustedKeys = inject('trustedDecisionKeys');
   const releaseTaskQueue = `releases-${suffix}`;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
@@ -124,6 +127,7 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
   async function serve(regionsServed: string[], withReleases: boolean) {
     const workers = await createEngineWorkers({
       connection: nativeConnection,
+      trustedKeys,
       ...(withReleases ? { releaseTaskQueue, releaseDeps: providers.releaseDeps } : {}),
       regions: regionsServed,
       regionDeps: providers.regionDeps,
@@ -173,6 +177,8 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
     regions,
     releaseTaskQueue,
     client,
+    /** Signs as the API does. */
+    signer,
     providers,
     fleet: providers.fleet,
     metrics: providers.metrics,
@@ -207,24 +213,32 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
       await startRelease(
         client,
         { plan, requestedBy: start.by ?? 'ci', ...(request.reason ? { reason: request.reason } : {}) },
-        { taskQueue: releaseTaskQueue, queue: request.queue },
+        { signer, taskQueue: releaseTaskQueue, queue: request.queue },
       );
       return { releaseId, plan };
     },
 
     approve: (releaseId: string, gate: string, who: Person, comment?: string) =>
-      decideGate(client, service, releaseId, 'approve', {
-        gate,
-        principal: principal(who),
-        ...(comment ? { comment } : {}),
-      }),
+      decideGate(
+        client,
+        service,
+        releaseId,
+        'approve',
+        {
+          gate,
+          principal: principal(who),
+          ...(comment ? { comment } : {}),
+        },
+        signer,
+      ),
     reject: (releaseId: string, gate: string, who: Person, comment: string) =>
-      decideGate(client, service, releaseId, 'reject', { gate, principal: principal(who), comment }),
+      decideGate(client, service, releaseId, 'reject', { gate, principal: principal(who), comment }, signer),
     pause: (releaseId: string, by: Person, reason?: string) =>
-      signalRelease(client, service, releaseId, { kind: 'pause', by, ...(reason ? { reason } : {}) }),
-    resume: (releaseId: string, by: Person) => signalRelease(client, service, releaseId, { kind: 'resume', by }),
+      controlRelease(client, service, releaseId, { kind: 'pause', by, ...(reason ? { reason } : {}) }, signer),
+    resume: (releaseId: string, by: Person) =>
+      controlRelease(client, service, releaseId, { kind: 'resume', by }, signer),
     abort: (releaseId: string, by: Person, reason: string) =>
-      signalRelease(client, service, releaseId, { kind: 'abort', by, reason }),
+      controlRelease(client, service, releaseId, { kind: 'abort', by, reason }, signer),
 
     /** Asks the coordinator for an emergency rollback of the service (every region, or the short names given). */
     async rollback(by: Person, reason: string, rollback: { regions?: string[]; rollbackId?: string } = {}) {
@@ -232,7 +246,7 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
       const started = await requestEmergencyRollback(
         client,
         { service, rollbackId, regions: rollback.regions?.map(region) ?? regions, reason, requestedBy: by },
-        { taskQueue: releaseTaskQueue },
+        { signer, taskQueue: releaseTaskQueue },
       );
       return { rollbackId, ...started };
     },

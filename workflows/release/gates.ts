@@ -24,6 +24,7 @@ export function refuseIfNotAllowed(run: ReleaseRun, decision: DecisionKind, requ
     gateId: request.gate,
     principal: request.principal,
     requestedBy: run.input.requestedBy,
+    authors: run.input.authors,
     decision,
   });
   if (refusal) throw ApplicationFailure.create({ type: refusal.code, message: refusal.message });
@@ -35,6 +36,8 @@ export function decide(run: ReleaseRun, decision: DecisionKind, request: Decisio
   refuseIfNotAllowed(run, decision, request);
   const gate = run.status.gates.find((g) => g.id === request.gate);
   if (!gate) throw ApplicationFailure.create({ type: 'UnknownGate', message: `no gate ${request.gate}` });
+  run.messages.accept(request);
+  if (request.authorization) run.decisionMessages.set(gate.id, request);
   gate.decisions.push({
     by: request.principal.id,
     decision,

@@ -1,18 +1,26 @@
-// The release's messages, each a one-line delegation to the module that owns it. Decisions are Updates whose
-// synchronous validators refuse, to the caller and outside history, what may not be done.
+// The release's messages, each a one-line delegation to the module that owns it. What a person does (decide,
+// pause, resume, abort) arrives as an Update whose synchronous validator checks the API's signature, then whether
+// it may be done; a refusal goes back to the caller and never enters history.
 import { setHandler } from '@temporalio/workflow';
+import { rollbackWorkflowId } from '../../domain/names';
 import {
   abortSignal,
+  abortUpdate,
   admitSignal,
   approveUpdate,
   pauseSignal,
+  pauseUpdate,
   recheckFreezeSignal,
   regionEventSignal,
   regionPauseSignal,
   rejectUpdate,
   resumeSignal,
+  resumeUpdate,
+  signedRollbackFields,
   statusQuery,
+  type ControlInput,
   type DecisionInput,
+  type EmergencyRollbackInput,
 } from '../messages';
 import { decide, refuseIfNotAllowed } from './gates';
 import { onRegionEvent } from './region';
@@ -23,15 +31,74 @@ export function installHandlers(run: ReleaseRun): void {
   setHandler(admitSignal, () => void (run.admitted = true));
   setHandler(recheckFreezeSignal, () => void run.freezeRechecks++);
   setHandler(approveUpdate, (request) => decide(run, 'approve', request), {
-    validator: (request: DecisionInput) => refuseIfNotAllowed(run, 'approve', request),
+    validator: (request: DecisionInput) => {
+      run.messages.check('approve', request);
+      refuseIfNotAllowed(run, 'approve', request);
+    },
   });
   setHandler(rejectUpdate, (request) => decide(run, 'reject', request), {
-    validator: (request: DecisionInput) => refuseIfNotAllowed(run, 'reject', request),
+    validator: (request: DecisionInput) => {
+      run.messages.check('reject', request);
+      refuseIfNotAllowed(run, 'reject', request);
+    },
   });
-  setHandler(pauseSignal, (request) => pause(run, request));
-  setHandler(resumeSignal, (request) => resume(run, request));
-  setHandler(abortSignal, (request) => abort(run, request));
+  setHandler(pauseUpdate, (request) => accepted(run, request, () => pause(run, request)), {
+    validator: (request: ControlInput) => run.messages.check('pause', request),
+  });
+  setHandler(resumeUpdate, (request) => accepted(run, request, () => resume(run, request)), {
+    validator: (request: ControlInput) => run.messages.check('resume', request),
+  });
+  setHandler(
+    abortUpdate,
+    (request) => accepted(run, request, () => abort(run, { ...request, reason: request.reason ?? '' })),
+    {
+      validator: (request: ControlInput) => {
+        run.messages.check('abort', request);
+        if (!request.reason?.trim()) throw new Error('reason: an abort needs a reason');
+      },
+    },
+  );
+  // Signals cannot be refused: a run started after signed messages notes an unsigned one and ignores it.
+  setHandler(pauseSignal, (request) => (run.signed ? ignored(run, 'pause') : pause(run, request)));
+  setHandler(resumeSignal, (request) => (run.signed ? ignored(run, 'resume') : resume(run, request)));
+  setHandler(abortSignal, (request) => {
+    const refusal = run.signed ? rollbackAbortRefusal(run, request) : undefined;
+    if (refusal) ignored(run, 'abort', refusal);
+    else abort(run, request);
+  });
   setHandler(regionEventSignal, (event) => onRegionEvent(run, event));
+}
+
+async function accepted(run: ReleaseRun, request: ControlInput, act: () => void | Promise<void>): Promise<void> {
+  run.messages.accept(request);
+  await act();
+}
+
+function ignored(run: ReleaseRun, what: string, why = 'it was not sent through the API (use relctl or the API)'): void {
+  run.note(`ignored a ${what} signal: ${why}`);
+}
+
+/**
+ * An abort signal comes from the service coordinator when an emergency rollback aborts this release; it carries
+ * the rollback's signed request. Why it must be ignored, if it must. The rollback's own expiry is not applied: the
+ * signal may wait in history while this release's worker is down.
+ */
+function rollbackAbortRefusal(
+  run: ReleaseRun,
+  request: { by: string; rollback?: EmergencyRollbackInput },
+): string | undefined {
+  const rollback = request.rollback;
+  if (!rollback?.authorization) return 'it carries no signed emergency rollback request';
+  if (rollback.service !== run.plan.service) return `the rollback it carries is for ${rollback.service}`;
+  if (rollback.requestedBy !== request.by) return 'it names someone other than the rollback requester';
+  const issued = Date.parse(rollback.authorization.issuedAt);
+  const verdict = run.messages.verdict(
+    'rollback',
+    signedRollbackFields(rollback),
+    rollbackWorkflowId(rollback.service, rollback.rollbackId),
+    Number.isFinite(issued) ? issued : undefined,
+  );
+  return verdict;
 }
 
 /** Holds the release before its next step; the regions in flight hold too (a bake in progress keeps counting). */

@@ -12,7 +12,8 @@
 // notifications), gates, freeze, waves, region (one region's run), region-events, migrations, rollback.
 import { condition, sleep, TemporalFailure } from '@temporalio/workflow';
 import type { ReleaseStatus } from '../../domain/release-status';
-import type { ReleaseInput } from '../messages';
+import { signedReleaseFields, type ReleaseInput } from '../messages';
+import { refuseUnsignedStart } from '../authorization';
 import { now } from '../journal';
 import { releaseActivities, releaseCompensations } from './activities';
 import { passGate } from './gates';
@@ -24,7 +25,9 @@ import { ReleaseRun } from './run-state';
 import { runWave } from './waves';
 
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
-  const run = new ReleaseRun(input);
+  // A release started directly on Temporal (not through the API and its coordinator) fails here, having done nothing.
+  const signed = refuseUnsignedStart('release', input, signedReleaseFields);
+  const run = new ReleaseRun(input, signed);
   installHandlers(run);
   try {
     await run.main.run(() => release(run));

@@ -160,7 +160,14 @@ async function answerDecisions(
     );
     run.enterStage('deploying');
     const decider = gate.decisions.at(-1)?.by ?? 'nobody (the gate timed out)';
-    await child.signal(regionDecisionSignal, { step: request.step, proceed: outcome === 'approved', by: decider });
+    // A run with signed messages forwards the approver's signed decision: the region verifies it before going on.
+    const approval = run.signed && outcome === 'approved' ? run.decisionMessages.get(gate.id) : undefined;
+    await child.signal(regionDecisionSignal, {
+      step: request.step,
+      proceed: outcome === 'approved',
+      by: decider,
+      ...(approval ? { approval } : {}),
+    });
     if (outcome === 'approved') run.touch(progress, { status: 'canary' });
   }
 }

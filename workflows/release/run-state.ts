@@ -5,7 +5,8 @@ import { CancellationScope, type ChildWorkflowHandle, patched, workflowInfo } fr
 import { releaseFailure } from '../failures';
 import type { RegionProgress, ReleaseStage, ReleaseStatus } from '../../domain/release-status';
 import { isFinalStage } from '../../domain/release-status';
-import type { ReleaseInput } from '../messages';
+import type { DecisionInput, ReleaseInput } from '../messages';
+import { SignedMessages } from '../authorization';
 import type { regionRolloutWorkflow } from '../region-rollout';
 import { Saga } from '../saga';
 import { noteOn, now, publishStage } from '../journal';
@@ -29,6 +30,10 @@ export class ReleaseRun {
   /** The pipeline's scope: an abort cancels it. */
   readonly main = new CancellationScope();
 
+  /** The signed messages this release accepted (nonces), and the signed decision that closed each gate. */
+  readonly messages = new SignedMessages();
+  readonly decisionMessages = new Map<string, DecisionInput>();
+
   // ---- set by messages ----
   admitted: boolean;
   abort: { by: string; reason: string } | undefined;
@@ -46,7 +51,14 @@ export class ReleaseRun {
 
   private stageBeforePause: ReleaseStage | undefined;
 
-  constructor(readonly input: ReleaseInput) {
+  /**
+   * @param signed the run started after signed messages: only signed updates act on it, and it forwards the signed
+   *   decisions its regions need.
+   */
+  constructor(
+    readonly input: ReleaseInput,
+    readonly signed = false,
+  ) {
     const { plan } = input;
     this.plan = plan;
     this.workflowId = workflowInfo().workflowId;

@@ -1,0 +1,84 @@
+// Workflow-side checks of signed messages (domain/signed-message.ts): what the workflow cannot verify, it does not
+// trust. Update validators call check(), so a forged decision is refused to its sender and never enters history; a
+// workflow started without the API's signed request fails before it touches anything.
+import { patched, workflowInfo } from '@temporalio/workflow';
+import { refusedPayload, type SignedMessageName } from '../domain/signed-message';
+import { releaseFailure } from './failures';
+import { verifySigned } from './trusted-keys';
+
+/** Patch id of signed messages: runs started before it replay without any of these checks. */
+export const SIGNED_MESSAGES_PATCH = 'signed-messages';
+
+/** The nonces of the signed messages a workflow has accepted: each is accepted once. */
+export class SignedMessages {
+  private readonly used = new Set<string>();
+
+  /**
+   * Throws an `Unauthorized` failure unless `fields` carry the API's valid signature for this workflow and
+   * `message`, not used before. Call from validators (workflow time is the time of the task).
+   */
+  check(
+    message: SignedMessageName,
+    fields: object | undefined,
+    workflowId = workflowInfo().workflowId,
+    at = new Date().getTime(),
+  ): void {
+    const verification = verifySigned(workflowId, message, fields, at);
+    if (!verification.ok) throw releaseFailure('Unauthorized', `refused: ${verification.reason}`);
+    if (this.used.has(verification.nonce)) {
+      throw releaseFailure('Unauthorized', `refused: this signed ${message} message was already used once`);
+    }
+  }
+
+  /** The same check, as a verdict instead of a throw (for signals, which cannot be refused). */
+  verdict(
+    message: SignedMessageName,
+    fields: object | undefined,
+    workflowId = workflowInfo().workflowId,
+    at = new Date().getTime(),
+  ): string | undefined {
+    try {
+      this.check(message, fields, workflowId, at);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  /** Marks a message's nonce used (from the handler, so replay rebuilds the set). */
+  accept(fields: { authorization?: { nonce?: string } } | undefined): void {
+    const nonce = fields?.authorization?.nonce;
+    if (nonce) this.used.add(nonce);
+  }
+}
+
+/**
+ * For a workflow that acts for a person (a release, an emergency rollback): fails it, before anything happens,
+ * unless its input carries the API's signed request for this very workflow, signed when it started. Returns whether
+ * signed messages apply to this run (false for runs started before them, which replay unchanged).
+ */
+export function refuseUnsignedStart(
+  message: 'release' | 'rollback',
+  input: unknown,
+  signedFields: (input: never) => object,
+): boolean {
+  if (!patched(SIGNED_MESSAGES_PATCH)) return false;
+  const refused = refusedPayload(input);
+  const verification = refused
+    ? { ok: false as const, reason: refused }
+    : input && typeof input === 'object'
+      ? verifySigned(
+          workflowInfo().workflowId,
+          message,
+          signedFields(input as never),
+          workflowInfo().startTime.getTime(),
+        )
+      : { ok: false as const, reason: 'it has no input' };
+  if (!verification.ok) {
+    throw releaseFailure(
+      'Unauthorized',
+      `refused to act: this ${message === 'release' ? 'release' : 'emergency rollback'} was not requested through the release engine's API (${verification.reason}); nothing was changed`,
+    );
+  }
+  return true;
+}
