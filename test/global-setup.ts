@@ -6,13 +6,13 @@
 // reference count: the first project to set up starts it, the last to tear down stops it. Vitest runs every setup
 // before any teardown, so the count never drops to zero in between. A run of `unit` alone never gets here.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node';
-import { DECISION_PUBLIC_KEYS, DecisionSigner, PublicKeysFile } from '../providers/keys/decision-keys';
+import { DecisionSigner } from '../providers/keys/decision-keys';
+import { recordedSetKeys } from './support/history-keys';
 import { bundleEngineWorkflows } from '../workers/bundle';
 import { RELEASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
@@ -27,17 +27,6 @@ declare module 'vitest' {
   }
 }
 
-const HISTORIES = join(__dirname, 'fixtures', 'histories');
-
-/** The public keys of every recorded history set. */
-export function recordedSetKeys(): Record<string, string> {
-  const keys: Record<string, string> = {};
-  for (const set of existsSync(HISTORIES) ? readdirSync(HISTORIES) : []) {
-    const file = join(HISTORIES, set, DECISION_PUBLIC_KEYS); // public keys only: committed with the set
-    if (existsSync(file)) Object.assign(keys, PublicKeysFile.parse(JSON.parse(readFileSync(file, 'utf8'))).keys);
-  }
-  return keys;
-}
 
 const ROOT = resolve(__dirname, '..');
 

@@ -26,7 +26,8 @@ import {
 } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { afterAll, assert, beforeAll, describe, expect, inject, it } from 'vitest';
-import { FAILURE_CONVERTER_PATH } from '../../workers/data-converter';
+import { bundleEngineWorkflows } from '../../workers/bundle';
+import { recordedSetKeys } from '../support/history-keys';
 import { SWAPPED_ACTIONS } from '../fixtures/reordered-audit/interceptors';
 import type { CapturedCommand, ReplayCaptureSinks } from './capture-interceptors';
 import { checkPayloads, recordedSends, type PayloadReport, type SentKind } from './payload-check';
@@ -34,7 +35,6 @@ import { quietRuntime } from '../support/quiet-runtime';
 
 const ROOT = resolve(__dirname, '..', '..');
 const HISTORIES = join(ROOT, 'test', 'fixtures', 'histories');
-const WORKFLOWS = join(ROOT, 'workflows', 'index.ts');
 const CAPTURE = join(__dirname, 'capture-interceptors.ts');
 const REORDERED_AUDIT = join(ROOT, 'test', 'fixtures', 'reordered-audit', 'interceptors.ts');
 /** Per scenario (two replays); generous, for a loaded two-core machine. */
@@ -130,10 +130,9 @@ function replayFailures(histories: Recorded[], results: ReplayResult[]): string[
 
 /** The workflows bundled beside extra interceptor modules, built as the workers build theirs (failure converter). */
 async function bundleWith(interceptorModules: string[]): Promise<string> {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS,
-    workflowInterceptorModules: interceptorModules,
-    failureConverterPath: FAILURE_CONVERTER_PATH,
+  const { code } = await bundleEngineWorkflows({
+    trustedKeys: recordedSetKeys(),
+    interceptorModules,
     logger: new DefaultLogger('ERROR'),
   });
   return code;
