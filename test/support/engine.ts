@@ -36,6 +36,7 @@ import { dataPaths } from '../../providers/data-paths';
 import { parseEnv } from '../../providers/env';
 import { FileConfigStore } from '../../providers/config-store/file-config-store';
 import { VersionLedger } from '../../providers/config-store/version-ledger';
+import { DriftAckStore } from '../../providers/config-store/drift-acks';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { FleetMetricsSource } from '../../providers/metrics/fleet-metrics';
 import { WebhookNotifier } from '../../providers/notify/webhook-notifier';
@@ -157,6 +158,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const configStore = new FileConfigStore(paths.configStore);
   const ledger = new VersionLedger(configStore);
   const calendar = new CalendarStore(configStore);
+  const driftAcks = new DriftAckStore(configStore);
   const fleetd = new FleetDaemon({
     dataDir: paths.fleet,
     artifacts,
@@ -168,7 +170,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     log: () => undefined,
   });
   const fleetStarted = await fleetd.start();
-  const fleet = new LocalFleetTarget(fleetStarted.controlUrl);
+  const fleet = new LocalFleetTarget(fleetStarted.controlUrl, { tokenFile: fleetStarted.controlTokenFile });
 
   // Payload encryption as production configures it (PAYLOAD_KEYS), with a key of this engine's own.
   const keysEnv: Record<string, string> = options.encryption ? { PAYLOAD_KEYS: generatePayloadKeyEntry('test-1') } : {};
@@ -187,7 +189,18 @@ export async function startTestEngine(options: EngineOptions = {}) {
     }),
   });
   const app = createApp(
-    { temporal: client, catalog, releaseTaskQueue, authenticator, artifacts, calendar, ledger },
+    // The API reads the fleet through its own driver, as api/main.ts builds it (the drift check).
+    {
+      temporal: client,
+      catalog,
+      releaseTaskQueue,
+      authenticator,
+      artifacts,
+      calendar,
+      ledger,
+      fleet: new LocalFleetTarget(fleetStarted.controlUrl, { tokenFile: fleetStarted.controlTokenFile }),
+      driftAcks,
+    },
     { ...options.api, codec: { codec: encryption.codec } },
   );
   const server: Server = await new Promise((done) => {
@@ -265,6 +278,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         CATALOG_FILE: catalogFile,
         DATA_DIR: paths.root,
         FLEET_URL: fleetStarted.controlUrl,
+        FLEET_TOKEN_FILE: fleetStarted.controlTokenFile,
         TRUSTED_KEYS_FILE: trustedKeysFile,
         AUDIT_DATABASE_URL: auditUrl,
         ...databaseEnv,
@@ -464,6 +478,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     configStore,
     ledger,
     calendar,
+    driftAcks,
     fleet,
     fleetEvents,
     fleetd,
