@@ -482,6 +482,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
     fleet,
     fleetEvents,
     fleetd,
+    /** fleetd's control API and the file holding its bearer token. */
+    fleetUrl: fleetStarted.controlUrl,
+    fleetTokenFile: fleetStarted.controlTokenFile,
     routers: fleetStarted.routers,
     trpc,
     rawCall,
