@@ -5,6 +5,7 @@ import type { CreateExpressContextOptions } from '@trpc/server/adapters/express'
 import type { ServiceCatalog } from '../domain/catalog';
 import type { ArtifactRecord } from '../domain/artifact';
 import type { FreezeWindow, ReleaseCalendar } from '../domain/calendar';
+import type { DriftAcknowledgement, ObservedRegion } from '../domain/drift';
 import type { LedgerRecord } from '../domain/ledger';
 import type { DecisionSigner } from '../providers/keys/decision-keys';
 import { type Principal, requestAuth, type TokenAuthenticator } from './auth';
@@ -26,6 +27,17 @@ export interface LedgerAccess {
   current(service: string, region: string): Promise<LedgerRecord | undefined>;
 }
 
+/** The API's view of the fleet: what a region runs now (for the drift check); it never changes the fleet. */
+export interface FleetObserver {
+  running(ref: { service: string; region: string }): Promise<ObservedRegion>;
+}
+
+/** The API's view of SRE acknowledgements of drift. */
+export interface DriftAckAccess {
+  latest(service: string, region: string): Promise<DriftAcknowledgement | undefined>;
+  record(service: string, region: string, ack: DriftAcknowledgement): Promise<void>;
+}
+
 export interface ApiDeps {
   temporal: Client;
   catalog: ServiceCatalog;
@@ -36,6 +48,9 @@ export interface ApiDeps {
   artifacts?: ArtifactLookup;
   calendar?: CalendarAccess;
   ledger?: LedgerAccess;
+  /** Without it, service.get reports drift as unknown and release.start does not check it. */
+  fleet?: FleetObserver;
+  driftAcks?: DriftAckAccess;
 }
 
 export interface ContextOptions {
@@ -54,6 +69,8 @@ export function createContextInner(options: ContextOptions) {
     artifacts: options.deps.artifacts,
     calendar: options.deps.calendar,
     ledger: options.deps.ledger,
+    fleet: options.deps.fleet,
+    driftAcks: options.deps.driftAcks,
     principal: options.principal,
     invalidToken: options.invalidToken ?? false,
   };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 import { ConfigStoreEnv } from '../providers/config-store/open';
 import { BooleanVar, PortVar } from '../providers/env';
+import { FleetTargetEnv } from '../providers/fleet/open';
 import { DEV_UI_ORIGINS } from './codec-endpoint';
 
 /** A comma list of browser origins (scheme://host[:port], no path). */
@@ -61,5 +62,7 @@ export const ApiEnv = ConfigStoreEnv.extend({
   CODEC_URL_TOKENS: BooleanVar.default(false),
   /** Payload encryption keys (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_KEY_ID); unset, payloads go in clear. */
   ...PayloadKeysEnv.shape,
+  /** The fleet the API asks what each region runs (drift check): FLEET_DRIVER, FLEET_URL, FLEET_TOKEN_FILE. */
+  ...FleetTargetEnv.shape,
 });
 export type ApiEnv = z.infer<typeof ApiEnv>;

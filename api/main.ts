@@ -6,6 +6,8 @@ import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store'
 import { CalendarStore } from '../providers/calendar-store';
 import { openConfigStore } from '../providers/config-store/open';
 import { VersionLedger } from '../providers/config-store/version-ledger';
+import { DriftAckStore } from '../providers/config-store/drift-acks';
+import { openFleetTarget } from '../providers/fleet/open';
 import { dataPaths } from '../providers/data-paths';
 import { parseEnv } from '../providers/env';
 import { decisionKeyPaths, loadSigner } from '../providers/keys/decision-keys';
@@ -45,6 +47,9 @@ async function run() {
       artifacts: new LocalArtifactStore(dataPaths(env.DATA_DIR).artifacts),
       calendar: new CalendarStore(configStore),
       ledger: new VersionLedger(configStore),
+      // Read-only use: what each region runs, against the ledger (drift); the API never changes the fleet.
+      fleet: openFleetTarget(env),
+      driftAcks: new DriftAckStore(configStore),
     },
     {
       logger,

@@ -73,6 +73,19 @@ export async function readCommand(api: Api, noun: string, verb: string | undefin
         console.log(
           `  ${r.region.padEnd(14)} ${r.environment.padEnd(12)} ${(r.version ?? 'unknown').padEnd(10)} ${r.releaseId ?? ''}${back}`,
         );
+        const d = r.drift;
+        if (d.status === 'drifted') {
+          console.log(
+            `  ${''.padEnd(14)} DRIFT: the ledger says ${d.ledgerVersion}, the region runs ${d.runs}${d.since ? ` since ${when(d.since)}` : ''}`,
+          );
+          console.log(
+            d.acknowledged
+              ? `  ${''.padEnd(14)} acknowledged by ${d.acknowledged.by} at ${when(d.acknowledged.at)}: ${d.acknowledged.reason}`
+              : `  ${''.padEnd(14)} releases will not start here until an SRE runs: relctl service ack-drift ${view.service.name} ${r.region} --reason "..."`,
+          );
+        } else if (d.status === 'unknown') {
+          console.log(`  ${''.padEnd(14)} drift not checked: ${d.reason}`);
+        }
       }
       console.log(
         `  in flight: ${view.active ? `${view.active.kind} ${view.active.id} by ${view.active.requestedBy}` : 'nothing'}`,

@@ -31,7 +31,8 @@ rollbacks
   rollback <service> --reason TEXT [--region R ...] [--wait]          emergency rollback to last known-good
 services
   service list
-  service get <service>                                               versions per region, what is in flight
+  service get <service>                                               versions per region, drift, what is in flight
+  service ack-drift <service> <region> --reason TEXT                  (sre) accept what a drifted region runs now
 audit trail
   audit list   [--service S] [--release-id R] [--since ISO-TIME] [--limit N]
   audit verify                                                        exit 1 if a record was edited or deleted
@@ -309,6 +310,15 @@ async function main(argv: string[]): Promise<number> {
       console.log(`rollback ${status.rollbackId}: ${status.stage}`);
     });
     return status.stage === 'succeeded' ? EXIT.ok : EXIT.releaseFailed;
+  }
+
+  if (noun === 'service' && verb === 'ack-drift') {
+    const [service, region] = rest;
+    if (!service || !region) throw new UsageError('service ack-drift needs <service> <region>');
+    if (!values.reason) throw new UsageError('service ack-drift needs --reason (who changed it, and why it may stay)');
+    const acked = await api.service.acknowledgeDrift.mutate({ service, region, reason: values.reason });
+    out(acked, () => console.log(acked.message));
+    return EXIT.ok;
   }
 
   if (noun === 'calendar' && verb === 'list') {

@@ -9,8 +9,12 @@
 // replaces instances that are gone. Every mutating operation is idempotent by desired state and serialized per region,
 // so a retried or duplicated request never starts a second deployment. Every change is appended to events.log: the
 // fleet's own record of what happened.
+//
+// Every control call but /healthz needs the bearer token fleetd writes at its first start (see control-token.ts): a
+// fleet changed by anyone who can reach the port is a fleet the version ledger no longer describes. The region
+// routers are the service's own traffic and stay open.
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -19,6 +23,7 @@ import { z } from 'zod';
 import { Version } from '../domain/names';
 import type { ArtifactStore } from '../providers/artifacts/artifact-store';
 import { unpackArtifact } from '../providers/artifacts/pack';
+import { bearerToken, ensureControlToken, tokenMatches } from '../providers/fleet/control-token';
 import type { RegionState } from '../providers/fleet/fleet-target';
 import {
   isAlive,
@@ -36,6 +41,8 @@ import { RegionRouter } from './router';
 export interface FleetDaemonOptions {
   /** Holds state.json, events.log, unpacked releases and instance logs. */
   dataDir: string;
+  /** The control API's bearer token file, written (0600) at the first start; default `<dataDir>/control-token`. */
+  controlTokenFile?: string;
   artifacts: ArtifactStore;
   /** The (service, region) pairs this fleet serves. */
   regions: { service: string; region: string }[];
@@ -129,6 +136,7 @@ export class FleetDaemon {
   private eventsWrite: Promise<void> = Promise.resolve();
   private stateWrite: Promise<void> = Promise.resolve();
   private controlUrl = '';
+  private controlToken = '';
 
   constructor(private readonly options: FleetDaemonOptions) {
     this.host = options.host ?? '127.0.0.1';
@@ -142,13 +150,26 @@ export class FleetDaemon {
     return join(this.options.dataDir, 'events.log');
   }
 
+  /** Where the control API's bearer token is (the path may be logged; the token never is). */
+  get controlTokenFile() {
+    return this.options.controlTokenFile ?? join(this.options.dataDir, 'control-token');
+  }
+
   private log(message: string) {
     (this.options.log ?? ((m: string) => process.stdout.write(`${m}\n`)))(message);
   }
 
   /** Loads state, adopts or restarts instances, installs initial versions, starts routers and the control API. */
-  async start(): Promise<{ controlUrl: string; routers: { service: string; region: string; url: string }[] }> {
-    await mkdir(this.options.dataDir, { recursive: true });
+  async start(): Promise<{
+    controlUrl: string;
+    controlTokenFile: string;
+    routers: { service: string; region: string; url: string }[];
+  }> {
+    await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
+    await chmod(this.options.dataDir, 0o700);
+    const token = await ensureControlToken(this.controlTokenFile);
+    this.controlToken = token.token;
+    if (token.created) this.log(`fleetd: wrote a new control token to ${this.controlTokenFile}`);
     const saved = await this.readState();
     let nextPort = this.options.routerBasePort ?? 0;
     for (const { service, region } of this.options.regions) {
@@ -184,7 +205,7 @@ export class FleetDaemon {
       );
     this.healer = setInterval(() => void this.heal(), 2000);
     this.healer.unref();
-    return { controlUrl: this.controlUrl, routers };
+    return { controlUrl: this.controlUrl, controlTokenFile: this.controlTokenFile, routers };
   }
 
   /** Stops the API, the load and the routers; stops instances too unless `keepInstances` (for tests of adoption). */
@@ -640,7 +661,7 @@ export class FleetDaemon {
     const text = `${JSON.stringify(snapshot, null, 2)}\n`;
     this.stateWrite = this.stateWrite.then(async () => {
       const tmp = `${this.statePath}.tmp`;
-      await writeFile(tmp, text);
+      await writeFile(tmp, text, { mode: 0o600 });
       await rename(tmp, this.statePath);
     });
     return this.stateWrite;
@@ -651,19 +672,36 @@ export class FleetDaemon {
     this.log(
       `fleetd: ${e.event} ${e.service}${e.version ? `@${e.version}` : ''} in ${e.region}${e.percent !== undefined ? ` at ${e.percent}%` : ''}`,
     );
-    this.eventsWrite = this.eventsWrite.then(() => appendFile(this.eventsPath, line));
+    this.eventsWrite = this.eventsWrite.then(() => appendFile(this.eventsPath, line, { mode: 0o600 }));
     return this.eventsWrite;
   }
 
   private async listenControl(): Promise<Server> {
     const app = express();
-    app.use(express.json({ limit: '64kb' }));
     const Target = z.strictObject({ requestId: z.string().min(1).max(200), version: Version });
     const region = (req: Request) => ({ service: String(req.params.service), region: String(req.params.region) });
 
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true });
     });
+    // Everything after this line (state, events, metrics, and every change) needs the control token.
+    app.use((req, res, next) => {
+      const presented = bearerToken(req.get('authorization'));
+      if (tokenMatches(presented, this.controlToken)) {
+        next();
+        return;
+      }
+      res
+        .status(401)
+        .set('www-authenticate', 'Bearer')
+        .json({
+          error:
+            presented === undefined
+              ? `send fleetd's control token: Authorization: Bearer <the token in ${this.controlTokenFile}>`
+              : `the bearer token is not fleetd's control token (it is in ${this.controlTokenFile}); nothing was changed`,
+        });
+    });
+    app.use(express.json({ limit: '64kb' }));
     app.get('/v1/state', (_req, res) => {
       res.json({ regions: [...this.records.values()].map((r) => this.state(r.service, r.region)) });
     });

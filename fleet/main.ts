@@ -12,6 +12,8 @@ const FleetEnv = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   FLEET_HOST: z.string().min(1).default('127.0.0.1'),
   FLEET_PORT: PortVar.default(7310),
+  /** The control API's bearer token file (written 0600 at the first start); default <DATA_DIR>/fleet/control-token. */
+  FLEET_TOKEN_FILE: z.string().min(1).optional(),
   /** Router of the first region listens here, the next region on the next port, and so on. */
   FLEET_ROUTER_BASE_PORT: PortVar.default(7311),
   FLEET_INSTANCES: z.coerce.number().int().min(1).max(10).default(2),
@@ -43,6 +45,7 @@ async function run() {
   }
   const daemon = new FleetDaemon({
     dataDir: paths.fleet,
+    controlTokenFile: env.FLEET_TOKEN_FILE ?? paths.fleetControlToken,
     artifacts: new LocalArtifactStore(paths.artifacts),
     regions,
     initialVersions: env.FLEET_INITIAL_VERSIONS,
@@ -53,7 +56,7 @@ async function run() {
     loadRps: env.FLEET_LOAD_RPS,
   });
   const started = await daemon.start();
-  console.log(`fleetd control API on ${started.controlUrl}`);
+  console.log(`fleetd control API on ${started.controlUrl} (bearer token in ${started.controlTokenFile})`);
   for (const router of started.routers) console.log(`fleetd: ${router.service} in ${router.region} at ${router.url}`);
   let stopping = false;
   const stop = () => {

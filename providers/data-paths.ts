@@ -8,6 +8,8 @@ export function dataPaths(dataDir: string) {
     artifacts: resolve(root, 'artifacts'),
     configStore: resolve(root, 'config-store.json'),
     fleet: resolve(root, 'fleet'),
+    /** fleetd's control API bearer token, written at its first start (FLEET_TOKEN_FILE overrides it). */
+    fleetControlToken: resolve(root, 'fleet', 'control-token'),
     temporalDb: resolve(root, 'temporal', 'temporal.db'),
     logs: resolve(root, 'logs'),
     audit: resolve(root, 'audit'),

@@ -14,6 +14,7 @@ import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 import { dataPaths } from '../providers/data-paths';
 import { decisionKeyPaths, ensureDecisionKeys } from '../providers/keys/decision-keys';
+import { readControlToken } from '../providers/fleet/control-token';
 import { BooleanVar, parseEnv, PortVar } from '../providers/env';
 import { RELEASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { DEV_PRINCIPALS, ensureDevPayloadKeys, seedDemo } from './seed-demo';
@@ -395,7 +396,10 @@ async function main() {
     say(`${p.name} is up (pid ${p.pid}, ${((Date.now() - started) / 1000).toFixed(1)}s)`);
   }
 
-  const fleetState = (await (await fetch(`http://${env.HOST}:${env.FLEET_PORT}/v1/state`)).json()) as {
+  const fleetToken = await readControlToken(process.env.FLEET_TOKEN_FILE ?? paths.fleetControlToken);
+  const fleetState = (await (
+    await fetch(`http://${env.HOST}:${env.FLEET_PORT}/v1/state`, { headers: { authorization: `Bearer ${fleetToken}` } })
+  ).json()) as {
     regions: { service: string; region: string; url: string; stableVersion?: string }[];
   };
   const lines = [
@@ -416,6 +420,7 @@ async function main() {
     ...fleetState.regions.map(
       (r) => `   ${r.region.padEnd(10)} ${r.url}   runs ${r.service}@${r.stableVersion ?? '-'}`,
     ),
+    `   control API http://${env.HOST}:${env.FLEET_PORT} needs the bearer token in ${relative(ROOT, process.env.FLEET_TOKEN_FILE ?? paths.fleetControlToken)}`,
     '',
     ' Dev API tokens (from .data/dev-credentials.json):',
     ...DEV_PRINCIPALS.map(

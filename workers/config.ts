@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigStoreEnv } from '../providers/config-store/open';
 import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 import { decisionKeyPaths, loadPublicKeys } from '../providers/keys/decision-keys';
+import { FleetTargetEnv } from '../providers/fleet/open';
 
 export const WorkerEnv = ConfigStoreEnv.extend({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -12,19 +13,10 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   CATALOG_FILE: z.string().min(1).default('config/catalog.json'),
   /** Root of the embedded stores (artifacts, config store). */
   DATA_DIR: z.string().min(1).default('.data'),
-  /** Where services run: `local` (fleetd, the demo fleet) or `ssm` (AWS Systems Manager Run Command). */
-  FLEET_DRIVER: z.enum(['local', 'ssm']).default('local'),
-  /** With FLEET_DRIVER=ssm: where each region's traffic enters, `region=url` comma-separated (for smoke tests). */
-  FLEET_REGION_ENDPOINTS: z
-    .string()
-    .regex(/^([a-z][a-z0-9-]*=https?:\/\/\S+)(,[a-z][a-z0-9-]*=https?:\/\/\S+)*$/, 'must be region=url,region=url')
-    .optional(),
   /** Metrics of canary analysis: `fleet` (the fleet's own counters) or `prometheus`. */
   METRICS_SOURCE: z.enum(['fleet', 'prometheus']).default('fleet'),
   /** With METRICS_SOURCE=prometheus: Prometheus' base URL (or Thanos, Mimir, VictoriaMetrics). */
   PROMETHEUS_URL: z.url().optional(),
-  /** fleetd's control API (the `local` fleet target). */
-  FLEET_URL: z.url().default('http://127.0.0.1:7310'),
   /** `embedded` serves every region in the catalog from this process; `none` serves none; or a comma list. */
   REGION_AGENTS: z.string().min(1).default('embedded'),
   /** host:port for the worker's Prometheus metrics; unset disables them. */
@@ -48,6 +40,8 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Payload encryption keys (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_KEY_ID); unset, payloads go in clear. */
   ...PayloadKeysEnv.shape,
+  /** The fleet target (FLEET_DRIVER, FLEET_URL, FLEET_TOKEN_FILE, FLEET_REGION_ENDPOINTS). */
+  ...FleetTargetEnv.shape,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 

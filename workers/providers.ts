@@ -6,13 +6,10 @@ import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store'
 import { FileTrustStore } from '../providers/artifacts/trust-store';
 import { ArtifactVerifier } from '../providers/artifacts/verifier';
 import { CalendarStore } from '../providers/calendar-store';
-import { openConfigStore, requireAwsRegion } from '../providers/config-store/open';
+import { openConfigStore } from '../providers/config-store/open';
 import { VersionLedger } from '../providers/config-store/version-ledger';
 import { dataPaths } from '../providers/data-paths';
-import { createSsmClient } from '../providers/aws/ssm-client';
-import type { FleetTarget } from '../providers/fleet/fleet-target';
-import { LocalFleetTarget } from '../providers/fleet/local-fleet';
-import { SsmFleetTarget } from '../providers/fleet/ssm-fleet';
+import { openFleetTarget } from '../providers/fleet/open';
 import { FleetMetricsSource } from '../providers/metrics/fleet-metrics';
 import { PrometheusMetricsSource } from '../providers/metrics/prometheus';
 import { WebhookNotifier } from '../providers/notify/webhook-notifier';
@@ -39,7 +36,7 @@ export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
 }
 
 export function regionDeps(env: WorkerEnv): RegionActivityDeps {
-  const fleet = fleetTarget(env);
+  const fleet = openFleetTarget(env);
   const metrics =
     env.METRICS_SOURCE === 'prometheus'
       ? new PrometheusMetricsSource({
@@ -47,21 +44,6 @@ export function regionDeps(env: WorkerEnv): RegionActivityDeps {
         })
       : new FleetMetricsSource(fleet);
   return { fleet, metrics };
-}
-
-function fleetTarget(env: WorkerEnv): FleetTarget {
-  if (env.FLEET_DRIVER === 'local') return new LocalFleetTarget(env.FLEET_URL);
-  const region = requireAwsRegion(env, 'with FLEET_DRIVER=ssm');
-  const endpoints = Object.fromEntries(
-    (env.FLEET_REGION_ENDPOINTS ?? '')
-      .split(',')
-      .filter(Boolean)
-      .map((pair) => pair.split('=', 2) as [string, string]),
-  );
-  return new SsmFleetTarget({
-    client: createSsmClient({ region, ...(env.SSM_ENDPOINT ? { endpoint: env.SSM_ENDPOINT } : {}) }),
-    endpoints,
-  });
 }
 
 function required(value: string | undefined, name: string, why: string): string {

@@ -4,6 +4,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { activeFreeze } from '../../domain/calendar';
 import { findService, type ServiceSpec } from '../../domain/catalog';
+import { driftRefusal } from '../../domain/drift';
 import { ReleaseId, ServiceName } from '../../domain/names';
 import { ReleaseStage as ReleaseStageName } from '../../domain/release-status';
 import { PrincipalId, READ_ROLES } from '../../domain/roles';
@@ -12,6 +13,7 @@ import { ReleaseRequest } from '../../domain/release-request';
 import { controlRelease, decideGate, getReleaseStatus, startRelease } from '../../workflows/lifecycle';
 import { listReleases } from '../visibility';
 import type { Context } from '../context';
+import { serviceDrift } from '../drift';
 import { translated } from '../errors';
 import { requireRole, router } from '../trpc';
 
@@ -47,6 +49,21 @@ async function statusOrThrow(ctx: Context, input: z.infer<typeof ReleaseRef>) {
 
 const Comment = z.string().trim().min(1).max(2000);
 
+/**
+ * A 412 naming every region of the release that runs something the ledger does not record, unless an SRE acknowledged
+ * that exact state. Not judged while a release of the service is in flight (it changes the fleet before the ledger;
+ * this one queues behind it or is refused by the coordinator).
+ */
+async function refuseDrift(ctx: Context, service: string, regions: string[]) {
+  if (!ctx.fleet) return;
+  const running = await translated(() => listReleases(ctx.temporal, { service, outcome: 'running', limit: 1 }));
+  if (running.length > 0) return;
+  const drifted = (await serviceDrift(ctx, service, regions)).flatMap(({ region, drift }) =>
+    drift.status === 'drifted' && !drift.acknowledged ? [{ region, drift }] : [],
+  );
+  if (drifted.length > 0) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: driftRefusal(service, drifted) });
+}
+
 export const releaseRouter = router({
   /** Dry run: the plan a start would execute, and whether a freeze holds the first environment now. */
   plan: requireRole('pipeline', 'approver', 'operator', 'sre', 'viewer')
@@ -77,6 +94,9 @@ export const releaseRouter = router({
       }
       const releaseId = input.releaseId ?? newId('r');
       const plan = planRelease({ ...input, releaseId }, service);
+      await refuseDrift(ctx, plan.service, [
+        ...new Set(plan.waves.flatMap((wave) => wave.regions.map((r) => r.region))),
+      ]);
       const started = await translated(() =>
         startRelease(
           ctx.temporal,

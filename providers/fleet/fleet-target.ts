@@ -39,6 +39,27 @@ export interface RegionState extends RegionRef {
   url: string;
 }
 
+/** What a region runs right now, as the fleet itself reports it (for the API's drift check). */
+export type RegionRunning =
+  | {
+      known: true;
+      stableVersion: string | undefined;
+      /** Share of traffic per version, only versions that get some. */
+      traffic: Record<string, number>;
+      /** Every version with instances in the region, sorted (serving or not). */
+      deployed: string[];
+      /** When the fleet last changed the region, if it keeps a log. */
+      changedAt?: string;
+    }
+  | { known: false; reason: string };
+
+/** The `running` view of a region's state. */
+export function runningFromState(state: RegionState, changedAt?: string): RegionRunning {
+  const traffic = Object.fromEntries(Object.entries(state.weights).filter(([, percent]) => percent > 0));
+  const deployed = [...new Set(state.instances.map((i) => i.version))].sort();
+  return { known: true, stableVersion: state.stableVersion, traffic, deployed, ...(changedAt ? { changedAt } : {}) };
+}
+
 /** Per-call options: an activity passes its cancellation signal so a cancelled step stops waiting. */
 export interface CallOptions {
   signal?: AbortSignal;
@@ -60,6 +81,11 @@ export interface FleetTarget {
   /** Puts the region back on `version` (starting it if needed) at 100% and drains the rest. */
   revert(request: RegionRef & { version: string; requestId: string }, options?: CallOptions): Promise<void>;
   state(ref: RegionRef, options?: CallOptions): Promise<RegionState>;
+  /**
+   * What the region runs, cheaply enough for the API to ask on every `service get` and `release start`; a driver
+   * that cannot tell without acting on the region answers `known: false` with why (no drift check there).
+   */
+  running(ref: RegionRef, options?: CallOptions): Promise<RegionRunning>;
   metrics(ref: RegionRef, options?: CallOptions): Promise<RegionMetrics>;
 }
 

@@ -24,6 +24,7 @@ import {
   type FleetTarget,
   type RegionMetrics,
   type RegionRef,
+  type RegionRunning,
   type RegionState,
 } from './fleet-target';
 
@@ -197,6 +198,18 @@ export class SsmFleetTarget implements FleetTarget {
       ),
       url: this.options.endpoints?.[ref.region] ?? '',
     };
+  }
+
+  /**
+   * Unknown: telling what a region runs means a Run Command on every instance, too slow and too noisy for each
+   * `service get` and `release start`. So SSM fleets get no drift check.
+   */
+  running(_ref: RegionRef, _options?: CallOptions): Promise<RegionRunning> {
+    return Promise.resolve({
+      known: false,
+      reason:
+        'the ssm fleet driver cannot tell what a region runs without running a command on its instances, so there is no drift check for it',
+    });
   }
 
   metrics(_ref: RegionRef, _options?: CallOptions): Promise<RegionMetrics> {

@@ -26,6 +26,10 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
     'rollback.get': { roles: READ, input: { service, rollbackId: 'no-such-rollback' } },
     'service.list': { roles: READ, input: undefined },
     'service.get': { roles: READ, input: { service: 'no-such-service' } },
+    'service.acknowledgeDrift': {
+      roles: ['sre'],
+      input: { service: 'no-such-service', region: 'nowhere', reason: 'role table test' },
+    },
     'calendar.list': { roles: READ, input: undefined },
     'calendar.create': { roles: ['operator', 'sre'], input: { id: 'x' } },
     'calendar.delete': { roles: ['operator', 'sre'], input: { id: 'no-such-window' } },

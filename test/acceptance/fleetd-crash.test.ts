@@ -179,7 +179,10 @@ describe('fleetd killed mid-operation', () => {
       child.once('exit', killOnExit(child.pid));
       child.stdout.pipe(log);
       child.stderr.pipe(log);
-      const fleetd = { process: child, fleet: new LocalFleetTarget(controlUrl) };
+      const fleetd = {
+        process: child,
+        fleet: new LocalFleetTarget(controlUrl, { tokenFile: paths.fleetControlToken }),
+      };
       fleetds.push(fleetd);
       await waitUntil(async () => {
         if (child.exitCode !== null) throw new Error(`fleetd exited with ${child.exitCode}; see ${root}/fleetd.log`);

@@ -1,8 +1,8 @@
 // fleetd, the local demo fleet, against real instance processes and real HTTP: deploy, weighted traffic,
 // promote, revert, idempotency, metrics, adoption after a restart and self-healing.
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seedDemoArtifacts } from '../../demo/seed';
 import { FleetDaemon } from '../../fleet/fleetd';
@@ -59,9 +59,9 @@ describe('fleetd', () => {
     });
     const started = await daemon.start();
     daemons.push(daemon);
-    const fleet = new LocalFleetTarget(started.controlUrl);
+    const fleet = new LocalFleetTarget(started.controlUrl, { tokenFile: started.controlTokenFile });
     const url = (region: string) => started.routers.find((r) => r.region === region)!.url;
-    return { root, daemon, fleet, artifacts, url };
+    return { root, daemon, fleet, artifacts, url, started };
   }
 
   it('deploys at 0% traffic, splits traffic by weight, and promote drains the old version', async () => {
@@ -95,6 +95,38 @@ describe('fleetd', () => {
     for (const port of oldPorts) await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     // The other region was never touched.
     expect((await fleet.state({ service: 'hello', region: 'y' })).stableVersion).toBe('1.0.0');
+  });
+
+  it('needs the control token it wrote (0600, dir 0700) on every call but /healthz: without it, 401 and nothing changes', async () => {
+    const { artifacts, url, started } = await start();
+    const digest = (await artifacts.resolve('hello', '1.1.0'))!.digest;
+    const deploy = (headers: Record<string, string>) =>
+      fetch(`${started.controlUrl}/v1/services/hello/regions/x/deploy`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ version: '1.1.0', digest, requestId: 'curl-1' }),
+      });
+    const none = await deploy({});
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: string }).error).toContain(
+      `Bearer <the token in ${started.controlTokenFile}>`,
+    );
+    const wrong = await deploy({ authorization: 'Bearer not-the-token-at-all-not-the-token-at-all' });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: string }).error).toContain('nothing was changed');
+    expect((await fetch(`${started.controlUrl}/v1/state`)).status).toBe(401);
+    expect((await fetch(`${started.controlUrl}/healthz`)).status).toBe(200);
+    // The region's traffic port is the service's, not control: open, and still on the old version.
+    expect(await versionsServed(url('x'), 3)).toEqual({ '1.0.0': 3 });
+    const right = new LocalFleetTarget(started.controlUrl, {
+      token: (await readFile(started.controlTokenFile, 'utf8')).trim(),
+    });
+    const x = await right.state({ service: 'hello', region: 'x' });
+    expect(x.instances.map((i) => i.version)).toEqual(['1.0.0']);
+    expect((await stat(started.controlTokenFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(dirname(started.controlTokenFile))).mode & 0o777).toBe(0o700);
+    const impostor = new LocalFleetTarget(started.controlUrl, { token: 'x'.repeat(43) });
+    await expect(impostor.state({ service: 'hello', region: 'x' })).rejects.toThrow(/not fleetd's control token/);
   });
 
   it('treats a repeated deploy as done: no second set of instances, and says so in its log', async () => {
@@ -172,7 +204,9 @@ describe('fleetd', () => {
     process.kill(yPid, 'SIGKILL');
     await waitUntil(() => Promise.resolve(!isAlive(yPid)), 5000);
 
+    const token = await readFile(first.started.controlTokenFile, 'utf8');
     const second = await start(first.root);
+    expect(await readFile(second.started.controlTokenFile, 'utf8')).toBe(token);
     const xAfter = await second.fleet.state({ service: 'hello', region: 'x' });
     const yAfter = await second.fleet.state({ service: 'hello', region: 'y' });
     expect(xAfter.instances.map((i) => i.port)).toEqual(xBefore.instances.map((i) => i.port));

@@ -37,6 +37,7 @@ import { DECISION_PUBLIC_KEYS, DecisionSigner, loadPublicKeys } from '../../prov
 import { parseEnv } from '../../providers/env';
 import { FileConfigStore } from '../../providers/config-store/file-config-store';
 import { VersionLedger } from '../../providers/config-store/version-ledger';
+import { DriftAckStore } from '../../providers/config-store/drift-acks';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { FleetMetricsSource } from '../../providers/metrics/fleet-metrics';
 import { WebhookNotifier } from '../../providers/notify/webhook-notifier';
@@ -158,6 +159,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const configStore = new FileConfigStore(paths.configStore);
   const ledger = new VersionLedger(configStore);
   const calendar = new CalendarStore(configStore);
+  const driftAcks = new DriftAckStore(configStore);
   const fleetd = new FleetDaemon({
     dataDir: paths.fleet,
     artifacts,
@@ -169,7 +171,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     log: () => undefined,
   });
   const fleetStarted = await fleetd.start();
-  const fleet = new LocalFleetTarget(fleetStarted.controlUrl);
+  const fleet = new LocalFleetTarget(fleetStarted.controlUrl, { tokenFile: fleetStarted.controlTokenFile });
 
   // Payload encryption as production configures it (PAYLOAD_KEYS), with a key of this engine's own.
   const keysEnv: Record<string, string> = options.encryption ? { PAYLOAD_KEYS: generatePayloadKeyEntry('test-1') } : {};
@@ -193,7 +195,19 @@ export async function startTestEngine(options: EngineOptions = {}) {
     }),
   });
   const app = createApp(
-    { temporal: client, catalog, releaseTaskQueue, authenticator, signer, artifacts, calendar, ledger },
+    // The API reads the fleet through its own driver, as api/main.ts builds it (the drift check).
+    {
+      temporal: client,
+      catalog,
+      releaseTaskQueue,
+      authenticator,
+      signer,
+      artifacts,
+      calendar,
+      ledger,
+      fleet: new LocalFleetTarget(fleetStarted.controlUrl, { tokenFile: fleetStarted.controlTokenFile }),
+      driftAcks,
+    },
     { ...options.api, codec: { codec: encryption.codec } },
   );
   const server: Server = await new Promise((done) => {
@@ -273,6 +287,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         CATALOG_FILE: catalogFile,
         DATA_DIR: paths.root,
         FLEET_URL: fleetStarted.controlUrl,
+        FLEET_TOKEN_FILE: fleetStarted.controlTokenFile,
         TRUSTED_KEYS_FILE: trustedKeysFile,
         AUDIT_DATABASE_URL: auditUrl,
         ...databaseEnv,
@@ -479,9 +494,13 @@ export async function startTestEngine(options: EngineOptions = {}) {
     configStore,
     ledger,
     calendar,
+    driftAcks,
     fleet,
     fleetEvents,
     fleetd,
+    /** fleetd's control API and the file holding its bearer token. */
+    fleetUrl: fleetStarted.controlUrl,
+    fleetTokenFile: fleetStarted.controlTokenFile,
     routers: fleetStarted.routers,
     trpc,
     rawCall,

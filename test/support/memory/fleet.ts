@@ -13,7 +13,9 @@ import {
   type FleetTarget,
   type RegionMetrics,
   type RegionRef,
+  type RegionRunning,
   type RegionState,
+  runningFromState,
 } from '../../../providers/fleet/fleet-target';
 import type { Journal } from './journal';
 import { Latch } from './latch';
@@ -209,6 +211,20 @@ export class MemoryFleet implements FleetTarget {
       instances: [...record.versions.values()].flatMap((v) => v.instances.map((i) => ({ ...i }))),
       url: `${this.baseUrl}/${ref.service}/${ref.region}`,
     };
+  }
+
+  /** What the region runs, without going through the programmed failures and holds (the API asks, not a step). */
+  running(ref: RegionRef): Promise<RegionRunning> {
+    const record = this.record(ref);
+    return Promise.resolve(
+      runningFromState({
+        ...ref,
+        stableVersion: record.stableVersion,
+        weights: { ...record.weights },
+        instances: [...record.versions.values()].flatMap((v) => v.instances),
+        url: '',
+      }),
+    );
   }
 
   metrics(ref: RegionRef): Promise<RegionMetrics> {
