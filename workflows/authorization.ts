@@ -2,6 +2,7 @@
 // trust. Update validators call check(), so a forged decision is refused to its sender and never enters history; a
 // workflow started without the API's signed request fails before it touches anything.
 import { patched, workflowInfo } from '@temporalio/workflow';
+import { serviceWorkflowId } from '../domain/names';
 import { refusedPayload, type SignedMessageName } from '../domain/signed-message';
 import { releaseFailure } from './failures';
 import { verifySigned } from './trusted-keys';
@@ -54,30 +55,36 @@ export class SignedMessages {
 
 /**
  * For a workflow that acts for a person (a release, an emergency rollback): fails it, before anything happens,
- * unless its input carries the API's signed request for this very workflow, signed when it started. Returns whether
- * signed messages apply to this run (false for runs started before them, which replay unchanged).
+ * unless its service's coordinator started it (the parent is set by the Temporal server, so a client cannot fake
+ * it) and its input carries the API's signed request for this very workflow, signed when it started. Returns
+ * whether signed messages apply to this run (false for runs started before them, which replay unchanged).
  */
-export function refuseUnsignedStart(
+export function refuseUnsignedStart<T extends object>(
   message: 'release' | 'rollback',
-  input: unknown,
-  signedFields: (input: never) => object,
+  input: T,
+  signedFields: (input: T) => object,
+  serviceOf: (input: T) => string | undefined,
 ): boolean {
   if (!patched(SIGNED_MESSAGES_PATCH)) return false;
+  const info = workflowInfo();
   const refused = refusedPayload(input);
-  const verification = refused
-    ? { ok: false as const, reason: refused }
-    : input && typeof input === 'object'
-      ? verifySigned(
-          workflowInfo().workflowId,
-          message,
-          signedFields(input as never),
-          workflowInfo().startTime.getTime(),
-        )
-      : { ok: false as const, reason: 'it has no input' };
-  if (!verification.ok) {
+  let reason: string | undefined;
+  if (refused) reason = refused;
+  else if (!input || typeof input !== 'object') reason = 'it has no input';
+  else {
+    const coordinator = serviceWorkflowId(serviceOf(input) ?? '?');
+    const parent = info.parent?.workflowId;
+    if (parent !== coordinator) {
+      reason = parent ? `it was started by ${parent}, not by ${coordinator}` : 'it was started directly on Temporal';
+    } else {
+      const verification = verifySigned(info.workflowId, message, signedFields(input), info.startTime.getTime());
+      if (!verification.ok) reason = verification.reason;
+    }
+  }
+  if (reason) {
     throw releaseFailure(
       'Unauthorized',
-      `refused to act: this ${message === 'release' ? 'release' : 'emergency rollback'} was not requested through the release engine's API (${verification.reason}); nothing was changed`,
+      `refused to act: this ${message === 'release' ? 'release' : 'emergency rollback'} was not requested through the release engine's API (${reason}); nothing was changed`,
     );
   }
   return true;

@@ -22,7 +22,7 @@ const ledger = proxyActivities<ReleaseActivities>(quickStep);
 
 export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): Promise<RollbackStatus> {
   // Started directly on Temporal (not through the API and the coordinator): fails here, having changed nothing.
-  refuseUnsignedStart('rollback', input, signedRollbackFields);
+  refuseUnsignedStart('rollback', input, signedRollbackFields, (i) => i.service);
   const status: RollbackStatus = {
     rollbackId: input.rollbackId,
     service: input.service,

@@ -26,7 +26,7 @@ import { runWave } from './waves';
 
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
   // A release started directly on Temporal (not through the API and its coordinator) fails here, having done nothing.
-  const signed = refuseUnsignedStart('release', input, signedReleaseFields);
+  const signed = refuseUnsignedStart('release', input, signedReleaseFields, (i) => i.plan?.service);
   const run = new ReleaseRun(input, signed);
   installHandlers(run);
   try {
