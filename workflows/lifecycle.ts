@@ -7,6 +7,7 @@ import {
   ServiceError,
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Gate, RefusalCode } from '../domain/approval';
@@ -46,6 +47,8 @@ const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_FAILED_PRECONDITION = 9;
 
 function waitedForWorker(err: unknown): boolean {
+  // Update calls report their deadline as this error rather than a gRPC status.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
   const grpc = err instanceof ServiceError ? err.cause : err;
   if (!isGrpcServiceError(grpc)) return false;
   const code: number = grpc.code;
@@ -57,7 +60,7 @@ function waitedForWorker(err: unknown): boolean {
 
 /**
  * Runs a query or an update with a deadline. When it runs out and Temporal itself still answers, the worker is
- * away: a WORKER_UNAVAILABLE EngineError with `message`; otherwise the error as it came (Temporal unreachable).
+ * away: a WORKER_UNAVAILABLE EngineError with `message`; otherwise Temporal is unreachable (TEMPORAL_UNAVAILABLE).
  */
 async function needingWorker<T>(client: Client, deadlineMs: number, message: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -71,7 +74,10 @@ async function needingWorker<T>(client: Client, deadlineMs: number, message: str
         () => false,
       );
     if (temporalAnswers) throw new EngineError('WORKER_UNAVAILABLE', message);
-    throw err;
+    throw new EngineError(
+      'TEMPORAL_UNAVAILABLE',
+      'the Temporal server cannot be reached right now; nothing was changed, try again shortly',
+    );
   }
 }
 
