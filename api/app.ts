@@ -6,6 +6,7 @@ import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type Express } from 'express';
 import { type CodecEndpointOptions, createCodecEndpoint } from './codec-endpoint';
 import { type ApiDeps, createContextFactory } from './context';
+import { allowMethods, notFound, plainErrors } from './http-methods';
 import {
   ApiMetrics,
   createApiLogger,
@@ -46,6 +47,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const createContext = createContextFactory(deps);
   app.use(requestObserver({ logger, metrics }));
 
+  for (const path of ['/healthz', '/readyz', '/metrics']) app.use(path, allowMethods(['GET'], 'plain'));
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
@@ -61,11 +63,13 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   });
 
   app.get('/metrics', metricsHandler(metrics));
-  app.use('/codec', createCodecEndpoint({ authenticator: deps.authenticator, ...options.codec }));
+  app.use('/codec', createCodecEndpoint({ authenticator: deps.authenticator, limiter, ...options.codec }));
 
   app.use(
     '/trpc',
     trpcCallLabels(appRouter),
+    // tRPC's adapter answers 405 to most methods it does not serve, but 500 to TRACE; settle them all here.
+    allowMethods(['GET', 'POST'], 'trpc'),
     authGate({ authenticator: deps.authenticator, limiter, transport: 'trpc' }),
     createExpressMiddleware({
       router: appRouter,
@@ -92,5 +96,11 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
     }),
   );
 
+  app.use(notFound);
+  app.use(
+    plainErrors((err) => {
+      logger.error({ err }, 'unexpected error outside the procedures');
+    }),
+  );
   return app;
 }

@@ -7,12 +7,19 @@
 // client), or, when `urlTokens` is on, the token as a path segment (<mount>/t/<token>/decode) from a browser on an
 // allowed origin. The second exists because the Temporal Web UI cannot send one of our tokens: it sends either its
 // own OIDC access token or cookies. Browsers get CORS answers for the allowed origins only.
+//
+// Decoding is reading, open to every role. Encoding seals whatever it is given under the engine's key, so a caller
+// could forge payloads that the workers then open as the engine's own: it is refused unless the principal holds a
+// role listed in CODEC_ENCODE_ROLES (none by default; the UI and `temporal workflow show` only decode). Unknown
+// tokens count against the caller's address in the API's failed-authentication limit, whichever form they came in.
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 import { hasAnyRole, type Principal, type Role } from '../domain/roles';
 import { PayloadDecryptionError, UnknownPayloadKeyError } from '../providers/codec/encryption-codec';
-import { bearerToken, type TokenAuthenticator } from './auth';
+import { bearerToken, hashToken, type TokenAuthenticator } from './auth';
+import { notePrincipal } from './observability';
+import { clientKey, type FailedAuthLimiter } from './rate-limit';
 
 /** Origins of the Temporal dev server's Web UI (`temporal server start-dev`), the default allowed origins. */
 export const DEV_UI_ORIGINS = ['http://localhost:8233', 'http://127.0.0.1:8233'];
@@ -28,20 +35,26 @@ export interface CodecEndpointOptions {
   allowedOrigins?: readonly string[] | undefined;
   /** Accept <mount>/t/<token>/{encode,decode} from allowed origins (for a Web UI that cannot send a token). */
   urlTokens?: boolean | undefined;
+  /** Roles that may encode (seal) payloads; default none, so /encode answers 403 to everyone. */
+  encodeRoles?: readonly Role[] | undefined;
+  /** The API's failed-authentication limit, shared with /trpc and /api/v1; without one, nothing is limited. */
+  limiter?: FailedAuthLimiter | undefined;
   /** Called with unexpected errors (answered 500); never given tokens or payloads. */
   onServerError?: ((err: Error) => void) | undefined;
 }
 
 /** The endpoint's options from the API's configuration (CODEC_CORS_ORIGINS, CODEC_URL_TOKENS). */
 export function codecOptionsFromEnv(
-  env: { CODEC_CORS_ORIGINS: string[]; CODEC_URL_TOKENS: boolean },
+  env: { CODEC_CORS_ORIGINS: string[]; CODEC_URL_TOKENS: boolean; CODEC_ENCODE_ROLES: Role[] },
   codec: PayloadCodec | undefined,
-): Omit<CodecEndpointOptions, 'authenticator'> {
+  onServerError: (err: Error) => void,
+): Omit<CodecEndpointOptions, 'authenticator' | 'limiter'> {
   return {
     codec,
     allowedOrigins: env.CODEC_CORS_ORIGINS,
     urlTokens: env.CODEC_URL_TOKENS,
-    onServerError: (err) => console.error('error in the codec endpoint:', err),
+    encodeRoles: env.CODEC_ENCODE_ROLES,
+    onServerError,
   };
 }
 
@@ -77,6 +90,7 @@ function plain(res: Response, status: number, message: string) {
 /** An express Router serving the codec protocol; mount it at `/codec`. */
 export function createCodecEndpoint(options: CodecEndpointOptions): Router {
   const allowedOrigins = new Set(options.allowedOrigins ?? DEV_UI_ORIGINS);
+  const encodeRoles = options.encodeRoles ?? [];
   const router = Router();
 
   // CORS first, so a browser can read every answer (a 401 included) from an allowed origin.
@@ -98,19 +112,34 @@ export function createCodecEndpoint(options: CodecEndpointOptions): Router {
 
   const authenticate = (req: Request, res: Response, urlToken: string | undefined): Principal | undefined => {
     res.setHeader('Cache-Control', 'no-store');
-    let token: string | undefined;
+    const token = urlToken ?? bearerToken(req.headers.authorization);
+    const client = clientKey(req.ip ?? req.socket.remoteAddress);
+    const tokenHash = token === undefined ? undefined : hashToken(token);
+    const wait = options.limiter?.blockedFor(client, tokenHash) ?? 0;
+    if (wait > 0) {
+      res.setHeader('Retry-After', String(wait));
+      plain(res, 429, `too many failed authentication attempts from your address; try again in ${wait} seconds`);
+      return undefined;
+    }
     if (urlToken !== undefined) {
       const origin = req.headers.origin;
       if (!origin || !allowedOrigins.has(origin)) {
+        // Not looked up, but still a token presented where it is not accepted: it counts like a wrong one.
+        options.limiter?.failed(client);
         res.setHeader('WWW-Authenticate', 'Bearer realm="codec"');
         plain(res, 401, 'a token in the URL is accepted only from the Temporal UI (an allowed origin)');
         return undefined;
       }
-      token = urlToken;
-    } else {
-      token = bearerToken(req.headers.authorization);
     }
     const principal = token === undefined ? undefined : options.authenticator.authenticate(token);
+    if (tokenHash !== undefined) {
+      if (principal) {
+        options.limiter?.succeeded(client, tokenHash);
+        notePrincipal(req, principal.id);
+      } else {
+        options.limiter?.failed(client);
+      }
+    }
     if (!principal) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="codec"');
       plain(
@@ -134,6 +163,15 @@ export function createCodecEndpoint(options: CodecEndpointOptions): Router {
           res,
           403,
           `${principal.id} cannot decode payloads: it needs one of the roles ${READ_ROLES.join(', ')}`,
+        );
+      }
+      if (operation === 'encode' && !(encodeRoles.length > 0 && hasAnyRole(principal, encodeRoles))) {
+        return plain(
+          res,
+          403,
+          encodeRoles.length === 0
+            ? `${principal.id} cannot encode payloads: no role may (the endpoint only decodes unless CODEC_ENCODE_ROLES names the roles that need to encode)`
+            : `${principal.id} cannot encode payloads: it needs one of the roles ${encodeRoles.join(', ')} (CODEC_ENCODE_ROLES)`,
         );
       }
       next();
@@ -175,6 +213,15 @@ export function createCodecEndpoint(options: CodecEndpointOptions): Router {
     if (options.urlTokens)
       router.post(`/t/:token/${operation}`, requirePrincipal(operation, true), json, handle(operation));
   }
+
+  // Known paths take POST (and the preflight's OPTIONS) only; anything else under the mount is not ours.
+  const KNOWN_PATH = options.urlTokens ? /^\/(?:t\/[^/]+\/)?(?:encode|decode)$/ : /^\/(?:encode|decode)$/;
+  router.use((req, res) => {
+    if (!KNOWN_PATH.test(req.path))
+      return plain(res, 404, 'the codec endpoint serves POST <mount>/decode and <mount>/encode');
+    res.setHeader('Allow', 'POST, OPTIONS');
+    plain(res, 405, `the method ${req.method.slice(0, 20)} is not allowed here; use POST`);
+  });
 
   // Bodies express could not read (malformed JSON, too large) get a plain answer, not an HTML stack trace.
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

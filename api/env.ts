@@ -4,6 +4,7 @@ import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 import { ConfigStoreEnv } from '../providers/config-store/open';
 import { BooleanVar, PortVar } from '../providers/env';
 import { FleetTargetEnv } from '../providers/fleet/open';
+import { Role } from '../domain/roles';
 import { DEV_UI_ORIGINS } from './codec-endpoint';
 
 /** A comma list of browser origins (scheme://host[:port], no path). */
@@ -60,6 +61,17 @@ export const ApiEnv = ConfigStoreEnv.extend({
   CODEC_CORS_ORIGINS: OriginList.default(DEV_UI_ORIGINS),
   /** Accept API tokens in the codec endpoint's path (/codec/t/<token>/decode), from those origins only. */
   CODEC_URL_TOKENS: BooleanVar.default(false),
+  /** Roles that may seal payloads through /codec/encode (comma list); empty, the endpoint only decodes. */
+  CODEC_ENCODE_ROLES: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((role) => role.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(Role))
+    .default([]),
   /** Payload encryption keys (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_KEY_ID); unset, payloads go in clear. */
   ...PayloadKeysEnv.shape,
   /** The fleet the API asks what each region runs (drift check): FLEET_DRIVER, FLEET_URL, FLEET_TOKEN_FILE. */

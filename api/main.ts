@@ -56,7 +56,7 @@ async function run() {
       rateLimit: { maxFailures: env.API_AUTH_FAILURE_LIMIT, windowMs: env.API_AUTH_FAILURE_WINDOW_SECONDS * 1000 },
       metrics: { processMetrics: true },
       ...(env.API_TRUST_PROXY !== undefined ? { trustProxy: env.API_TRUST_PROXY } : {}),
-      codec: codecOptionsFromEnv(env, encryption.codec),
+      codec: codecOptionsFromEnv(env, encryption.codec, (err) => logger.error({ err }, 'error in the codec endpoint')),
     },
   );
   const server = app.listen(env.API_PORT, env.API_HOST);

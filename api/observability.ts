@@ -80,6 +80,15 @@ export function requestId(req: Request): string {
   return recordOf(req).id;
 }
 
+// The codec endpoint takes a token as a path segment (/codec/t/<token>/decode). Express routes paths without regard
+// to case and with repeated slashes as typed, so the match is as loose; percent-escapes stay as sent.
+const URL_TOKEN = /(\/codec\/+t\/+)[^/?#]*/gi;
+
+/** A request path fit for a log line: any codec URL token replaced by `<redacted>`. */
+export function redactPath(path: string): string {
+  return path.replace(URL_TOKEN, '$1<redacted>');
+}
+
 // A caller's request id is kept when it is a plain token (uuids, trace ids, CI run ids); anything else, e.g. with
 // spaces or control characters that could forge log lines, is replaced by a fresh uuid.
 const SANE_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
@@ -102,10 +111,14 @@ export function createApiLogger(options: LoggerOptions = {}): Logger {
           'token',
           'headers.authorization',
           'headers.cookie',
+          'headers["proxy-authorization"]',
           'req.headers.authorization',
           'req.headers.cookie',
+          'req.headers["proxy-authorization"]',
           '*.authorization',
           '*.token',
+          '*.headers.authorization',
+          '*.headers.cookie',
         ],
         censor: '[redacted]',
       },
@@ -252,7 +265,7 @@ function report(
     metrics.observe(procedure, code, record.transport ?? 'trpc', seconds);
   }
   // The path without the query string (inputs of GET calls live there); capped, as it is the caller's text.
-  const path = (req.originalUrl.split('?')[0] ?? '').slice(0, 200);
+  const path = redactPath(req.originalUrl.split('?')[0] ?? '').slice(0, 200);
   const fields = {
     reqId: record.id,
     method: req.method,

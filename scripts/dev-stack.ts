@@ -81,7 +81,8 @@ class Supervised {
     private readonly env: NodeJS.ProcessEnv,
     private readonly logPath: string,
     private readonly pidPath: string,
-    private readonly ready: () => Promise<boolean>,
+    /** Whether the process started last (its pid is passed) is ready: answers, or polls its task queue. */
+    private readonly ready: (pid: number | undefined) => Promise<boolean>,
     private readonly readyTimeoutMs: number,
   ) {}
 
@@ -109,7 +110,7 @@ class Supervised {
     child.stderr?.pipe(this.log, { end: false });
     if (child.pid) await writeFile(this.pidPath, `${child.pid}\n`);
     child.once('exit', (code, signal) => void this.onExit(code, signal));
-    await waitFor(this.name, this.ready, this.readyTimeoutMs, () => this.exited);
+    await waitFor(this.name, () => this.ready(child.pid), this.readyTimeoutMs, () => this.exited);
   }
 
   private async onExit(code: number | null, signal: NodeJS.Signals | null) {
@@ -273,13 +274,17 @@ async function main() {
     });
     return temporalClient;
   };
-  const pollers = async (taskQueue: string) => {
+  // A process polls when the server lists a poller with its identity (a worker's default identity is <pid>@<host>).
+  // Matching the pid matters after a restart: the killed worker's poller entry lingers for a minute, so "any poller"
+  // would announce the new worker back long before it polls.
+  const polls = async (taskQueue: string, pid: number | undefined) => {
+    if (pid === undefined) return false;
     const res = await temporal().workflowService.describeTaskQueue({
       namespace: 'default',
       taskQueue: { name: taskQueue },
       taskQueueType: 1, // workflow task queue
     });
-    return (res.pollers?.length ?? 0) > 0;
+    return (res.pollers ?? []).some((poller) => (poller.identity ?? '').startsWith(`${pid}@`));
   };
 
   const processes = [
@@ -336,7 +341,7 @@ async function main() {
       { ...common, WORKER_METRICS_ADDRESS: `${env.HOST}:${env.WORKER_METRICS_PORT}` },
       log('worker'),
       pid('worker'),
-      () => pollers('releases'),
+      (workerPid) => polls('releases', workerPid),
       120_000,
     ),
     new Supervised(

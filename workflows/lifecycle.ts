@@ -2,7 +2,13 @@
 // pause/resume/abort, roll back, and read state, with Temporal's errors turned into EngineErrors in plain words.
 // Used by the API and tests; never bundled into workflow code (workflows/index.ts does not import it).
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  ServiceError,
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Gate, RefusalCode } from '../domain/approval';
 import { EngineError, type EngineErrorCode } from '../domain/errors';
@@ -33,6 +39,60 @@ import type { serviceWorkflow } from './service';
 
 /** Task queue of the orchestrator worker (coordinators, releases and their bookkeeping activities). */
 export const RELEASE_TASK_QUEUE = 'releases';
+
+// Queries and updates need the worker: while none polls, Temporal holds them until "no poller seen" (about 30 s).
+// Callers hear sooner, in words: reads after READ_DEADLINE_MS, writes (updates) after WRITE_DEADLINE_MS.
+const READ_DEADLINE_MS = 3_500;
+const WRITE_DEADLINE_MS = 15_000;
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_FAILED_PRECONDITION = 9;
+
+function waitedForWorker(err: unknown): boolean {
+  // Update calls report their deadline as this error rather than a gRPC status.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  const grpc = err instanceof ServiceError ? err.cause : err;
+  if (!isGrpcServiceError(grpc)) return false;
+  const code: number = grpc.code;
+  return (
+    code === GRPC_DEADLINE_EXCEEDED ||
+    (code === GRPC_FAILED_PRECONDITION && /no poller seen/i.test(grpc.details ?? grpc.message))
+  );
+}
+
+/**
+ * Runs a query or an update with a deadline. When it runs out and Temporal itself still answers, the worker is
+ * away: a WORKER_UNAVAILABLE EngineError with `message`; otherwise Temporal is unreachable (TEMPORAL_UNAVAILABLE).
+ */
+async function needingWorker<T>(client: Client, deadlineMs: number, message: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await client.connection.withDeadline(Date.now() + deadlineMs, fn);
+  } catch (err) {
+    if (!waitedForWorker(err)) throw err;
+    const temporalAnswers = await client.connection
+      .withDeadline(Date.now() + 1000, () => client.workflowService.getSystemInfo({}))
+      .then(
+        () => true,
+        () => false,
+      );
+    if (temporalAnswers) throw new EngineError('WORKER_UNAVAILABLE', message);
+    throw new EngineError(
+      'TEMPORAL_UNAVAILABLE',
+      'the Temporal server cannot be reached right now; nothing was changed, try again shortly',
+    );
+  }
+}
+
+const NOT_POLLING = 'the release worker is not polling (it may be restarting)';
+
+/** A query with the read deadline; `what` names what is being read, for the message. */
+function read<T>(client: Client, what: string, query: () => Promise<T>): Promise<T> {
+  return needingWorker(
+    client,
+    READ_DEADLINE_MS,
+    `${NOT_POLLING}, so ${what} cannot be read now; try again shortly`,
+    query,
+  );
+}
 
 export interface StartedRelease extends Admission {
   releaseId: string;
@@ -91,10 +151,16 @@ export async function startRelease(
   let admission: Admission | undefined;
   for (let attempt = 1; !admission; attempt++) {
     try {
-      admission = await client.workflow.executeUpdateWithStart(requestReleaseUpdate, {
-        args: [{ input, queue: options.queue ?? false }],
-        startWorkflowOperation: coordinator(plan.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
-      });
+      admission = await needingWorker(
+        client,
+        WRITE_DEADLINE_MS,
+        `${NOT_POLLING}: the request for release ${plan.releaseId} of ${plan.service} was not confirmed; send it again shortly (the same release id starts it at most once)`,
+        () =>
+          client.workflow.executeUpdateWithStart(requestReleaseUpdate, {
+            args: [{ input, queue: options.queue ?? false }],
+            startWorkflowOperation: coordinator(plan.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
+          }),
+      );
     } catch (err) {
       if (!(err instanceof WorkflowUpdateFailedError)) throw err;
       const refusal = refusalOf(err);
@@ -123,7 +189,9 @@ export async function startRelease(
 /** Which releases and rollbacks the service's coordinator runs and queues (none if it never ran). */
 export async function getServiceState(client: Client, service: string): Promise<ServiceState> {
   try {
-    return await client.workflow.getHandle(serviceWorkflowId(service)).query(serviceStateQuery);
+    return await read(client, `what ${service}'s coordinator runs and queues`, () =>
+      client.workflow.getHandle(serviceWorkflowId(service)).query(serviceStateQuery),
+    );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return { service, queued: [] };
     throw err;
@@ -142,10 +210,16 @@ export async function requestEmergencyRollback(
     request,
   );
   try {
-    return await client.workflow.executeUpdateWithStart(requestRollbackUpdate, {
-      args: [input],
-      startWorkflowOperation: coordinator(input.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
-    });
+    return await needingWorker(
+      client,
+      WRITE_DEADLINE_MS,
+      `${NOT_POLLING}: the emergency rollback of ${input.service} was not confirmed; send it again shortly (the same rollback id starts it at most once)`,
+      () =>
+        client.workflow.executeUpdateWithStart(requestRollbackUpdate, {
+          args: [input],
+          startWorkflowOperation: coordinator(input.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
+        }),
+    );
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw new EngineError('ROLLBACK_REFUSED', refusalOf(err).message);
     throw err;
@@ -159,7 +233,9 @@ export async function getReleaseStatus(
   releaseId: string,
 ): Promise<ReleaseStatus | undefined> {
   try {
-    return await client.workflow.getHandle(releaseWorkflowId(service, releaseId)).query(statusQuery);
+    return await read(client, `the status of release ${releaseId} of ${service}`, () =>
+      client.workflow.getHandle(releaseWorkflowId(service, releaseId)).query(statusQuery),
+    );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
@@ -173,7 +249,9 @@ export async function getRollbackStatus(
   rollbackId: string,
 ): Promise<RollbackStatus | undefined> {
   try {
-    return await client.workflow.getHandle(rollbackWorkflowId(service, rollbackId)).query(rollbackStatusQuery);
+    return await read(client, `the status of rollback ${rollbackId} of ${service}`, () =>
+      client.workflow.getHandle(rollbackWorkflowId(service, rollbackId)).query(rollbackStatusQuery),
+    );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
@@ -224,7 +302,12 @@ export async function decideGate(
   const handle = await runningRelease(client, service, releaseId);
   const signed = signer.sign(handle.workflowId, decision, input);
   try {
-    return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [signed] });
+    return await needingWorker(
+      client,
+      WRITE_DEADLINE_MS,
+      `${NOT_POLLING}: the ${decision === 'approve' ? 'approval' : 'rejection'} of gate ${input.gate} was not confirmed and may still be applied when the worker is back; check the release (release.get) before deciding again`,
+      () => handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [signed] }),
+    );
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const refusal = refusalOf(err);
@@ -250,7 +333,12 @@ export async function controlRelease(
   const { kind, ...fields } = action;
   const update = kind === 'pause' ? pauseUpdate : kind === 'resume' ? resumeUpdate : abortUpdate;
   try {
-    await handle.executeUpdate(update, { args: [signer.sign(handle.workflowId, kind, fields)] });
+    await needingWorker(
+      client,
+      WRITE_DEADLINE_MS,
+      `${NOT_POLLING}: the ${kind} of release ${releaseId} was not confirmed and may still be applied when the worker is back; check the release (release.get) before asking again`,
+      () => handle.executeUpdate(update, { args: [signer.sign(handle.workflowId, kind, fields)] }),
+    );
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const refusal = refusalOf(err);

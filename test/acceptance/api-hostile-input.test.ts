@@ -2,6 +2,7 @@
 // against the API over real HTTP, with an admin token so only validation stands in the way. Every one must get a 4xx
 // with a message (no stack trace), the API must stay up, and no workflow may start. Cases are generated from a fixed
 // seed, so a failure names a case that can be replayed.
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { useEngines } from '../support/engine';
 
@@ -170,6 +171,83 @@ describe('hostile input', () => {
     const plan = await engine.trpc('ci').release.plan.query({ service, version: '1.1.0' });
     expect(plan.plan.service).toBe(service);
   }, 180_000);
+
+  it('methods the API does not serve get 405 with Allow on every route, or 404 off them; never a 5xx', async () => {
+    const engine = await engines.start({ waves: [['a']], worker: 'none' });
+    const { hostname, port } = new URL(engine.apiUrl);
+    // node:http, not fetch: fetch refuses to send TRACE.
+    const send = (method: string, path: string, body?: string) =>
+      new Promise<{ status: number; allow: string | undefined; text: string }>((resolve, reject) => {
+        const req = request(
+          {
+            hostname,
+            port,
+            method,
+            path,
+            headers: {
+              authorization: `Bearer ${engine.tokens.admin}`,
+              ...(body
+                ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }
+                : {}),
+            },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, text }));
+          },
+        );
+        req.once('error', reject);
+        req.end(body);
+      });
+    const paths = [
+      '/trpc/release.get',
+      '/trpc/release.start',
+      '/trpc/release.get,release.plan',
+      '/trpc/nope',
+      '/api/v1/release/get',
+      '/api/v1/release/start',
+      '/codec/decode',
+      '/codec/encode',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+    ];
+    const methods = [
+      'TRACE',
+      'PUT',
+      'DELETE',
+      'PATCH',
+      'OPTIONS',
+      'PROPFIND',
+      'PURGE',
+      'LOCK',
+      'MKCOL',
+      'SEARCH',
+      'REPORT',
+    ];
+    const bad: string[] = [];
+    let calls = 0;
+    for (const method of methods) {
+      for (const path of paths) {
+        for (const body of [undefined, '{"service":"x"}']) {
+          const res = await send(method, path, body);
+          calls += 1;
+          // OPTIONS is the CORS preflight on /codec (204); everywhere else it is one more method not served.
+          const ok =
+            method === 'OPTIONS' && path.startsWith('/codec') ? res.status === 204 : res.status === 405 && !!res.allow;
+          if (!ok || res.status >= 500 || /<html|\n\s+at /i.test(res.text))
+            bad.push(`${method} ${path}${body ? ' with a body' : ''}: ${res.status} ${res.text.slice(0, 120)}`);
+        }
+      }
+      const nowhere = await send(method, '/no/such/path');
+      calls += 1;
+      if (nowhere.status !== 404 || /<html/i.test(nowhere.text)) bad.push(`${method} /no/such/path: ${nowhere.status}`);
+    }
+    expect(bad).toEqual([]);
+    expect(calls).toBeGreaterThan(200);
+    expect((await fetch(`${engine.apiUrl}/healthz`)).status).toBe(200);
+  });
 
   it('a zod refusal names the field and says what is wrong with it', async () => {
     const engine = await engines.start({ waves: [['a']] });

@@ -8,6 +8,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken, TokenAuthenticator } from '../../api/auth';
 import { type CodecEndpointOptions, createCodecEndpoint } from '../../api/codec-endpoint';
+import { FailedAuthLimiter } from '../../api/rate-limit';
 import { AesGcmPayloadCodec } from '../../providers/codec/encryption-codec';
 
 const UI = 'http://127.0.0.1:8233';
@@ -15,6 +16,7 @@ const authenticator = new TokenAuthenticator({
   tokens: [
     { sha256: hashToken('viewer-token'), principal: 'vera', roles: ['viewer'] },
     { sha256: hashToken('pipeline-token'), principal: 'ci', roles: ['pipeline'] },
+    { sha256: hashToken('admin-token'), principal: 'root', roles: ['admin'] },
   ],
 });
 const codec = new AesGcmPayloadCodec({ currentKeyId: 'k1', keys: new Map([['k1', randomBytes(32)]]) });
@@ -53,7 +55,7 @@ describe('the codec endpoint', () => {
   let endpoint: Awaited<ReturnType<typeof serve>>;
   let withoutUrlTokens: Awaited<ReturnType<typeof serve>>;
   beforeAll(async () => {
-    endpoint = await serve({ codec, allowedOrigins: [UI], urlTokens: true });
+    endpoint = await serve({ codec, allowedOrigins: [UI], urlTokens: true, encodeRoles: ['pipeline'] });
     withoutUrlTokens = await serve({ codec, allowedOrigins: [UI] });
   });
   afterAll(() => {
@@ -63,7 +65,7 @@ describe('the codec endpoint', () => {
     }
   });
 
-  it('encodes and decodes payloads for any token holder; unencrypted payloads come back as they were', async () => {
+  it('encodes for the roles configured to, decodes for any token holder; clear payloads come back as they were', async () => {
     const comment = { comment: 'ship-it-7f3a' };
     const encoded = await post(
       `${endpoint.url}/encode`,
@@ -99,7 +101,7 @@ describe('the codec endpoint', () => {
     expect(missing.headers.get('access-control-allow-origin')).toBe(UI);
     expect(await missing.text()).toMatch(/authentication required: send Authorization: Bearer <API token>/);
 
-    const wrong = await post(`${endpoint.url}/encode`, body, { authorization: 'Bearer not-a-token' });
+    const wrong = await post(`${endpoint.url}/decode`, body, { authorization: 'Bearer not-a-token' });
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toMatch(/the token is not valid/);
 
@@ -161,6 +163,77 @@ describe('the codec endpoint', () => {
     );
     expect((await post(`${endpoint.url}/t/not-a-token/decode`, body, { origin: UI })).status).toBe(401);
     expect((await post(`${withoutUrlTokens.url}/t/viewer-token/decode`, body, { origin: UI })).status).toBe(404);
+  });
+
+  it('refuses to encode for every role unless CODEC_ENCODE_ROLES names it (none by default)', async () => {
+    const body = { payloads: [toJson(defaultPayloadConverter.toPayload({ forged: true }))] };
+    const asViewer = await post(`${endpoint.url}/encode`, body, { authorization: 'Bearer viewer-token' });
+    expect(asViewer.status).toBe(403);
+    expect(await asViewer.text()).toBe(
+      'vera cannot encode payloads: it needs one of the roles pipeline (CODEC_ENCODE_ROLES)\n',
+    );
+    for (const token of ['viewer-token', 'pipeline-token', 'admin-token']) {
+      const byDefault = await post(`${withoutUrlTokens.url}/encode`, body, { authorization: `Bearer ${token}` });
+      expect(byDefault.status).toBe(403);
+      expect(await byDefault.text()).toMatch(/cannot encode payloads: no role may/);
+    }
+    // Decoding stays open to every role.
+    expect(
+      (await post(`${withoutUrlTokens.url}/decode`, { payloads: [] }, { authorization: 'Bearer admin-token' })).status,
+    ).toBe(200);
+  });
+
+  it('answers 405 with Allow to other methods, and 404 without echoing the path elsewhere', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE', 'PATCH', 'TRACE', 'PROPFIND']) {
+      const res = await fetch(`${endpoint.url}/decode`, { method }).catch((err: unknown) => {
+        // fetch refuses to send TRACE itself; the acceptance test sends it over a raw socket.
+        if (method === 'TRACE') return undefined;
+        throw err;
+      });
+      if (!res) continue;
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST, OPTIONS');
+    }
+    const other = await fetch(`${endpoint.url}/t/secret-token-123/nothing`, { method: 'POST' });
+    expect(other.status).toBe(404);
+    expect(await other.text()).not.toMatch(/secret-token-123/);
+    const disabled = await post(`${withoutUrlTokens.url}/t/secret-token-123/decode`, { payloads: [] }, { origin: UI });
+    expect(disabled.status).toBe(404);
+    expect(await disabled.text()).not.toMatch(/secret-token-123/);
+  });
+
+  it('counts wrong tokens, in the header or in the URL, against the address: 429 after the limit', async () => {
+    const limiter = new FailedAuthLimiter({ maxFailures: 10, windowMs: 60_000 });
+    const limited = await serve({ codec, allowedOrigins: [UI], urlTokens: true, limiter });
+    try {
+      // The viewer's token worked from here before the guessing started, so it keeps working during the block.
+      expect(
+        (await post(`${limited.url}/decode`, { payloads: [] }, { authorization: 'Bearer viewer-token' })).status,
+      ).toBe(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const res =
+          i % 2 === 0
+            ? await post(`${limited.url}/decode`, { payloads: [] }, { authorization: `Bearer guess-${i}` })
+            : await post(`${limited.url}/t/guess-${i}/decode`, { payloads: [] }, { origin: UI });
+        statuses.push(res.status);
+        if (res.status === 429) expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+      expect(statuses.slice(0, 10)).toEqual(Array<number>(10).fill(401));
+      expect(statuses.slice(10)).toEqual(Array<number>(30).fill(429));
+      // A valid token never used from this address waits like a guess (it is not even looked up).
+      const blocked = await post(`${limited.url}/decode`, { payloads: [] }, { authorization: 'Bearer pipeline-token' });
+      expect(blocked.status).toBe(429);
+      expect(await blocked.text()).toMatch(
+        /too many failed authentication attempts from your address; try again in \d+ seconds/,
+      );
+      expect(
+        (await post(`${limited.url}/decode`, { payloads: [] }, { authorization: 'Bearer viewer-token' })).status,
+      ).toBe(200);
+    } finally {
+      limited.server.closeAllConnections();
+      limited.server.close();
+    }
   });
 
   it('says what is wrong with a request it cannot serve', async () => {
