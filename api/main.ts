@@ -7,6 +7,7 @@ import { CalendarStore } from '../providers/calendar-store';
 import { openConfigStore } from '../providers/config-store/open';
 import { VersionLedger } from '../providers/config-store/version-ledger';
 import { dataPaths } from '../providers/data-paths';
+import { restrictUmask } from '../providers/file-modes';
 import { parseEnv } from '../providers/env';
 import { createApp } from './app';
 import { TokenAuthenticator } from './auth';
@@ -15,6 +16,7 @@ import { ApiEnv } from './env';
 import { createApiLogger } from './observability';
 
 async function run() {
+  restrictUmask();
   const env = parseEnv(ApiEnv);
   const logger = createApiLogger({ level: env.API_LOG_LEVEL });
   const encryption = payloadEncryption(env);
