@@ -32,6 +32,10 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   TRUSTED_KEYS_FILE: z.string().optional(),
   /** PostgreSQL database of the audit trail; without it, an embedded PGlite under <DATA_DIR>/audit. */
   AUDIT_DATABASE_URL: z.string().min(1).optional(),
+  /** The worker's ed25519 key that signs audit checkpoints (created if missing); default <DATA_DIR>/secrets/audit-signing.key. */
+  AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** More public keys (base64 SPKI DER, comma-separated) whose audit checkpoints verify accepts: other workers', older ones. */
+  AUDIT_TRUSTED_PUBLIC_KEYS: z.string().optional(),
   /** Slack-compatible webhook for release notifications; unset, nobody is notified. */
   NOTIFY_WEBHOOK_URL: z.url().optional(),
   /**
