@@ -123,7 +123,7 @@ export class AnchorCheck {
         seq: this.expectedFrom,
         kind: 'missing-checkpoint',
         checkpoint: this.expectedNumber,
-        message: `${numbers} missing: deleted from the checkpoints table, so ${range(this.expectedFrom, checkpoint.fromSeq - 1)} lost their signature`,
+        message: `${numbers} missing: deleted from the checkpoints table, so ${range(this.expectedFrom, checkpoint.fromSeq - 1)} lost ${checkpoint.fromSeq - 1 === this.expectedFrom ? 'its' : 'their'} signature`,
       });
       this.lastValidHead = undefined;
     }
