@@ -432,7 +432,8 @@ describe.each(backends)('audit trail with signed checkpoints on $name', ({ targe
     await store.append(story.slice(3));
     // Who approved the gate (record 2) is changed, and every hash after it recomputed: the chain alone is fine.
     await rewriteAndRechain(db, store, 2, { actor: 'mallory' });
-    expect(await new SqlAuditStore(db).verify()).toMatchObject({ ok: true });
+    const chainOnly = await new SqlAuditStore(db).verify();
+    expect(!chainOnly.ok && chainOnly.problems.filter((p) => !p.kind.endsWith('checkpoint'))).toEqual([]);
 
     const verdict = await store.verify();
     expect(verdict.ok).toBe(false);
