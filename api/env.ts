@@ -41,7 +41,7 @@ export const ApiEnv = ConfigStoreEnv.extend({
   DATA_DIR: z.string().min(1).default('.data'),
   /**
    * The API's ed25519 key for signed decisions (`{ keyId, privateKeyPem }`, mode 0600); defaults to
-   * <DATA_DIR>/keys/decision-signing-key.json (written by `npm start`). Workers trust its public key.
+   * <DATA_DIR>/secrets/decision-signing-key.json (written by `npm start`). Workers trust its public key.
    */
   DECISION_SIGNING_KEY_FILE: z.string().min(1).optional(),
   /** pino level of the API's JSON log lines. */

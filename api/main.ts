@@ -9,6 +9,7 @@ import { VersionLedger } from '../providers/config-store/version-ledger';
 import { DriftAckStore } from '../providers/config-store/drift-acks';
 import { openFleetTarget } from '../providers/fleet/open';
 import { dataPaths } from '../providers/data-paths';
+import { restrictUmask } from '../providers/file-modes';
 import { parseEnv } from '../providers/env';
 import { decisionKeyPaths, loadSigner } from '../providers/keys/decision-keys';
 import { createApp } from './app';
@@ -18,6 +19,7 @@ import { ApiEnv } from './env';
 import { createApiLogger } from './observability';
 
 async function run() {
+  restrictUmask();
   const env = parseEnv(ApiEnv);
   const logger = createApiLogger({ level: env.API_LOG_LEVEL });
   const encryption = payloadEncryption(env);

@@ -1,4 +1,4 @@
-// relctl commands that read: release list, service list|get, audit list|verify, metrics dora.
+// relctl commands that read: release list, service list|get, audit list|verify|checkpoint|public-key, metrics dora.
 import type { Api } from './api-client';
 import { UsageError } from './api-client';
 
@@ -121,8 +121,31 @@ export async function readCommand(api: Api, noun: string, verb: string | undefin
         console.log(`audit trail BROKEN: ${result.problems.length} problems in ${result.records} records`);
         for (const p of result.problems) console.log(`  record ${p.seq}: ${p.kind}: ${p.message}`);
       }
+      if (result.anchoring) console.log(`  anchoring: ${result.anchoring.summary}`);
     });
     return result.ok ? 0 : 1;
+  }
+  if (noun === 'audit' && (verb === 'checkpoint' || verb === 'public-key')) {
+    const exported = await api.audit.checkpoint.query();
+    if (verb === 'public-key') {
+      print(flags, { keyId: exported.keyId, publicKey: exported.publicKey, publicKeyPem: exported.publicKeyPem }, () =>
+        process.stdout.write(exported.publicKeyPem),
+      );
+      return 0;
+    }
+    print(flags, exported, () => {
+      console.log(`audit signing key ${exported.keyId} (trusted: ${exported.trustedKeyIds.join(', ')})`);
+      const cp = exported.checkpoint;
+      if (cp) {
+        console.log(
+          `latest checkpoint ${cp.number}: records ${cp.fromSeq} to ${cp.toSeq}, head ${cp.head}, signed ${when(cp.at)}`,
+        );
+        console.log(`  signature ${cp.signature}`);
+      } else console.log('no checkpoint yet');
+      console.log(`trail ${exported.verified ? 'verifies' : 'does NOT verify'}: ${exported.summary}`);
+      console.log('keep `relctl audit checkpoint --json` and `relctl audit public-key` outside the engine');
+    });
+    return 0;
   }
   if (noun === 'metrics' && verb === 'dora') {
     const [service] = args;

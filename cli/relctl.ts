@@ -36,6 +36,8 @@ services
 audit trail
   audit list   [--service S] [--release-id R] [--since ISO-TIME] [--limit N]
   audit verify                                                        exit 1 if a record was edited or deleted
+  audit checkpoint                                                    latest signed checkpoint (--json: to keep)
+  audit public-key                                                    the key checkpoints are signed with (PEM)
 metrics
   metrics dora <service> [--days N]                                   DORA figures (default: last 30 days)
 calendar

@@ -47,9 +47,75 @@ export interface AuditFilter {
   limit?: number;
 }
 
-/** One thing verify() found wrong, at the record (seq) where it shows. */
-export type AuditProblem = { seq: number; kind: 'modified' | 'deleted' | 'broken-chain'; message: string };
+/**
+ * A signed statement of the worker that appended a batch: "records fromSeq..toSeq of this trail hash to these values".
+ * The signing key lives outside the database, so a rewrite that recomputes the whole sha256 chain still contradicts
+ * the checkpoints, which name the first record that changed.
+ */
+export interface AuditCheckpoint {
+  /** The audit table the checkpoint belongs to (a checkpoint cannot be moved to another trail). */
+  trail: string;
+  /** 1, 2, 3, ... with no gaps: a gap means a deleted checkpoint. */
+  number: number;
+  /** First record covered: the previous checkpoint's toSeq + 1. */
+  fromSeq: number;
+  /** Last record covered. */
+  toSeq: number;
+  /** The hash of record toSeq; through the chain it stands for every record before it. */
+  head: string;
+  /** The hash of each record fromSeq..toSeq, in order. */
+  hashes: string[];
+  /** ISO time the checkpoint was signed. */
+  at: string;
+  /** Which key signed it (see the audit signing key). */
+  keyId: string;
+  /** Base64 ed25519 signature of the canonical JSON of every field above (signature excluded). */
+  signature: string;
+}
 
-/** What verify() found: ok with the head hash to keep elsewhere, or the problems. */
+/** How far the trail is anchored by signed checkpoints. */
+export interface AuditAnchoring {
+  checkpoints: number;
+  /** Records covered by a checkpoint whose signature a trusted key verified. */
+  anchored: number;
+  /** Records no valid checkpoint covers: after the last checkpoint, or in a trail written before checkpoints. */
+  unanchored: number;
+  /** The keys verify trusted (never taken from the database). */
+  trustedKeyIds: string[];
+  /** The newest checkpoint stored, for an auditor to keep outside the engine. */
+  latest?: AuditCheckpoint;
+  /** The verifying worker's own signing key, as an auditor needs it to check checkpoints offline. */
+  signingKey?: { keyId: string; publicKeyPem: string; publicKey: string };
+  /** The above in words. */
+  summary: string;
+}
+
+/** One thing verify() found wrong, at the record (seq) where it shows. */
+export type AuditProblem = {
+  seq: number;
+  kind:
+    | 'modified'
+    | 'deleted'
+    | 'broken-chain'
+    /** The record no longer hashes to what a signed checkpoint says (edited after it was anchored). */
+    | 'rewritten'
+    /** Records whose contents are intact but whose hashes were recomputed after an earlier rewrite. */
+    | 'rechained'
+    /** A checkpoint whose signature does not verify with a trusted key, or that contradicts its neighbours. */
+    | 'bad-checkpoint'
+    /** A checkpoint missing from the sequence. */
+    | 'missing-checkpoint'
+    /** Records a checkpoint signed are gone from the end of the trail. */
+    | 'truncated';
+  message: string;
+  /** The record's id and action, when the problem is one record. */
+  id?: string;
+  action?: string;
+  /** The checkpoint involved, if any. */
+  checkpoint?: number;
+};
+
+/** What verify() found: ok with the head hash to keep elsewhere, or the problems; and how far checkpoints anchor it. */
 export type AuditVerification =
-  { ok: true; records: number; head?: string } | { ok: false; records: number; problems: AuditProblem[] };
+  | { ok: true; records: number; head?: string; anchoring?: AuditAnchoring }
+  | { ok: false; records: number; problems: AuditProblem[]; anchoring?: AuditAnchoring };

@@ -5,6 +5,7 @@ import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store'
 import { loadCatalog } from '../providers/catalog';
 import { dataPaths } from '../providers/data-paths';
 import { parseEnv, PortVar } from '../providers/env';
+import { restrictUmask } from '../providers/file-modes';
 import { FleetDaemon } from './fleetd';
 
 const FleetEnv = z.object({
@@ -33,6 +34,7 @@ const FleetEnv = z.object({
 });
 
 async function run() {
+  restrictUmask();
   const env = parseEnv(FleetEnv);
   const catalog = await loadCatalog(env.CATALOG_FILE);
   const paths = dataPaths(env.DATA_DIR);

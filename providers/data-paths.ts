@@ -19,5 +19,7 @@ export function dataPaths(dataDir: string) {
     devSigningKey: resolve(root, 'signing', 'dev.key'),
     /** The dev stack's payload encryption keys (a PAYLOAD_KEYS_FILE). */
     devPayloadKeys: resolve(root, 'secrets', 'payload-keys'),
+    /** The worker's audit checkpoint signing key (AUDIT_SIGNING_KEY_FILE). */
+    auditSigningKey: resolve(root, 'secrets', 'audit-signing.key'),
   };
 }

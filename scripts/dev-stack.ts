@@ -15,6 +15,7 @@ import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 import { dataPaths } from '../providers/data-paths';
 import { decisionKeyPaths, ensureDecisionKeys } from '../providers/keys/decision-keys';
 import { readControlToken } from '../providers/fleet/control-token';
+import { repairDataModes, restrictUmask } from '../providers/file-modes';
 import { BooleanVar, parseEnv, PortVar } from '../providers/env';
 import { RELEASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { DEV_PRINCIPALS, ensureDevPayloadKeys, seedDemo } from './seed-demo';
@@ -199,8 +200,14 @@ function cliSearchAttributeType(type: string): string {
 }
 
 async function main() {
+  // Before anything is written: every file of the stack, and of the processes it starts (the Temporal dev server's
+  // sqlite file included), is then the owner's only.
+  restrictUmask();
   const env = parseEnv(StackEnv);
   const paths = dataPaths(resolve(ROOT, env.DATA_DIR));
+  const repaired = await repairDataModes(paths.root);
+  if (repaired > 0)
+    say(`made ${repaired} files and folders under ${relative(ROOT, paths.root) || '.'} readable by their owner only`);
   const pidDir = join(paths.root, 'pids');
   await Promise.all(
     [paths.logs, pidDir, join(paths.temporalDb, '..'), paths.fleet].map((d) => mkdir(d, { recursive: true })),

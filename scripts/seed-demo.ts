@@ -14,6 +14,7 @@ import { generatePayloadKeyEntry } from '../providers/codec/payload-keys';
 import type { TrustFile } from '../providers/artifacts/trust-store';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { dataPaths } from '../providers/data-paths';
+import { restrictUmask } from '../providers/file-modes';
 
 export const DEV_PRINCIPALS: { principal: string; roles: Role[]; purpose: string }[] = [
   { principal: 'ci-pipeline', roles: ['pipeline'], purpose: 'starts releases' },
@@ -103,6 +104,7 @@ export async function seedDemo(dataDir: string) {
 }
 
 if (require.main === module) {
+  restrictUmask();
   seedDemo(process.env.DATA_DIR ?? '.data').then(
     ({ artifacts, credentials, paths }) => {
       console.log(`artifacts: ${artifacts.map((a) => `${a.service}@${a.version}`).join(', ')}`);

@@ -3,6 +3,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureDependencies, ensureTemporalCli, ROOT } from './bootstrap.mjs';
 
+// Files under .data are the owner's only (see providers/file-modes.ts); the stack and its children inherit this.
+process.umask(0o077);
+
 try {
   ensureDependencies();
   const cli = ensureTemporalCli();

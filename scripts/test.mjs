@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { ensureDependencies, ensureTemporalCli, ROOT } from './bootstrap.mjs';
 import { runInOwnGroup } from './run-group.mjs';
 
+// What tests write (temporary data dirs, databases, logs) is the owner's only, as in the stack (providers/file-modes.ts).
+process.umask(0o077);
+
 const LAYERS = ['unit', 'workflow', 'acceptance', 'replay'];
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 

@@ -25,6 +25,10 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   TRUSTED_KEYS_FILE: z.string().optional(),
   /** PostgreSQL database of the audit trail; without it, an embedded PGlite under <DATA_DIR>/audit. */
   AUDIT_DATABASE_URL: z.string().min(1).optional(),
+  /** The worker's ed25519 key that signs audit checkpoints (created if missing); default <DATA_DIR>/secrets/audit-signing.key. */
+  AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** More public keys (base64 SPKI DER, comma-separated) whose audit checkpoints verify accepts: other workers', older ones. */
+  AUDIT_TRUSTED_PUBLIC_KEYS: z.string().optional(),
   /** Slack-compatible webhook for release notifications; unset, nobody is notified. */
   NOTIFY_WEBHOOK_URL: z.url().optional(),
   /**
@@ -34,7 +38,7 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /**
    * The API's public keys for signed decisions (`{ "keys": { "<keyId>": "<hex>" } }`), compiled into the workflow
-   * bundle; defaults to <DATA_DIR>/keys/decision-public-keys.json (written by `npm start`).
+   * bundle; defaults to <DATA_DIR>/secrets/decision-public-keys.json (written by `npm start`).
    */
   DECISION_PUBLIC_KEYS_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

@@ -5,11 +5,13 @@ import { catalogRegions } from '../domain/catalog';
 import { loadCatalog } from '../providers/catalog';
 import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { parseEnv } from '../providers/env';
+import { restrictUmask } from '../providers/file-modes';
 import { WorkerEnv, workerTrustedKeys } from './config';
 import { connectWithRetry, createEngineWorkers, runWorkers } from './engine-workers';
 import { regionDeps, releaseDeps } from './providers';
 
 async function run() {
+  restrictUmask();
   const env = parseEnv(WorkerEnv);
   const encryption = payloadEncryption(env);
   console.log(encryption.summary);

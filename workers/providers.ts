@@ -14,6 +14,7 @@ import { FleetMetricsSource } from '../providers/metrics/fleet-metrics';
 import { PrometheusMetricsSource } from '../providers/metrics/prometheus';
 import { WebhookNotifier } from '../providers/notify/webhook-notifier';
 import { OnDemandAuditStore } from '../providers/audit/on-demand-audit-store';
+import { loadOrCreateAuditSigningKey, parseTrustedAuditKeys } from '../providers/audit/signing-key';
 import { openDatabase } from '../providers/sql/database';
 import { createDatabaseResolver } from '../providers/sql/resolver';
 import type { WorkerEnv } from './config';
@@ -29,7 +30,10 @@ export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
     config,
     ledger: new VersionLedger(config),
     calendar: new CalendarStore(config),
-    audit: new OnDemandAuditStore(() => openDatabase(auditUrl ? { url: auditUrl } : { pgliteDir: paths.audit })),
+    audit: new OnDemandAuditStore(() => openDatabase(auditUrl ? { url: auditUrl } : { pgliteDir: paths.audit }), {
+      signer: loadOrCreateAuditSigningKey(env.AUDIT_SIGNING_KEY_FILE ?? paths.auditSigningKey),
+      trustedKeys: parseTrustedAuditKeys(env.AUDIT_TRUSTED_PUBLIC_KEYS),
+    }),
     databases: createDatabaseResolver({ env: process.env, dataDir: paths.root }),
     ...(env.NOTIFY_WEBHOOK_URL ? { notifier: new WebhookNotifier({ url: env.NOTIFY_WEBHOOK_URL }) } : {}),
   };

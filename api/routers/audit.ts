@@ -2,6 +2,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { ReleaseId, ServiceName } from '../../domain/names';
+import { checkpointSignedText } from '../../providers/audit/checkpoints';
 import { readAuditTrail } from '../visibility';
 import { translated } from '../errors';
 import { requireRole, router } from '../trpc';
@@ -36,5 +37,37 @@ export const auditRouter = router({
     );
     if (result.kind !== 'verify') throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'unexpected answer' });
     return result.verification;
+  }),
+
+  /**
+   * For an auditor to keep outside the engine: the worker's public key and the newest signed checkpoint, with the
+   * exact text its signature covers. Read through a verify (the orchestrator holds both), so it also says whether
+   * the trail verifies now.
+   */
+  checkpoint: requireRole(...AUDIT_ROLES).query(async ({ ctx }) => {
+    const result = await translated(() =>
+      readAuditTrail(ctx.temporal, { kind: 'verify' }, ctx.principal.id, { taskQueue: ctx.releaseTaskQueue }),
+    );
+    if (result.kind !== 'verify') throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'unexpected answer' });
+    const { verification } = result;
+    const anchoring = verification.anchoring;
+    if (!anchoring?.signingKey) {
+      throw new TRPCError({
+        code: 'PRECONDITION_FAILED',
+        message:
+          'the orchestrator worker has no audit signing key, so the trail has no checkpoints to export; run a worker of this version (it creates the key, see AUDIT_SIGNING_KEY_FILE)',
+      });
+    }
+    const latest = anchoring.latest;
+    return {
+      keyId: anchoring.signingKey.keyId,
+      publicKeyPem: anchoring.signingKey.publicKeyPem,
+      publicKey: anchoring.signingKey.publicKey,
+      trustedKeyIds: anchoring.trustedKeyIds,
+      checkpoint: latest ?? null,
+      signedText: latest ? checkpointSignedText(latest) : null,
+      verified: verification.ok,
+      summary: anchoring.summary,
+    };
   }),
 });

@@ -5,34 +5,21 @@
 // Canonical JSON is RFC 8785 (JCS) for the values accepted here: keys sorted by UTF-16 code units at every level,
 // absent fields omitted, no whitespace, ECMAScript number and string formatting. Triggers refuse UPDATE, DELETE and
 // TRUNCATE, so rewriting history takes superuser rights; verify() catches what such a user changes.
+//
+// With a signing key, each append also writes a signed checkpoint of the records it added, in the same transaction,
+// into a second append-only table (<table>_cp); see checkpoints.ts. Per append rather than every N records: no
+// record is ever unanchored once its append returned, and no timer or background job is needed; it costs one ed25519
+// signature (tens of microseconds) and one row per batch, and the engine appends a few records per batch.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { SqlDatabase, SqlQueryable } from '../sql/database';
 import type { AuditEntry, AuditFilter, AuditProblem, AuditRecord, AuditStore, AuditVerification } from './audit-store';
+import { AnchorCheck, signCheckpoint } from './checkpoints';
+import { GENESIS_HASH, auditRecordHash } from './record-hash';
+import type { AuditPublicKey, AuditSigner } from './signing-key';
+import type { AuditCheckpoint } from '../../domain/audit';
 
-/** The prevHash of the first record. */
-export const GENESIS_HASH = '0'.repeat(64);
-
-/** The hash a record must carry: sha256 hex of the canonical JSON of its contents and prevHash (not of its hash). */
-export function auditRecordHash(record: Omit<AuditRecord, 'hash'>): string {
-  // Named one by one so that nothing else on the object (its own hash, a stray property) enters the hash.
-  const { seq, id, at, actor, action, service, releaseId, gate, region, beforeVersion, afterVersion, reason } = record;
-  const { details, prevHash } = record;
-  const hashed = { seq, id, at, actor, action, service, releaseId, gate, region, beforeVersion, afterVersion, reason };
-  return createHash('sha256')
-    .update(canonicalJson({ ...hashed, details, prevHash }), 'utf8')
-    .digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const object = value as Record<string, unknown>;
-  const keys = Object.keys(object)
-    .filter((key) => object[key] !== undefined)
-    .sort();
-  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`).join(',')}}`;
-}
+export { GENESIS_HASH, auditRecordHash };
 
 // Text that PostgreSQL stores byte for byte: it refuses NUL, and the driver would turn a lone surrogate into U+FFFD,
 // silently changing what was hashed.
@@ -194,24 +181,55 @@ async function inTransaction<T>(session: SqlQueryable, fn: () => Promise<T>): Pr
 }
 
 const VERIFY_PAGE = 1000;
+/** Most records one checkpoint lists (a first checkpoint of an older trail is split into checkpoints this size). */
+const CHECKPOINT_MAX_RECORDS = 1000;
+
+interface CheckpointRow {
+  number: string | number | bigint;
+  from_seq: string | number | bigint;
+  to_seq: string | number | bigint;
+  head: string;
+  hashes: string[];
+  at: string;
+  key_id: string;
+  signature: string;
+}
+
+const CHECKPOINT_COLUMNS = 'number, from_seq, to_seq, head, hashes, at, key_id, signature';
+
+export interface SqlAuditStoreOptions {
+  table?: string;
+  /** Signs a checkpoint after each append; without it the trail is chained only. */
+  signer?: AuditSigner;
+  /** Further public keys whose checkpoints verify() accepts (the signer's own key is always trusted). */
+  trustedKeys?: AuditPublicKey[];
+}
 
 /** The audit trail in one PostgreSQL (or PGlite) table, created with its append-only triggers on first use. */
 export class SqlAuditStore implements AuditStore {
   private readonly table: string;
   private readonly name: string;
+  private readonly checkpointTable: string;
   private readonly lockKey: string;
+  private readonly signer: AuditSigner | undefined;
+  private readonly trusted: Map<string, AuditPublicKey>;
   private schema: Promise<void> | undefined;
 
   constructor(
     private readonly db: SqlDatabase,
-    options: { table?: string } = {},
+    options: SqlAuditStoreOptions = {},
   ) {
     this.name = options.table ?? 'release_engine_audit';
+    this.signer = options.signer;
+    this.trusted = new Map(
+      [...(options.trustedKeys ?? []), ...(this.signer ? [this.signer] : [])].map((k) => [k.keyId, k]),
+    );
     // Short enough that the derived function and trigger names fit PostgreSQL's 63-byte identifiers.
     if (!/^[a-z_][a-z0-9_]{0,47}$/.test(this.name)) {
       throw new Error(`audit table name ${JSON.stringify(this.name)} must be lowercase letters, digits, _ (max 48)`);
     }
     this.table = `"${this.name}"`;
+    this.checkpointTable = `"${this.name}_cp"`;
     // One lock per table (advisory lock keys are per database), shared by every process appending to it.
     this.lockKey = createHash('sha256')
       .update(`release-engine-audit:${this.name}`)
@@ -239,6 +257,7 @@ export class SqlAuditStore implements AuditStore {
         let seq = last.rows[0] ? Number(last.rows[0].seq) : 0;
         let prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
         const appended: AuditRecord[] = [];
+        const fresh: AuditRecord[] = [];
         for (const entry of prepared) {
           // A retried activity (or the same id twice in one batch) gets the stored record back, whatever it now says.
           const stored = byId.get(entry.id);
@@ -266,8 +285,10 @@ export class SqlAuditStore implements AuditStore {
           );
           byId.set(record.id, record);
           appended.push(record);
+          fresh.push(record);
           prevHash = record.hash;
         }
+        if (this.signer && fresh.length > 0) await this.writeCheckpoints(session, this.signer, fresh);
         return appended;
       }),
     );
@@ -305,6 +326,7 @@ export class SqlAuditStore implements AuditStore {
   async verify(): Promise<AuditVerification> {
     await this.ready();
     const problems: AuditProblem[] = [];
+    const anchors = new AnchorCheck(this.name, this.trusted, this.checkpointReader());
     let records = 0;
     let previous: AuditRecord | undefined;
     // Page by seq rather than read the table at once; appends made meanwhile only extend the chain.
@@ -316,6 +338,7 @@ export class SqlAuditStore implements AuditStore {
       for (const row of rows) {
         const record = fromRow(row);
         problems.push(...checkLink(previous, record));
+        await anchors.record(record);
         if (auditRecordHash(record) !== record.hash) {
           problems.push({
             seq: record.seq,
@@ -328,8 +351,82 @@ export class SqlAuditStore implements AuditStore {
       }
       if (rows.length < VERIFY_PAGE) break;
     }
-    if (problems.length > 0) return { ok: false, records, problems };
-    return previous ? { ok: true, records, head: previous.hash } : { ok: true, records };
+    const anchoring = await anchors.finish(this.signer);
+    problems.push(...anchors.problems);
+    if (problems.length > 0) {
+      // In trail order, so the first problem names the first record that no longer matches.
+      problems.sort((a, b) => a.seq - b.seq);
+      return { ok: false, records, problems, anchoring };
+    }
+    return previous ? { ok: true, records, head: previous.hash, anchoring } : { ok: true, records, anchoring };
+  }
+
+  /** Signs checkpoints up to the last of `fresh` (just inserted, in this transaction, under the append lock). */
+  private async writeCheckpoints(session: SqlQueryable, signer: AuditSigner, fresh: AuditRecord[]): Promise<void> {
+    const last = await session.query<Pick<CheckpointRow, 'number' | 'to_seq'>>(
+      `SELECT number, to_seq FROM ${this.checkpointTable} ORDER BY number DESC LIMIT 1`,
+    );
+    let number = last.rows[0] ? Number(last.rows[0].number) : 0;
+    const signedUpTo = last.rows[0] ? Number(last.rows[0].to_seq) : 0;
+    // Records before this batch that no checkpoint covers (a trail older than checkpoints, or appended by a worker
+    // without a key) are anchored now, as they stand.
+    const older = await session.query<Pick<Row, 'seq' | 'hash'>>(
+      `SELECT seq, hash FROM ${this.table} WHERE seq > $1 AND seq < $2 ORDER BY seq`,
+      [signedUpTo, fresh[0]?.seq ?? 0],
+    );
+    const covered = [...older.rows.map((row) => ({ seq: Number(row.seq), hash: row.hash })), ...fresh];
+    const at = new Date().toISOString();
+    for (let i = 0; i < covered.length; i += CHECKPOINT_MAX_RECORDS) {
+      number += 1;
+      const checkpoint = signCheckpoint(signer, {
+        trail: this.name,
+        number,
+        at,
+        records: covered.slice(i, i + CHECKPOINT_MAX_RECORDS),
+      });
+      await session.query(
+        `INSERT INTO ${this.checkpointTable} (${CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)`,
+        [
+          checkpoint.number,
+          checkpoint.fromSeq,
+          checkpoint.toSeq,
+          checkpoint.head,
+          JSON.stringify(checkpoint.hashes),
+          checkpoint.at,
+          checkpoint.keyId,
+          checkpoint.signature,
+        ],
+      );
+    }
+  }
+
+  /** Reads checkpoints in order, a page at a time, as verify() needs them. */
+  private checkpointReader(): () => Promise<AuditCheckpoint | undefined> {
+    let page: AuditCheckpoint[] = [];
+    let after = 0;
+    let done = false;
+    return async () => {
+      if (page.length === 0 && !done) {
+        const { rows } = await this.db.query<CheckpointRow>(
+          `SELECT ${CHECKPOINT_COLUMNS} FROM ${this.checkpointTable} WHERE number > $1 ORDER BY number LIMIT 100`,
+          [after],
+        );
+        page = rows.map((row) => ({
+          trail: this.name,
+          number: Number(row.number),
+          fromSeq: Number(row.from_seq),
+          toSeq: Number(row.to_seq),
+          head: row.head,
+          hashes: row.hashes,
+          at: row.at,
+          keyId: row.key_id,
+          signature: row.signature,
+        }));
+        if (rows.length < 100) done = true;
+        after = page.at(-1)?.number ?? after;
+      }
+      return page.shift();
+    };
   }
 
   /** Creates the table, its indexes and its append-only triggers if missing (once per store; retried after a failure). */
@@ -367,6 +464,16 @@ export class SqlAuditStore implements AuditStore {
           );
           CREATE INDEX IF NOT EXISTS "${name}_service_idx" ON ${table} (service, seq);
           CREATE INDEX IF NOT EXISTS "${name}_release_idx" ON ${table} (release_id, seq);
+          CREATE TABLE IF NOT EXISTS ${this.checkpointTable} (
+            number bigint PRIMARY KEY CHECK (number > 0),
+            from_seq bigint NOT NULL,
+            to_seq bigint NOT NULL,
+            head text NOT NULL,
+            hashes jsonb NOT NULL,
+            at text NOT NULL,
+            key_id text NOT NULL,
+            signature text NOT NULL
+          );
           CREATE OR REPLACE FUNCTION "${name}_refuse_change"() RETURNS trigger LANGUAGE plpgsql AS $$
           BEGIN
             RAISE EXCEPTION 'the audit trail is append-only: % on % is refused', TG_OP, TG_TABLE_NAME
@@ -375,22 +482,27 @@ export class SqlAuditStore implements AuditStore {
           $$;
         `);
         // Created only when missing, so starting a store never touches triggers that exist.
-        const { rows } = await session.query<{ tgname: string }>(
-          'SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal',
-          [table],
-        );
-        const present = new Set(rows.map((row) => row.tgname));
-        if (!present.has(`${name}_append_only`)) {
-          await session.exec(
-            `CREATE TRIGGER "${name}_append_only" BEFORE UPDATE OR DELETE ON ${table}
-             FOR EACH ROW EXECUTE FUNCTION "${name}_refuse_change"()`,
+        for (const [tableName, prefix] of [
+          [table, name],
+          [this.checkpointTable, `${name}_cp`],
+        ] as const) {
+          const { rows } = await session.query<{ tgname: string }>(
+            'SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal',
+            [tableName],
           );
-        }
-        if (!present.has(`${name}_no_truncate`)) {
-          await session.exec(
-            `CREATE TRIGGER "${name}_no_truncate" BEFORE TRUNCATE ON ${table}
-             FOR EACH STATEMENT EXECUTE FUNCTION "${name}_refuse_change"()`,
-          );
+          const present = new Set(rows.map((row) => row.tgname));
+          if (!present.has(`${prefix}_append_only`)) {
+            await session.exec(
+              `CREATE TRIGGER "${prefix}_append_only" BEFORE UPDATE OR DELETE ON ${tableName}
+               FOR EACH ROW EXECUTE FUNCTION "${name}_refuse_change"()`,
+            );
+          }
+          if (!present.has(`${prefix}_no_truncate`)) {
+            await session.exec(
+              `CREATE TRIGGER "${prefix}_no_truncate" BEFORE TRUNCATE ON ${tableName}
+               FOR EACH STATEMENT EXECUTE FUNCTION "${name}_refuse_change"()`,
+            );
+          }
         }
       }),
     );

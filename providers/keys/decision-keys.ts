@@ -29,8 +29,8 @@ export const DECISION_PUBLIC_KEYS = 'decision-public-keys.json';
 /** Where the dev stack keeps the keys under its data dir. */
 export function decisionKeyPaths(dataDir: string): { signingKey: string; publicKeys: string } {
   return {
-    signingKey: join(dataDir, 'keys', DECISION_SIGNING_KEY),
-    publicKeys: join(dataDir, 'keys', DECISION_PUBLIC_KEYS),
+    signingKey: join(dataDir, 'secrets', DECISION_SIGNING_KEY),
+    publicKeys: join(dataDir, 'secrets', DECISION_PUBLIC_KEYS),
   };
 }
 
@@ -145,7 +145,7 @@ export async function loadPublicKeys(path: string): Promise<Record<string, strin
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new Error(
-      `DECISION_PUBLIC_KEYS_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the worker verifies every decision with the API's public key: point it at the API's public keys file (\`npm start\` creates one under .data/keys)`,
+      `DECISION_PUBLIC_KEYS_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the worker verifies every decision with the API's public key: point it at the API's public keys file (\`npm start\` creates one under .data/secrets)`,
     );
   }
   const parsed = PublicKeysFile.safeParse(JSON.parse(text));

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { repairDataModes } from '../file-modes';
 
 export interface SqlQueryable {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number }>;
@@ -26,7 +27,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<SqlDatabase>
   await mkdir(target.pgliteDir, { recursive: true });
   const db = new PGlite(target.pgliteDir);
   await db.waitReady;
-  return new PgliteDatabase(db);
+  // PGlite's file system layer chmods the files it sets up (the data directory it creates, pg_internal.init at every
+  // start) to 0666, past the umask; once it is up, they are made the owner's only again (providers/file-modes.ts).
+  await repairDataModes(target.pgliteDir);
+  return new PgliteDatabase(db, target.pgliteDir);
 }
 
 class PostgresDatabase implements SqlDatabase {
@@ -80,7 +84,10 @@ class PgliteDatabase implements SqlDatabase {
   readonly kind = 'pglite';
   private turn: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly db: PGlite) {}
+  constructor(
+    private readonly db: PGlite,
+    private readonly dir: string,
+  ) {}
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.turn.then(fn, fn);
@@ -112,6 +119,9 @@ class PgliteDatabase implements SqlDatabase {
   }
 
   close(): Promise<void> {
-    return this.serialized(() => this.db.close());
+    return this.serialized(async () => {
+      await this.db.close();
+      await repairDataModes(this.dir);
+    });
   }
 }

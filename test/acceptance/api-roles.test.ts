@@ -35,6 +35,7 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
     'calendar.delete': { roles: ['operator', 'sre'], input: { id: 'no-such-window' } },
     'audit.list': { roles: ['approver', 'operator', 'sre', 'viewer'], input: { service, limit: 1 } },
     'audit.verify': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
+    'audit.checkpoint': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
     'metrics.dora': { roles: READ, input: { service: 'no-such-service' } },
   };
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry, AuditRecord } from '../../providers/audit/audit-store';
+import { type AuditSigner, loadOrCreateAuditSigningKey } from '../../providers/audit/signing-key';
 import { GENESIS_HASH, SqlAuditStore, auditRecordHash } from '../../providers/audit/sql-audit-store';
 import { openDatabase, type SqlDatabase } from '../../providers/sql/database';
 
@@ -218,21 +219,21 @@ describe.each(backends)('audit trail on $name', ({ target: createTarget }) => {
     const records = await store.list();
     expect(records.map((r) => r.id)).toEqual(story.map((e) => e.id));
     expect(records[1]?.reason).toBeUndefined();
-    expect(await store.verify()).toEqual({ ok: true, records: 5, head: records[4]?.hash });
+    expect(await store.verify()).toMatchObject({ ok: true, records: 5, head: records[4]?.hash });
   });
 
   it('verifies an untouched trail, empty or not, and again after more appends', async () => {
-    expect(await store.verify()).toEqual({ ok: true, records: 0 });
+    expect(await store.verify()).toMatchObject({ ok: true, records: 0 });
     const appended = await store.append(story.slice(0, 3));
-    expect(await store.verify()).toEqual({ ok: true, records: 3, head: appended[2]?.hash });
+    expect(await store.verify()).toMatchObject({ ok: true, records: 3, head: appended[2]?.hash });
     const more = await store.append(story.slice(3));
-    expect(await store.verify()).toEqual({ ok: true, records: 5, head: more[1]?.hash });
+    expect(await store.verify()).toMatchObject({ ok: true, records: 5, head: more[1]?.hash });
   });
 
   it('names a record whose reason or details were edited behind its back', async () => {
     await store.append(story);
     await tamper(db, `UPDATE ${TABLE} SET reason = 'canary skipped' WHERE seq = 3`);
-    expect(await store.verify()).toEqual({
+    expect(await store.verify()).toMatchObject({
       ok: false,
       records: 5,
       problems: [
@@ -255,7 +256,7 @@ describe.each(backends)('audit trail on $name', ({ target: createTarget }) => {
   it('names the gap a deleted record leaves', async () => {
     await store.append(story);
     await tamper(db, `DELETE FROM ${TABLE} WHERE seq = 2`);
-    expect(await store.verify()).toEqual({
+    expect(await store.verify()).toMatchObject({
       ok: false,
       records: 4,
       problems: [
@@ -370,6 +371,120 @@ describe.each(backends)('audit trail on $name', ({ target: createTarget }) => {
     const [third] = await reopened.append([story[2]!]);
     expect(third).toMatchObject({ seq: 3, prevHash: first[1]?.hash });
     expect(await reopened.verify()).toMatchObject({ ok: true, records: 3 });
+  });
+});
+
+/**
+ * Rewrites record `seq` with `change` and recomputes every hash from there on, directly in the database: the chain
+ * is consistent again, as a careful attacker with superuser rights would leave it.
+ */
+async function rewriteAndRechain(db: SqlDatabase, store: SqlAuditStore, seq: number, change: Partial<AuditRecord>) {
+  let prevHash: string | undefined;
+  for (const record of await store.list()) {
+    if (record.seq < seq) continue;
+    const edited = { ...record, ...(record.seq === seq ? change : {}), prevHash: prevHash ?? record.prevHash };
+    const hash = auditRecordHash(edited);
+    await tamper(db, `UPDATE ${TABLE} SET actor = $1, reason = $2, prev_hash = $3, hash = $4 WHERE seq = $5`, [
+      edited.actor,
+      edited.reason ?? null,
+      edited.prevHash,
+      hash,
+      record.seq,
+    ]);
+    prevHash = hash;
+  }
+}
+
+describe.each(backends)('audit trail with signed checkpoints on $name', ({ target: createTarget }) => {
+  let target: Target;
+  let db: SqlDatabase;
+  let signer: AuditSigner;
+  let store: SqlAuditStore;
+  let keyDir: string;
+
+  beforeEach(async () => {
+    target = await createTarget();
+    db = await target.open();
+    keyDir = await mkdtemp(join(tmpdir(), 'audit-key-'));
+    signer = loadOrCreateAuditSigningKey(join(keyDir, 'audit-signing.key'));
+    store = new SqlAuditStore(db, { signer });
+  });
+  afterEach(async () => {
+    await target.dispose();
+    await rm(keyDir, { recursive: true, force: true });
+  });
+
+  it('anchors every append batch, and says so', async () => {
+    await store.append(story.slice(0, 2));
+    await store.append(story.slice(2));
+    const verdict = await store.verify();
+    expect(verdict).toMatchObject({
+      ok: true,
+      records: 5,
+      anchoring: { checkpoints: 2, anchored: 5, unanchored: 0, trustedKeyIds: [signer.keyId] },
+    });
+    expect(verdict.anchoring?.latest).toMatchObject({ number: 2, fromSeq: 3, toSeq: 5, keyId: signer.keyId });
+    expect(verdict.anchoring?.signingKey?.publicKeyPem).toBe(signer.publicKeyPem);
+  });
+
+  it('names the first record of a rewrite whose sha256 chain was recomputed in the database', async () => {
+    await store.append(story.slice(0, 3));
+    await store.append(story.slice(3));
+    // Who approved the gate (record 2) is changed, and every hash after it recomputed: the chain alone is fine.
+    await rewriteAndRechain(db, store, 2, { actor: 'mallory' });
+    const chainOnly = await new SqlAuditStore(db).verify();
+    expect(!chainOnly.ok && chainOnly.problems.filter((p) => !p.kind.endsWith('checkpoint'))).toEqual([]);
+
+    const verdict = await store.verify();
+    expect(verdict.ok).toBe(false);
+    expect(!verdict.ok && verdict.problems[0]).toMatchObject({
+      seq: 2,
+      kind: 'rewritten',
+      id: 'rel-1#2',
+      action: 'gate.approved',
+    });
+    expect(!verdict.ok && verdict.problems[0]?.message).toMatch(
+      /^record 2 \(rel-1#2, gate\.approved\) no longer matches checkpoint 1 /,
+    );
+    expect(!verdict.ok && verdict.problems.map((p) => [p.seq, p.kind])).toEqual([
+      [2, 'rewritten'],
+      [3, 'rechained'],
+    ]);
+  });
+
+  it('fails a forged checkpoint and a deleted one by number, and sees records cut from the end', async () => {
+    for (const entry of story) await store.append([entry]);
+    await tamper(db, `UPDATE ${TABLE}_cp SET signature = $1 WHERE number = 2`, [
+      Buffer.alloc(64, 7).toString('base64'),
+    ]);
+    let verdict = await store.verify();
+    expect(!verdict.ok && verdict.problems.map((p) => [p.kind, p.checkpoint])).toEqual([['bad-checkpoint', 2]]);
+
+    await tamper(db, `DELETE FROM ${TABLE}_cp WHERE number = 2`);
+    verdict = await store.verify();
+    expect(!verdict.ok && verdict.problems.map((p) => p.message)).toEqual([
+      'checkpoint 2 is missing: deleted from the checkpoints table, so record 2 lost its signature',
+    ]);
+
+    await tamper(db, `DELETE FROM ${TABLE} WHERE seq = 5`);
+    verdict = await store.verify();
+    expect(!verdict.ok && verdict.problems.map((p) => p.kind)).toEqual(['missing-checkpoint', 'truncated']);
+  });
+
+  it('refuses changes to checkpoints through ordinary SQL', async () => {
+    await store.append(story);
+    await expect(db.query(`DELETE FROM ${TABLE}_cp`)).rejects.toThrow(/the audit trail is append-only/);
+    await expect(db.query(`UPDATE ${TABLE}_cp SET at = 'x'`)).rejects.toThrow(/the audit trail is append-only/);
+  });
+
+  it('verifies a trail written before checkpoints as not anchored, and anchors it with the next append', async () => {
+    await new SqlAuditStore(db).append(story.slice(0, 4));
+    const before = await store.verify();
+    expect(before).toMatchObject({ ok: true, records: 4, anchoring: { checkpoints: 0, unanchored: 4 } });
+    expect(before.anchoring?.summary).toMatch(/^not anchored/);
+
+    await store.append(story.slice(4));
+    expect(await store.verify()).toMatchObject({ ok: true, anchoring: { checkpoints: 1, anchored: 5, unanchored: 0 } });
   });
 });
 

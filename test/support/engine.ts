@@ -24,6 +24,7 @@ import type { AppRouter } from '../../api/routers';
 import { type DemoBehaviour, publishDemoVersion, seedDemoArtifacts } from '../../demo/seed';
 import { ServiceCatalog } from '../../domain/catalog';
 import { FleetDaemon } from '../../fleet/fleetd';
+import { loadOrCreateAuditSigningKey } from '../../providers/audit/signing-key';
 import { SqlAuditStore } from '../../providers/audit/sql-audit-store';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
 import { generateSigningKey } from '../../providers/artifacts/signing';
@@ -155,7 +156,10 @@ export async function startTestEngine(options: EngineOptions = {}) {
   );
   const databases = createDatabaseResolver({ env: databaseEnv, dataDir: paths.root });
   const auditDb = await openDatabase({ url: auditUrl as string });
-  const auditTrail = new SqlAuditStore(auditDb);
+  // The worker's checkpoint signing key, in the file a worker process of this engine is given too.
+  const auditSigningKeyFile = join(dir, 'audit-signing.key');
+  const auditSigner = loadOrCreateAuditSigningKey(auditSigningKeyFile);
+  const auditTrail = new SqlAuditStore(auditDb, { signer: auditSigner });
   const configStore = new FileConfigStore(paths.configStore);
   const ledger = new VersionLedger(configStore);
   const calendar = new CalendarStore(configStore);
@@ -290,6 +294,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         FLEET_TOKEN_FILE: fleetStarted.controlTokenFile,
         TRUSTED_KEYS_FILE: trustedKeysFile,
         AUDIT_DATABASE_URL: auditUrl,
+        AUDIT_SIGNING_KEY_FILE: auditSigningKeyFile,
         ...databaseEnv,
         WORKFLOW_BUNDLE_PATH: workflowBundlePath,
         DECISION_PUBLIC_KEYS_FILE: publicKeysFile,
@@ -488,6 +493,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
     /** Signs as the API does (tests that play the attacker use it to show what a real signature is worth). */
     signer,
     auditTrail,
+    /** The audit trail's database, for tests that tamper with it as a database superuser would. */
+    auditDb,
+    auditSigner,
     /** The database of an environment, where the service's migrations run. */
     database: (environment: string) => databases(service, environment),
     /** The config store the worker reads environment config (and keeps the ledger and calendar) in. */
