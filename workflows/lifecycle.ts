@@ -4,12 +4,13 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import {
   isGrpcServiceError,
+  QueryNotRegisteredError,
   ServiceError,
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure, type QueryDefinition, WorkflowNotFoundError } from '@temporalio/common';
 import type { Gate, RefusalCode } from '../domain/approval';
 import { EngineError, type EngineErrorCode } from '../domain/errors';
 import { releaseWorkflowId, rollbackWorkflowId, serviceWorkflowId } from '../domain/names';
@@ -232,14 +233,36 @@ export async function getReleaseStatus(
   service: string,
   releaseId: string,
 ): Promise<ReleaseStatus | undefined> {
+  const workflowId = releaseWorkflowId(service, releaseId);
   try {
     return await read(client, `the status of release ${releaseId} of ${service}`, () =>
-      client.workflow.getHandle(releaseWorkflowId(service, releaseId)).query(statusQuery),
+      client.workflow.getHandle(workflowId).query(statusQuery),
     );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
+    if (err instanceof QueryNotRegisteredError) return realRunStatus(client, workflowId, statusQuery);
     throw err;
   }
+}
+
+/**
+ * The status of the newest run of `workflowId` that answers its status query. A run started directly on Temporal
+ * under a finished release's (or rollback's) id is refused before it installs any handler: it must not hide the
+ * real one.
+ */
+async function realRunStatus<T>(client: Client, workflowId: string, query: QueryDefinition<T>): Promise<T | undefined> {
+  const runs: { runId: string; startTime: number }[] = [];
+  for await (const execution of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+    runs.push({ runId: execution.runId, startTime: execution.startTime.getTime() });
+  }
+  for (const { runId } of runs.sort((a, b) => b.startTime - a.startTime)) {
+    try {
+      return await client.workflow.getHandle(workflowId, runId).query(query);
+    } catch (err) {
+      if (!(err instanceof QueryNotRegisteredError)) throw err;
+    }
+  }
+  return undefined;
 }
 
 /** The emergency rollback's state; undefined when there is no such rollback. */
@@ -248,12 +271,14 @@ export async function getRollbackStatus(
   service: string,
   rollbackId: string,
 ): Promise<RollbackStatus | undefined> {
+  const workflowId = rollbackWorkflowId(service, rollbackId);
   try {
     return await read(client, `the status of rollback ${rollbackId} of ${service}`, () =>
-      client.workflow.getHandle(rollbackWorkflowId(service, rollbackId)).query(rollbackStatusQuery),
+      client.workflow.getHandle(workflowId).query(rollbackStatusQuery),
     );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
+    if (err instanceof QueryNotRegisteredError) return realRunStatus(client, workflowId, rollbackStatusQuery);
     throw err;
   }
 }

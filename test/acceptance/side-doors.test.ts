@@ -34,6 +34,16 @@ async function temporal(args: string[]): Promise<{ ok: boolean; output: string }
   }
 }
 
+/** The refusal a workflow answered an update with (the client wraps it). */
+async function refusalOf(update: Promise<unknown>): Promise<string> {
+  try {
+    await update;
+    return 'accepted';
+  } catch (err) {
+    return (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+  }
+}
+
 async function updateEvents(engine: TestEngine, workflowId: string) {
   const events = await engine.history(workflowId);
   return events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
@@ -88,7 +98,7 @@ describe('side doors to the release workflow', () => {
 
     // 2. The same with the payload encryption key (an SDK client with the engine's codec): unsigned.
     const handle = engine.client.workflow.getHandle(workflowId);
-    await expect(handle.executeUpdate(approveUpdate, { args: [mallory] })).rejects.toThrow(
+    expect(await refusalOf(handle.executeUpdate(approveUpdate, { args: [mallory] }))).toMatch(
       /refused: the approve message is not signed; only the release engine's API can send it/,
     );
     // 3. A real signature lifted from one person's decision does not carry over to another principal.
@@ -96,12 +106,13 @@ describe('side doors to the release workflow', () => {
       ...mallory,
       principal: { id: 'alice', roles: ['approver'] },
     });
-    await expect(
-      handle.executeUpdate(approveUpdate, { args: [{ ...alices, principal: { id: 'mallory', roles: ['approver'] } }] }),
-    ).rejects.toThrow(/signature does not match it/);
+    const lifted = { ...alices, principal: { id: 'mallory', roles: ['approver' as const] } };
+    expect(await refusalOf(handle.executeUpdate(approveUpdate, { args: [lifted] }))).toMatch(
+      /signature does not match it/,
+    );
     // ... nor to another release.
     const elsewhere = engine.signer.sign(`release/${service}/other`, 'pause', { by: 'sam' });
-    await expect(handle.executeUpdate(pauseUpdate, { args: [elsewhere] })).rejects.toThrow(
+    expect(await refusalOf(handle.executeUpdate(pauseUpdate, { args: [elsewhere] }))).toMatch(
       /signature does not match it/,
     );
 
