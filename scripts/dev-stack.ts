@@ -111,7 +111,12 @@ class Supervised {
     child.stderr?.pipe(this.log, { end: false });
     if (child.pid) await writeFile(this.pidPath, `${child.pid}\n`);
     child.once('exit', (code, signal) => void this.onExit(code, signal));
-    await waitFor(this.name, () => this.ready(child.pid), this.readyTimeoutMs, () => this.exited);
+    await waitFor(
+      this.name,
+      () => this.ready(child.pid),
+      this.readyTimeoutMs,
+      () => this.exited,
+    );
   }
 
   private async onExit(code: number | null, signal: NodeJS.Signals | null) {

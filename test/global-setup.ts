@@ -27,7 +27,6 @@ declare module 'vitest' {
   }
 }
 
-
 const ROOT = resolve(__dirname, '..');
 
 interface SharedTemporal {

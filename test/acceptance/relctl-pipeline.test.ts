@@ -124,7 +124,9 @@ describe('relctl as a pipeline uses it', () => {
     expect(audit.stdout).toMatch(/alice\s+gate\.approved\s+.*pipe-1 production-approval: looks good/);
     const verify = await run(engine, 'sam', ['audit', 'verify']);
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toMatch(/^audit trail intact: \d+ records, head [0-9a-f]{64}\n$/);
+    expect(verify.stdout).toMatch(
+      /^audit trail intact: \d+ records, head [0-9a-f]{64}\n  anchoring: \d+ records anchored by \d+ signed checkpoints; latest checkpoint \d+ up to record \d+\n$/,
+    );
 
     const dora = await run(engine, 'viewer', ['metrics', 'dora', service, '--days', '1']);
     expect(dora.code).toBe(0);

@@ -245,4 +245,24 @@ describe('side doors to the release workflow', () => {
     const audit = await engine.auditTrail.list({ service });
     expect(audit.filter((r) => r.actor === 'mallory')).toEqual([]);
   });
+
+  it('an author of the change cannot approve it, even when the shared pipeline token started it', async () => {
+    const engine = await engines.start({ waves: [['a']], record: 'authors-may-not-approve' });
+    const ref = { service: engine.service, releaseId: 'authored-1' };
+    await engine
+      .trpc('ci')
+      .release.start.mutate({ ...ref, version: '1.1.0', changeClass: 'normal', authors: ['alice', 'dana'] });
+    await engine.waitForStatus(ref.releaseId, (s) => s.stage === 'awaiting-approval');
+    const byAuthor = await engine.rawCall(
+      'release.approve',
+      { ...ref, gate: 'production-approval' },
+      engine.tokens.alice,
+    );
+    expect(byAuthor.status).toBe(403);
+    expect(byAuthor.body.error?.message).toBe(
+      'you cannot approve a change you wrote (alice is among its authors: alice, dana); another person must decide',
+    );
+    await engine.trpc('bob').release.approve.mutate({ ...ref, gate: 'production-approval' });
+    expect((await engine.waitForOutcome(ref.releaseId)).outcome?.result).toBe('succeeded');
+  });
 });
