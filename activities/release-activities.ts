@@ -1,5 +1,9 @@
 // Orchestrator activities: run on the release task queue, next to the workflow.
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import type { ArtifactRecord } from '../domain/artifact';
+import { serviceWorkflowId } from '../domain/names';
+import { serviceStateQuery } from '../workflows/messages';
 import type { ReleaseCalendar } from '../domain/calendar';
 import type { LedgerRecord } from '../domain/ledger';
 import type { ArtifactStore, PromotionRecord } from '../providers/artifacts/artifact-store';
@@ -97,6 +101,28 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
     async checkConfigParity(input: { service: string; base: string; other: string }) {
       const report = await configParity(config, input.service, input.base, input.other);
       return { ...report, description: describeParity(report) };
+    },
+
+    /**
+     * Whether the service's coordinator really admitted `workflowId` (it is the one in progress). An admission is a
+     * signal, which anyone with write access to the namespace could send: the release asks the coordinator itself.
+     */
+    async confirmAdmission(input: {
+      service: string;
+      workflowId: string;
+    }): Promise<{ admitted: boolean; active?: string }> {
+      try {
+        const state = await Context.current()
+          .client.workflow.getHandle(serviceWorkflowId(input.service))
+          .query(serviceStateQuery);
+        return {
+          admitted: state.active?.workflowId === input.workflowId,
+          ...(state.active ? { active: state.active.workflowId } : {}),
+        };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { admitted: false };
+        throw err;
+      }
     },
 
     /** The release calendar (freeze windows). */

@@ -1,7 +1,9 @@
 // Workflow-side checks of signed messages (domain/signed-message.ts): what the workflow cannot verify, it does not
 // trust. Update validators call check(), so a forged decision is refused to its sender and never enters history; a
 // workflow started without the API's signed request fails before it touches anything.
-import { patched, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { ReleaseActivities } from '../activities';
+import { quickStep } from './profiles';
 import { serviceWorkflowId } from '../domain/names';
 import { refusedPayload, type SignedMessageName } from '../domain/signed-message';
 import { releaseFailure } from './failures';
@@ -88,4 +90,25 @@ export function refuseUnsignedStart<T extends object>(
     );
   }
   return true;
+}
+
+const coordinatorCheck = proxyActivities<ReleaseActivities>(quickStep);
+
+/**
+ * True when the service's coordinator confirms it admitted `workflowId`; otherwise notes the ignored admission.
+ * (A forged admit signal would otherwise start a queued release while another of the service runs.)
+ */
+export async function confirmAdmission(
+  service: string,
+  workflowId: string,
+  note: (message: string) => void,
+): Promise<boolean> {
+  const { admitted, active } = await coordinatorCheck.confirmAdmission.executeWithOptions(
+    { summary: `ask the coordinator of ${service} whether it admitted this workflow` },
+    [{ service, workflowId }],
+  );
+  if (!admitted) {
+    note(`ignored an admission the coordinator did not send (it runs ${active ?? 'nothing'}); still queued`);
+  }
+  return admitted;
 }

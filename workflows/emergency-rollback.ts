@@ -1,7 +1,7 @@
 // Emergency rollback, for SREs: put a service (every region, or the named ones) back on its last known-good version
 // from the version ledger, all regions in parallel, with no approval but an audited reason. The service coordinator
 // aborts any release in flight first and admits this workflow once that release has finished its own rollback.
-import { condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RegionActivities, ReleaseActivities } from '../activities';
 import { rollbackTarget, type LedgerRecord, type UnsafeVersions } from '../domain/ledger';
 import { regionTaskQueue } from '../domain/names';
@@ -13,7 +13,7 @@ import {
   type RollbackStatus,
   signedRollbackFields,
 } from './messages';
-import { refuseUnsignedStart } from './authorization';
+import { confirmAdmission, refuseUnsignedStart } from './authorization';
 import { noteOn, now, publishStage } from './journal';
 import { compensationStep, quickStep } from './profiles';
 import { innermostMessage } from './saga';
@@ -22,7 +22,7 @@ const ledger = proxyActivities<ReleaseActivities>(quickStep);
 
 export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): Promise<RollbackStatus> {
   // Started directly on Temporal (not through the API and the coordinator): fails here, having changed nothing.
-  refuseUnsignedStart('rollback', input, signedRollbackFields, (i) => i.service);
+  const signed = refuseUnsignedStart('rollback', input, signedRollbackFields, (i) => i.service);
   const status: RollbackStatus = {
     rollbackId: input.rollbackId,
     service: input.service,
@@ -48,6 +48,11 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
   if (!admitted) {
     note('waiting for the release in progress to finish rolling itself back');
     await condition(() => admitted);
+    // An admission is a signal: a run with signed messages asks its coordinator whether it really sent it.
+    while (signed && !(await confirmAdmission(input.service, workflowInfo().workflowId, note))) {
+      admitted = false;
+      await condition(() => admitted);
+    }
   }
   enterStage('rolling-back');
 

@@ -160,6 +160,15 @@ describe('side doors to the release workflow', () => {
       (s) => s.timeline.filter((e) => e.message.startsWith('ignored a')).length >= 2,
     );
     expect(afterForgeries.stage).toBe('awaiting-approval');
+
+    // 6. A forged admission of a release queued behind this one: it asks the coordinator, and stays queued.
+    await engine.trpc('ci').release.start.mutate({ service, releaseId: 'queued-1', version: '1.3.0', queue: true });
+    const admit = await temporal(['workflow', 'signal', '-w', `release/${service}/queued-1`, '--name', 'admit']);
+    expect(admit.ok, admit.output).toBe(true);
+    const stillQueued = await engine.waitForStatus('queued-1', (s) =>
+      s.timeline.some((e) => e.message.startsWith('ignored an admission the coordinator did not send')),
+    );
+    expect(stillQueued.stage).toBe('queued');
     expect(afterForgeries.paused).toBe(false);
     expect(afterForgeries.gates[0]?.decisions).toEqual([]);
     expect(await updateEvents(engine, workflowId)).toEqual([]);
@@ -170,6 +179,8 @@ describe('side doors to the release workflow', () => {
     const done = await engine.waitForOutcome(releaseId);
     expect(done.outcome?.result).toBe('succeeded');
     expect(done.gates[0]?.decisions.map((d) => d.by)).toEqual(['alice', 'bob']);
+    // The queued release runs once the coordinator really admits it.
+    expect((await engine.waitForOutcome('queued-1')).outcome?.result).toBe('succeeded');
     expect(await updateEvents(engine, workflowId)).toHaveLength(2);
     const audit = await engine.auditTrail.list({ service });
     expect(audit.filter((r) => r.actor === 'mallory')).toEqual([]);

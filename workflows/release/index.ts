@@ -13,7 +13,7 @@
 import { condition, sleep, TemporalFailure } from '@temporalio/workflow';
 import type { ReleaseStatus } from '../../domain/release-status';
 import { signedReleaseFields, type ReleaseInput } from '../messages';
-import { refuseUnsignedStart } from '../authorization';
+import { confirmAdmission, refuseUnsignedStart } from '../authorization';
 import { now } from '../journal';
 import { releaseActivities, releaseCompensations } from './activities';
 import { passGate } from './gates';
@@ -47,6 +47,11 @@ async function release(run: ReleaseRun): Promise<void> {
   if (!run.admitted) {
     run.note(`queued behind another release of ${plan.service}`);
     await condition(() => run.admitted);
+    // An admission is a signal: a run with signed messages asks its coordinator whether it really sent it.
+    while (run.signed && !(await confirmAdmission(plan.service, run.workflowId, run.note.bind(run)))) {
+      run.admitted = false;
+      await condition(() => run.admitted);
+    }
     run.note('admitted: the release ahead of this one finished');
   }
 
