@@ -46,7 +46,10 @@ const FIXTURE_TIMEOUT = 300_000;
 const SCENARIOS = readdirSync(HISTORIES)
   .sort()
   .flatMap((set) =>
-    readdirSync(join(HISTORIES, set))
+    readdirSync(join(HISTORIES, set), { withFileTypes: true })
+      // Beside the scenarios, a set may hold the public keys its signed messages were made with.
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
       .sort()
       .map((scenario) => `${set}/${scenario}`),
   );
@@ -122,6 +125,13 @@ async function replayCapturing(workflowBundle: Bundle, histories: Recorded[]) {
     workflowIds = new Set();
   }
   return replayed;
+}
+
+/** A run that failed in its first workflow task (a release, rollback or rollout refused to act). */
+function refusedAtStart(h: Recorded): boolean {
+  const events = h.history.events ?? [];
+  const completed = events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+  return completed === 1 && events.at(-1)?.workflowExecutionFailedEventAttributes !== undefined;
 }
 
 function replayFailures(histories: Recorded[], results: ReplayResult[]): string[] {
@@ -233,7 +243,9 @@ describe('replay of recorded histories', () => {
         workflowsPath: resolve(__dirname, '..', 'fixtures', 'nondeterministic', 'workflows.ts'),
         logger: new DefaultLogger('ERROR'),
       });
-      const releases = histories.filter((h) => h.type === 'releaseWorkflow');
+      // Releases refused at start (started directly on Temporal) fail in their first task, before the code that
+      // the fixture changes: they have nothing to diverge from.
+      const releases = histories.filter((h) => h.type === 'releaseWorkflow' && !refusedAtStart(h));
       expect(releases.length).toBeGreaterThan(0);
       const results = await replay({ code }, releases);
       expect(results.map((r) => r.error?.constructor.name)).toEqual(releases.map(() => DeterminismViolationError.name));

@@ -31,6 +31,7 @@ import { generateSigningKey } from '../../providers/artifacts/signing';
 import { FileTrustStore, type TrustFile } from '../../providers/artifacts/trust-store';
 import { ArtifactVerifier } from '../../providers/artifacts/verifier';
 import { CalendarStore } from '../../providers/calendar-store';
+import { type AesGcmPayloadCodec, isEncryptedPayload } from '../../providers/codec/encryption-codec';
 import { payloadEncryption } from '../../providers/codec/payload-encryption';
 import { generatePayloadKeyEntry, PayloadKeysEnv } from '../../providers/codec/payload-keys';
 import { dataPaths } from '../../providers/data-paths';
@@ -457,7 +458,11 @@ export async function startTestEngine(options: EngineOptions = {}) {
     for await (const execution of client.workflow.list({ query })) {
       const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
       const name = execution.workflowId.replaceAll(suffix, 'x').replaceAll('/', '__');
-      await writeFile(join(dir, `${name}.json`), scrubHistory(historyToJSON(history)));
+      const json = historyToJSON(history);
+      // Replays run without the engine's keys: an encrypted engine's histories are kept with their payloads opened
+      // (what its workers saw). A payload sent in clear stays as it was sent.
+      const opened = encryption.codec ? await openPayloads(json, encryption.codec) : json;
+      await writeFile(join(dir, `${name}.json`), scrubHistory(opened));
     }
   }
 
@@ -528,6 +533,34 @@ export async function startTestEngine(options: EngineOptions = {}) {
  * Removes what belongs to this machine from a recorded history (worker identities hold the hostname, stack traces
  * hold the checkout's path); replay needs neither. Written compact.
  */
+/** The history JSON with every encrypted payload replaced by the payload it seals. */
+async function openPayloads(json: string, codec: AesGcmPayloadCodec): Promise<string> {
+  const open = async (value: unknown): Promise<unknown> => {
+    if (Array.isArray(value)) return Promise.all(value.map(open));
+    if (!value || typeof value !== 'object') return value;
+    const record = value as Record<string, unknown>;
+    const metadata = record.metadata as Record<string, string> | undefined;
+    if (metadata && typeof metadata === 'object' && 'data' in record) {
+      const payload = {
+        metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+        data: Buffer.from(typeof record.data === 'string' ? record.data : '', 'base64'),
+      };
+      if (isEncryptedPayload(payload)) {
+        const [plain] = await codec.decode([payload]);
+        return {
+          metadata: Object.fromEntries(
+            Object.entries(plain?.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+          ),
+          data: Buffer.from(plain?.data ?? []).toString('base64'),
+        };
+      }
+    }
+    const entries = await Promise.all(Object.entries(record).map(async ([k, v]) => [k, await open(v)] as const));
+    return Object.fromEntries(entries);
+  };
+  return JSON.stringify(await open(JSON.parse(json)));
+}
+
 function scrubHistory(json: string): string {
   return JSON.stringify(JSON.parse(json), (key, value: unknown) => {
     if (key === 'identity' && typeof value === 'string') return 'test-worker';
