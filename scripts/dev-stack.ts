@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { PayloadKeysEnv } from '../providers/codec/payload-keys';
 import { dataPaths } from '../providers/data-paths';
-import { decisionKeyPaths, ensureDecisionKeys } from '../providers/keys/decision-keys';
+import { decisionKeyPaths } from '../providers/keys/decision-keys';
 import { readControlToken } from '../providers/fleet/control-token';
 import { repairDataModes, restrictUmask } from '../providers/file-modes';
 import { BooleanVar, parseEnv, PortVar } from '../providers/env';
@@ -235,16 +235,12 @@ async function main() {
   }
 
   say('seeding the demo artifacts (hello@1.0.0, 1.1.0, 1.2.0, 1.3.0) ...');
-  const { credentials, created } = await seedDemo(paths.root);
-  if (created) say(`generated dev API tokens in ${relative(ROOT, paths.devCredentials)} (local only, git-ignored)`);
-
-  // The API signs every decision with its own key; the worker compiles the public key into its workflows.
-  const decisionKeys = decisionKeyPaths(paths.root);
-  if ((await ensureDecisionKeys(decisionKeys)).created) {
-    say(
-      `generated the API's decision-signing key in ${relative(ROOT, decisionKeys.signingKey)} (git-ignored, owner-only)`,
-    );
+  const { credentials, created, decisionKeysCreated } = await seedDemo(paths.root);
+  if (decisionKeysCreated) {
+    const { signingKey } = decisionKeyPaths(paths.root);
+    say(`generated the API's decision-signing key in ${relative(ROOT, signingKey)} (git-ignored, owner-only)`);
   }
+  if (created) say(`generated dev API tokens in ${relative(ROOT, paths.devCredentials)} (local only, git-ignored)`);
 
   // Keys set by the caller win; otherwise a dev key generated once. The same keys reach the worker, the API and
   // this process's own client.

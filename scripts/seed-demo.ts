@@ -13,6 +13,7 @@ import { generateSigningKey, keyIdOf } from '../providers/artifacts/signing';
 import { generatePayloadKeyEntry } from '../providers/codec/payload-keys';
 import type { TrustFile } from '../providers/artifacts/trust-store';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
+import { decisionKeyPaths, ensureDecisionKeys } from '../providers/keys/decision-keys';
 import { dataPaths } from '../providers/data-paths';
 import { restrictUmask } from '../providers/file-modes';
 
@@ -100,7 +101,9 @@ export async function seedDemo(dataDir: string) {
     signingKeyPem: signing.privateKeyPem,
   });
   const tokens = await ensureDevTokens(paths);
-  return { paths, artifacts, signingKeyId: signing.keyId, ...tokens };
+  // The API signs decisions with this key; the worker trusts its public half (compose's demo-seed makes it too).
+  const decisionKeys = await ensureDecisionKeys(decisionKeyPaths(dataDir));
+  return { paths, artifacts, signingKeyId: signing.keyId, decisionKeysCreated: decisionKeys.created, ...tokens };
 }
 
 if (require.main === module) {

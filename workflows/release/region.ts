@@ -160,8 +160,9 @@ async function answerDecisions(
     );
     run.enterStage('deploying');
     const decider = gate.decisions.at(-1)?.by ?? 'nobody (the gate timed out)';
-    // A run with signed messages forwards the approver's signed decision: the region verifies it before going on.
-    const approval = run.signed && outcome === 'approved' ? run.decisionMessages.get(gate.id) : undefined;
+    // The approver's signed decision goes with it: a region started after signed messages verifies it before going
+    // on. (Forwarded whenever there is one, so a release started before them still moves a newer region along.)
+    const approval = outcome === 'approved' ? run.decisionMessages.get(gate.id) : undefined;
     await child.signal(regionDecisionSignal, {
       step: request.step,
       proceed: outcome === 'approved',
