@@ -125,7 +125,7 @@ describe('relctl as a pipeline uses it', () => {
     const verify = await run(engine, 'sam', ['audit', 'verify']);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(
-      /^audit trail intact: \d+ records, head [0-9a-f]{64}\n  anchoring: \d+ records anchored by \d+ signed checkpoints; latest checkpoint \d+ up to record \d+\n$/,
+      /^audit trail intact: \d+ records, head [0-9a-f]{64}\n {2}anchoring: \d+ records anchored by \d+ signed checkpoints; latest checkpoint \d+ up to record \d+\n$/,
     );
 
     const dora = await run(engine, 'viewer', ['metrics', 'dora', service, '--days', '1']);
