@@ -87,6 +87,8 @@ export interface RegionRolloutInput {
   analysis: AnalysisPolicy;
   smokeTest: SmokeTestSpec;
   paused: boolean;
+  /** The release forwards signed resumes: a resume without one (sent by anyone else) is ignored. */
+  resumesSigned?: boolean;
 }
 
 export interface RegionRolloutResult {
@@ -105,7 +107,8 @@ export type RegionEvent =
   | { region: string; kind: 'reverted'; to: string; reason: string };
 
 export const regionEventSignal = defineSignal<[RegionEvent]>('regionEvent');
-export const regionPauseSignal = defineSignal<[{ paused: boolean }]>('regionPause');
+/** Hold or go on; going on carries the person's signed resume when the region was started with resumesSigned. */
+export const regionPauseSignal = defineSignal<[{ paused: boolean; resume?: ControlInput }]>('regionPause');
 /** The human decision on an inconclusive analysis: proceed, or roll the region back. */
 export const regionDecisionSignal =
   defineSignal<[{ step: number; proceed: boolean; by: string; approval?: DecisionInput }]>('regionDecision');

@@ -24,6 +24,7 @@ import {
   type RegionEvent,
   type RegionRolloutInput,
   type RegionRolloutResult,
+  type ControlInput,
   type DecisionInput,
 } from './messages';
 import { fleetStep, quickStep, compensationStep } from './profiles';
@@ -41,9 +42,19 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
   let paused = input.paused;
   const decisions = new Map<number, { proceed: boolean; by: string }>();
   const messages = new SignedMessages();
-  setHandler(regionPauseSignal, ({ paused: value }) => {
+  setHandler(regionPauseSignal, ({ paused: value, resume }) => {
+    // Holding is always safe; going on after a pause needs the person's signed resume when the release forwards one.
+    const refusal = signed && input.resumesSigned && !value ? resumeRefusal(resume) : undefined;
+    if (refusal) {
+      log.warn('ignored a resume that carries no valid signed resume', { region, refusal });
+      return;
+    }
     paused = value;
   });
+  function resumeRefusal(resume: ControlInput | undefined): string | undefined {
+    const issued = Date.parse(resume?.authorization?.issuedAt ?? '');
+    return messages.verdict('resume', resume, input.releaseWorkflowId, Number.isFinite(issued) ? issued : undefined);
+  }
   setHandler(regionDecisionSignal, ({ step, proceed, by, approval }) => {
     // Going on after an inconclusive analysis needs the approver's signed decision, which the release forwards.
     const refusal = signed && proceed ? approvalRefusal(step, approval) : undefined;

@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { doraFacts } from '../../api/visibility';
 import { computeDora } from '../../domain/dora';
+import { regionRolloutWorkflowId } from '../../domain/names';
 import type { ReleaseStatus } from '../../domain/release-status';
+import { regionPauseSignal } from '../../workflows/messages';
 import { useWorkflowEngines, type WorkflowEngine } from '../support/workflow-engine';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -48,6 +50,24 @@ describe('pause and resume', () => {
     expect(engine.audit.actions(releaseId)).toEqual(
       expect.arrayContaining(['release.paused', 'release.resumed']) as string[],
     );
+  }, 60_000);
+
+  it('a resume sent straight to a region (not through the API) does not move it on while the release is paused', async () => {
+    const engine = await engines.start({ environments: [{ name: 'production', waves: [['a'], ['b']] }] });
+    const a = engine.region('a');
+    const { releaseId } = await engine.start('1.1.0', { bakeSeconds: 3 });
+    await engine.waitFor(releaseId, (s) => (s.regions[0]?.trafficPercent ?? 0) > 0, `${a} on its first step`);
+    await engine.pause(releaseId, 'sam', 'checking dashboards');
+    await engine.waitFor(releaseId, (s) => s.stage === 'paused', 'the pause');
+
+    // What someone with write access to the namespace could send: the region's own "go on" message.
+    const region = engine.client.workflow.getHandle(regionRolloutWorkflowId(engine.service, releaseId, a));
+    await region.signal(regionPauseSignal, { paused: false });
+    await engine.waitFor(releaseId, (s) => (s.regions[0]?.verdicts.length ?? 0) > 0, `the analysis of ${a}`);
+    await staysPaused(engine, releaseId, a, 2000);
+
+    await engine.resume(releaseId, 'sam');
+    expect((await engine.waitForOutcome(releaseId)).outcome?.result).toBe('succeeded');
   }, 60_000);
 
   it('a pause during an inconclusive analysis keeps the release paused after the decision, until resumed', async () => {

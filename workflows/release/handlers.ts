@@ -109,12 +109,15 @@ async function pause(run: ReleaseRun, { by, reason }: { by: string; reason?: str
   await Promise.allSettled([...run.running.values()].map((child) => child.signal(regionPauseSignal, { paused: true })));
 }
 
-async function resume(run: ReleaseRun, { by }: { by: string }): Promise<void> {
+async function resume(run: ReleaseRun, request: ControlInput): Promise<void> {
   if (!run.resume()) return;
+  const { by } = request;
   run.note(`resumed by ${by}`);
   run.audit('release.resumed', { actor: by });
+  // Regions started by a run that signs its resumes go on only with the person's signed resume.
+  const resume = run.signsRegionResumes && request.authorization ? { resume: request } : {};
   await Promise.allSettled(
-    [...run.running.values()].map((child) => child.signal(regionPauseSignal, { paused: false })),
+    [...run.running.values()].map((child) => child.signal(regionPauseSignal, { paused: false, ...resume })),
   );
 }
 

@@ -58,6 +58,7 @@ export async function rollOut(
         analysis: plan.canary.analysis,
         smokeTest: plan.smokeTest,
         paused: status.paused,
+        ...(run.signsRegionResumes ? { resumesSigned: true } : {}),
       },
     ],
     // A region left by a terminated release reverts itself instead of staying half-rolled-out.

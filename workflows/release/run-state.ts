@@ -49,6 +49,9 @@ export class ReleaseRun {
   /** Reports received per region, to notice a region that has gone silent. */
   readonly heardFrom = new Map<string, number>();
 
+  /** Its regions go on after a pause only with the signed resume this run forwards (see handlers' resume). */
+  readonly signsRegionResumes: boolean;
+
   private stageBeforePause: ReleaseStage | undefined;
 
   /**
@@ -102,6 +105,8 @@ export class ReleaseRun {
     // Releases started before the audit trail, schema migrations and notifications existed replay without them.
     const governed = patched('audit-migrations-notifications');
     this.record = new ReleaseRecord(this.workflowId, plan, input.requestedBy, governed);
+    // Runs started after this forward the person's signed resume to their regions, which then need it to go on.
+    this.signsRegionResumes = signed && patched('signed-region-resume');
   }
 
   /** True for releases started after the audit trail, migrations and notifications existed. */
