@@ -164,17 +164,11 @@ export function errorLikelihoodRatio(state: ErrorTestState): number {
 const PRIOR_A = 1;
 const PRIOR_B = 50;
 
-/** log of the beta-binomial mixture martingale at rate p; p is outside the sequence where this is >= log(1/alpha). */
-function logMixtureMartingale({ requests, errors }: ErrorCounts, p: number): number {
-  const logLikelihood =
-    (errors > 0 ? errors * Math.log(p) : 0) + (requests - errors > 0 ? (requests - errors) * Math.log(1 - p) : 0);
-  return logBeta(PRIOR_A + errors, PRIOR_B + requests - errors) - logBeta(PRIOR_A, PRIOR_B) - logLikelihood;
-}
-
 function bisect(inside: (p: number) => boolean, insideEnd: number, outsideEnd: number): number {
   let a = insideEnd;
   let b = outsideEnd;
-  for (let i = 0; i < 60; i++) {
+  // 45 halvings leave the bound within 3e-14 of the boundary.
+  for (let i = 0; i < 45; i++) {
     const mid = (a + b) / 2;
     if (inside(mid)) a = mid;
     else b = mid;
@@ -185,9 +179,16 @@ function bisect(inside: (p: number) => boolean, insideEnd: number, outsideEnd: n
 /** Always-valid two-sided confidence sequence for one version's error rate: holds at every look with prob. 1 - alpha. */
 export function errorRateConfidenceSequence(counts: ErrorCounts, alpha: number): { lower: number; upper: number } {
   checkCounts('counts', counts);
-  const threshold = Math.log(1 / alpha);
-  const inside = (p: number): boolean => logMixtureMartingale(counts, p) < threshold;
   const { requests, errors } = counts;
+  // p is outside the sequence where the beta-binomial mixture martingale, B(a + x, b + n - x) / B(a, b) divided by
+  // the likelihood p^x (1 - p)^(n - x), reaches 1/alpha.
+  const logMixture = logBeta(PRIOR_A + errors, PRIOR_B + requests - errors) - logBeta(PRIOR_A, PRIOR_B);
+  const threshold = Math.log(1 / alpha) - logMixture;
+  const inside = (p: number): boolean => {
+    const logLikelihood =
+      (errors > 0 ? errors * Math.log(p) : 0) + (requests - errors > 0 ? (requests - errors) * Math.log(1 - p) : 0);
+    return -logLikelihood < threshold;
+  };
   const estimate = requests > 0 ? errors / requests : PRIOR_A / (PRIOR_A + PRIOR_B);
   const lower = errors === 0 || !inside(estimate) ? 0 : bisect(inside, estimate, 0);
   const upper = errors === requests ? 1 : bisect(inside, estimate, 1);
@@ -311,12 +312,14 @@ export function mannWhitneyBuckets(
   baseline: Record<string, number>,
 ): MannWhitneyResult {
   const bounds = Object.keys(canary)
-    .filter((key) => key !== INF_BUCKET && key in baseline && Number.isFinite(Number(key)))
-    .sort((a, b) => Number(a) - Number(b));
+    .filter((key) => key !== INF_BUCKET && key in baseline)
+    .map((key) => ({ key, value: Number(key) }))
+    .filter(({ value }) => Number.isFinite(value))
+    .sort((a, b) => a.value - b.value);
   const groups: TiedGroup[] = [];
   let canaryBelow = 0;
   let baselineBelow = 0;
-  for (const bound of bounds) {
+  for (const { key: bound } of bounds) {
     // Running max: a slightly inconsistent histogram must not produce a negative bucket.
     const c = Math.max(canary[bound] ?? 0, canaryBelow);
     const b = Math.max(baseline[bound] ?? 0, baselineBelow);
