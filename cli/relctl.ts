@@ -18,6 +18,7 @@ releases
   release plan   <service>@<version> [--change-class C] [--bake S]     show the plan without starting
   release start  <service>@<version> [--release-id ID] [--change-class standard|normal|emergency]
                  [--bake SECONDS] [--reason TEXT] [--queue] [--wait]
+                 [--author P ...]  who wrote the change (commit authors, merger): none of them may approve it
   release list   [--service S] [--stage STAGE] [--outcome running|succeeded|rolled-back|failed|aborted]
                  [--requested-by P] [--since ISO-TIME] [--limit N]
   release status <service> <release-id>
@@ -152,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       comment: { type: 'string' },
       region: { type: 'string', multiple: true },
+      author: { type: 'string', multiple: true },
       out: { type: 'string' },
       service: { type: 'string' },
       version: { type: 'string' },
@@ -197,6 +199,11 @@ async function main(argv: string[]): Promise<number> {
       ...(values.reason ? { reason: values.reason } : {}),
       ...(values.queue ? { queue: true } : {}),
     };
+    const authors =
+      values.author
+        ?.flatMap((a) => a.split(','))
+        .map((a) => a.trim())
+        .filter(Boolean) ?? [];
     if (verb === 'plan') {
       const result = await api.release.plan.query(request);
       out(result, () => {
@@ -210,7 +217,7 @@ async function main(argv: string[]): Promise<number> {
       });
       return EXIT.ok;
     }
-    const started = await api.release.start.mutate(request);
+    const started = await api.release.start.mutate({ ...request, ...(authors.length ? { authors } : {}) });
     if (!values.json) {
       const how = started.alreadyStarted
         ? 'release already exists:'
