@@ -1,5 +1,6 @@
 // A release survives its worker dying: the worker (the real workers/orchestrator.ts, in its own process) is
 // SIGKILLed mid-release and started again; the release completes and the fleet's own log shows one deploy per region.
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { useEngines, waitUntil } from '../support/engine';
 
@@ -57,6 +58,16 @@ describe('worker crash', () => {
       return (description?.raw.pendingActivities ?? []).some(
         (a) => a.activityType?.name === 'deployCanary' && a.lastStartedTime,
       );
+    }, 60_000);
+    // ... and until fleetd has the request (its instances are starting): a kill before that would leave the retry
+    // as the only deploy, which proves nothing about a retried step.
+    const token = (await readFile(engine.fleetTokenFile, 'utf8')).trim();
+    await waitUntil(async () => {
+      const res = await fetch(`${engine.fleetUrl}/v1/services/${service}/regions/${region}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const state = (await res.json()) as { instances?: { version: string }[] };
+      return (state.instances ?? []).some((i) => i.version === '1.1.1-slow');
     }, 60_000);
 
     await engine.killWorkerProcess();
