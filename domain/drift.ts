@@ -2,13 +2,16 @@
 // than a release (a direct call to the fleet, a hand-run command). A release refuses to start on a drifted region until
 // an SRE acknowledges that exact observed state; a different change after the acknowledgement is drift again.
 
-/** What the fleet says a region runs (see providers/fleet/fleet-target.ts, RegionRunning). */
+/** What the fleet says a region runs (a fleet target's `running()`), or why it cannot tell. */
 export type ObservedRegion =
   | {
       known: true;
       stableVersion: string | undefined;
+      /** Share of traffic per version, only versions that get some. */
       traffic: Record<string, number>;
+      /** Every version with instances in the region, sorted (serving or not). */
       deployed: string[];
+      /** When the fleet last changed the region, if it keeps a log. */
       changedAt?: string;
     }
   | { known: false; reason: string };

@@ -1,5 +1,6 @@
 // The fleet target interface: what a release needs from wherever a service runs (local processes, SSM, k8s).
 // Every operation is idempotent by desired state, so a retried activity never deploys twice.
+import type { ObservedRegion } from '../../domain/drift';
 import type { MetricCounts } from '../../domain/canary';
 
 export interface RegionRef {
@@ -40,18 +41,7 @@ export interface RegionState extends RegionRef {
 }
 
 /** What a region runs right now, as the fleet itself reports it (for the API's drift check). */
-export type RegionRunning =
-  | {
-      known: true;
-      stableVersion: string | undefined;
-      /** Share of traffic per version, only versions that get some. */
-      traffic: Record<string, number>;
-      /** Every version with instances in the region, sorted (serving or not). */
-      deployed: string[];
-      /** When the fleet last changed the region, if it keeps a log. */
-      changedAt?: string;
-    }
-  | { known: false; reason: string };
+export type RegionRunning = ObservedRegion;
 
 /** The `running` view of a region's state. */
 export function runningFromState(state: RegionState, changedAt?: string): RegionRunning {
