@@ -1,7 +1,7 @@
 // Workflow-side checks of signed messages (domain/signed-message.ts): what the workflow cannot verify, it does not
 // trust. Update validators call check(), so a forged decision is refused to its sender and never enters history; a
 // workflow started without the API's signed request fails before it touches anything.
-import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ReleaseActivities } from '../activities';
 import { quickStep } from './profiles';
 import { serviceWorkflowId } from '../domain/names';
@@ -103,10 +103,23 @@ export async function confirmAdmission(
   workflowId: string,
   note: (message: string) => void,
 ): Promise<boolean> {
-  const { admitted, active } = await coordinatorCheck.confirmAdmission.executeWithOptions(
-    { summary: `ask the coordinator of ${service} whether it admitted this workflow` },
-    [{ service, workflowId }],
-  );
+  let answer: { admitted: boolean; active?: string } | undefined;
+  while (!answer) {
+    try {
+      answer = await coordinatorCheck.confirmAdmission.executeWithOptions(
+        { summary: `ask the coordinator of ${service} whether it admitted this workflow` },
+        [{ service, workflowId }],
+      );
+    } catch (err) {
+      // The coordinator could not be asked (its worker busy or away): the admission may be real, so ask again.
+      if (!(err instanceof ActivityFailure)) throw err;
+      note(
+        `could not ask the coordinator of ${service} whether it admitted this release (${err.message}); asking again in 30s`,
+      );
+      await sleep(30_000);
+    }
+  }
+  const { admitted, active } = answer;
   if (!admitted) {
     note(`ignored an admission the coordinator did not send (it runs ${active ?? 'nothing'}); still queued`);
   }
