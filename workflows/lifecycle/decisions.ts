@@ -1,0 +1,127 @@
+// What people do to a running release (decide on gates, pause, resume, abort, signed by the API's key), and the
+// calendar's nudge to releases waiting for a freeze to end.
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import type { Gate, RefusalCode } from '../../domain/approval';
+import { EngineError, type EngineErrorCode } from '../../domain/errors';
+import { releaseWorkflowId } from '../../domain/names';
+import { isFinalStage, type ReleaseStage as ReleaseStageName } from '../../domain/release-status';
+import type { DecisionSigner } from '../../providers/keys/decision-keys';
+import {
+  abortUpdate,
+  approveUpdate,
+  pauseUpdate,
+  recheckFreezeSignal,
+  rejectUpdate,
+  resumeUpdate,
+  type DecisionInput,
+} from '../messages';
+import { ReleaseStage } from '../search-attributes';
+import { needingWorker, NOT_POLLING, refusalOf, WRITE_DEADLINE_MS } from './worker-calls';
+
+const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode> = {
+  UnknownGate: 'GATE_NOT_FOUND',
+  GateNotWaiting: 'GATE_NOT_WAITING',
+  MissingRole: 'DECISION_FORBIDDEN',
+  SelfApproval: 'DECISION_FORBIDDEN',
+  Unauthorized: 'DECISION_FORBIDDEN',
+  DuplicateDecision: 'DUPLICATE_DECISION',
+};
+
+/** A release's handle, after checking it exists and is still running (a finished release takes no decisions). */
+async function runningRelease(client: Client, service: string, releaseId: string): Promise<WorkflowHandle> {
+  const handle = client.workflow.getHandle(releaseWorkflowId(service, releaseId));
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new EngineError('RELEASE_NOT_FOUND', `there is no release ${releaseId} of ${service}`);
+    }
+    throw err;
+  }
+  const stage = description.typedSearchAttributes.get(ReleaseStage);
+  // A release that has its outcome may still run for a moment (last audit records, notifications): it is finished.
+  if (description.status.name !== 'RUNNING' || (stage && isFinalStage(stage as ReleaseStageName))) {
+    throw new EngineError(
+      'RELEASE_FINISHED',
+      `release ${releaseId} of ${service} has already finished (${stage ?? description.status.name.toLowerCase()})`,
+    );
+  }
+  return handle;
+}
+
+/** Approves or rejects a gate as `input.principal`; refusals come back as EngineErrors with the workflow's words. */
+export async function decideGate(
+  client: Client,
+  service: string,
+  releaseId: string,
+  decision: 'approve' | 'reject',
+  input: Omit<DecisionInput, 'authorization'>,
+  signer: DecisionSigner,
+): Promise<Gate> {
+  const handle = await runningRelease(client, service, releaseId);
+  const signed = signer.sign(handle.workflowId, decision, input);
+  try {
+    return await needingWorker(
+      client,
+      WRITE_DEADLINE_MS,
+      `${NOT_POLLING}: the ${decision === 'approve' ? 'approval' : 'rejection'} of gate ${input.gate} was not confirmed and may still be applied when the worker is back; check the release (release.get) before deciding again`,
+      () => handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [signed] }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const refusal = refusalOf(err);
+      const code = REFUSAL_CODES[refusal.type as RefusalCode | 'Unauthorized'] ?? 'GATE_NOT_WAITING';
+      throw new EngineError(code, refusal.message);
+    }
+    throw err;
+  }
+}
+
+/** Pauses, resumes or aborts a running release, as a signed update. */
+export async function controlRelease(
+  client: Client,
+  service: string,
+  releaseId: string,
+  action:
+    | { kind: 'pause'; by: string; reason?: string }
+    | { kind: 'resume'; by: string }
+    | { kind: 'abort'; by: string; reason: string },
+  signer: DecisionSigner,
+): Promise<void> {
+  const handle = await runningRelease(client, service, releaseId);
+  const { kind, ...fields } = action;
+  const update = kind === 'pause' ? pauseUpdate : kind === 'resume' ? resumeUpdate : abortUpdate;
+  try {
+    await needingWorker(
+      client,
+      WRITE_DEADLINE_MS,
+      `${NOT_POLLING}: the ${kind} of release ${releaseId} was not confirmed and may still be applied when the worker is back; check the release (release.get) before asking again`,
+      () => handle.executeUpdate(update, { args: [signer.sign(handle.workflowId, kind, fields)] }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const refusal = refusalOf(err);
+      throw new EngineError('DECISION_FORBIDDEN', refusal.message);
+    }
+    throw err;
+  }
+}
+
+/** Tells every release waiting for a freeze to end that the calendar changed; returns how many were told. */
+export async function recheckFreezes(client: Client): Promise<number> {
+  let count = 0;
+  for await (const execution of client.workflow.list({
+    query: `ReleaseStage = "waiting-for-freeze" AND ExecutionStatus = "Running"`,
+  })) {
+    try {
+      await client.workflow.getHandle(execution.workflowId, execution.runId).signal(recheckFreezeSignal);
+      count += 1;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  return count;
+}

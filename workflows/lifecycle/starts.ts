@@ -1,0 +1,131 @@
+// Starting releases and emergency rollbacks through the service's coordinator (update-with-start), signed by the
+// API's key.
+import type { Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { EngineError } from '../../domain/errors';
+import { releaseWorkflowId, rollbackWorkflowId, serviceWorkflowId } from '../../domain/names';
+import type { DecisionSigner } from '../../providers/keys/decision-keys';
+import {
+  requestReleaseUpdate,
+  requestRollbackUpdate,
+  rollbackStatusQuery,
+  statusQuery,
+  type Admission,
+  type EmergencyRollbackInput,
+  type ReleaseInput,
+} from '../messages';
+import { ReleaseService, ReleaseVersion } from '../search-attributes';
+import type { serviceWorkflow } from '../service';
+import { needingWorker, NOT_POLLING, refusalOf, WRITE_DEADLINE_MS } from './worker-calls';
+
+/** Task queue of the orchestrator worker (coordinators, releases and their bookkeeping activities). */
+export const RELEASE_TASK_QUEUE = 'releases';
+
+export interface StartedRelease extends Admission {
+  releaseId: string;
+}
+
+function coordinator(service: string, taskQueue: string) {
+  return new WithStartWorkflowOperation<typeof serviceWorkflow>('serviceWorkflow', {
+    workflowId: serviceWorkflowId(service),
+    taskQueue,
+    args: [{ service }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `Release coordinator of ${service}: one release at a time, queue, emergency rollbacks`,
+    typedSearchAttributes: [{ key: ReleaseService, value: service }],
+  });
+}
+
+/** True when a release or rollback is closed, or has its outcome and is only writing its last records. */
+async function isFinishing(client: Client, workflowId: string): Promise<boolean> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    if ((await handle.describe()).status.name !== 'RUNNING') return true;
+    if (workflowId.startsWith('release/')) return (await handle.query(statusQuery)).outcome !== undefined;
+    if (workflowId.startsWith('rollback/')) return (await handle.query(rollbackStatusQuery)).finishedAt !== undefined;
+    return false;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return true;
+    throw err;
+  }
+}
+
+/**
+ * Starts a release under `release/<service>/<releaseId>` through the service's coordinator. While another release
+ * is in progress this is refused (RELEASE_IN_PROGRESS) unless `queue`. Starting the same release id again returns
+ * the existing release; the same id with a different version is refused.
+ */
+export async function startRelease(
+  client: Client,
+  request: Omit<ReleaseInput, 'authorization' | 'queued'>,
+  options: { signer: DecisionSigner; taskQueue?: string; queue?: boolean },
+): Promise<StartedRelease> {
+  const { plan } = request;
+  // Signed once: a retry below sends the very same request (the coordinator remembers its release id).
+  const input: ReleaseInput = options.signer.sign(releaseWorkflowId(plan.service, plan.releaseId), 'release', request);
+  let admission: Admission | undefined;
+  for (let attempt = 1; !admission; attempt++) {
+    try {
+      admission = await needingWorker(
+        client,
+        WRITE_DEADLINE_MS,
+        `${NOT_POLLING}: the request for release ${plan.releaseId} of ${plan.service} was not confirmed; send it again shortly (the same release id starts it at most once)`,
+        () =>
+          client.workflow.executeUpdateWithStart(requestReleaseUpdate, {
+            args: [{ input, queue: options.queue ?? false }],
+            startWorkflowOperation: coordinator(plan.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
+          }),
+      );
+    } catch (err) {
+      if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+      const refusal = refusalOf(err);
+      // The release in the way may have just reached its outcome (it is writing its last audit records and
+      // notifications) or closed before its coordinator noticed: wait for it a little, then try again.
+      if (attempt < 20 && refusal.blockedBy && (await isFinishing(client, refusal.blockedBy))) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(3000, 200 * attempt)));
+        continue;
+      }
+      throw new EngineError('RELEASE_IN_PROGRESS', refusal.message);
+    }
+  }
+  if (admission.alreadyStarted) {
+    const existing = await client.workflow.getHandle(admission.workflowId).describe();
+    const version = existing.typedSearchAttributes.get(ReleaseVersion);
+    if (version !== plan.version) {
+      throw new EngineError(
+        'RELEASE_ID_CONFLICT',
+        `release ${plan.releaseId} of ${plan.service} already exists for version ${version ?? 'unknown'}, not ${plan.version}; use a new release id`,
+      );
+    }
+  }
+  return { ...admission, releaseId: plan.releaseId };
+}
+
+/** Asks the coordinator to abort what runs for the service and roll it back to its last known-good versions. */
+export async function requestEmergencyRollback(
+  client: Client,
+  request: Omit<EmergencyRollbackInput, 'authorization' | 'queued' | 'avoid'>,
+  options: { signer: DecisionSigner; taskQueue?: string },
+): Promise<{ workflowId: string; aborted: string[]; alreadyStarted: boolean }> {
+  const input: EmergencyRollbackInput = options.signer.sign(
+    rollbackWorkflowId(request.service, request.rollbackId),
+    'rollback',
+    request,
+  );
+  try {
+    return await needingWorker(
+      client,
+      WRITE_DEADLINE_MS,
+      `${NOT_POLLING}: the emergency rollback of ${input.service} was not confirmed; send it again shortly (the same rollback id starts it at most once)`,
+      () =>
+        client.workflow.executeUpdateWithStart(requestRollbackUpdate, {
+          args: [input],
+          startWorkflowOperation: coordinator(input.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
+        }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new EngineError('ROLLBACK_REFUSED', refusalOf(err).message);
+    throw err;
+  }
+}

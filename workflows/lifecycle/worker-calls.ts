@@ -1,0 +1,86 @@
+// Calls that need the release worker (queries and updates), with Temporal's errors in plain words: a deadline
+// instead of Temporal's "no poller seen", and an update's refusal read back from the workflow's failure.
+import type { Client } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  ServiceError,
+  type WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { EngineError } from '../../domain/errors';
+
+// Queries and updates need the worker: while none polls, Temporal holds them until "no poller seen" (about 30 s).
+// Callers hear sooner, in words: reads after READ_DEADLINE_MS, writes (updates) after WRITE_DEADLINE_MS.
+const READ_DEADLINE_MS = 3_500;
+export const WRITE_DEADLINE_MS = 15_000;
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_FAILED_PRECONDITION = 9;
+
+function waitedForWorker(err: unknown): boolean {
+  // Update calls report their deadline as this error rather than a gRPC status.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  const grpc = err instanceof ServiceError ? err.cause : err;
+  if (!isGrpcServiceError(grpc)) return false;
+  const code: number = grpc.code;
+  return (
+    code === GRPC_DEADLINE_EXCEEDED ||
+    (code === GRPC_FAILED_PRECONDITION && /no poller seen/i.test(grpc.details ?? grpc.message))
+  );
+}
+
+/**
+ * Runs a query or an update with a deadline. When it runs out and Temporal itself still answers, the worker is
+ * away: a WORKER_UNAVAILABLE EngineError with `message`; otherwise Temporal is unreachable (TEMPORAL_UNAVAILABLE).
+ */
+export async function needingWorker<T>(
+  client: Client,
+  deadlineMs: number,
+  message: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await client.connection.withDeadline(Date.now() + deadlineMs, fn);
+  } catch (err) {
+    if (!waitedForWorker(err)) throw err;
+    const temporalAnswers = await client.connection
+      .withDeadline(Date.now() + 1000, () => client.workflowService.getSystemInfo({}))
+      .then(
+        () => true,
+        () => false,
+      );
+    if (temporalAnswers) throw new EngineError('WORKER_UNAVAILABLE', message);
+    throw new EngineError(
+      'TEMPORAL_UNAVAILABLE',
+      'the Temporal server cannot be reached right now; nothing was changed, try again shortly',
+    );
+  }
+}
+
+export const NOT_POLLING = 'the release worker is not polling (it may be restarting)';
+
+/** A query with the read deadline; `what` names what is being read, for the message. */
+export function read<T>(client: Client, what: string, query: () => Promise<T>): Promise<T> {
+  return needingWorker(
+    client,
+    READ_DEADLINE_MS,
+    `${NOT_POLLING}, so ${what} cannot be read now; try again shortly`,
+    query,
+  );
+}
+
+/** What the workflow refused an update with: its failure type, message, and the workflow in the way (if any). */
+export function refusalOf(err: WorkflowUpdateFailedError): {
+  type: string | undefined;
+  message: string;
+  blockedBy?: string;
+} {
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return { type: undefined, message: cause?.message ?? err.message };
+  const [blockedBy] = cause.details ?? [];
+  return {
+    type: cause.type ?? undefined,
+    message: cause.message,
+    ...(typeof blockedBy === 'string' ? { blockedBy } : {}),
+  };
+}
