@@ -2,7 +2,7 @@
 // against the API over real HTTP, with an admin token so only validation stands in the way. Every one must get a 4xx
 // with a message (no stack trace), the API must stay up, and no workflow may start. Cases are generated from a fixed
 // seed, so a failure names a case that can be replayed.
-import { request } from 'node:http';
+import { send as sendRaw } from '../support/raw-http';
 import { describe, expect, it } from 'vitest';
 import { useEngines } from '../support/engine';
 
@@ -174,32 +174,14 @@ describe('hostile input', () => {
 
   it('methods the API does not serve get 405 with Allow on every route, or 404 off them; never a 5xx', async () => {
     const engine = await engines.start({ waves: [['a']], worker: 'none' });
-    const { hostname, port } = new URL(engine.apiUrl);
-    // node:http, not fetch: fetch refuses to send TRACE.
     const send = (method: string, path: string, body?: string) =>
-      new Promise<{ status: number; allow: string | undefined; text: string }>((resolve, reject) => {
-        const req = request(
-          {
-            hostname,
-            port,
-            method,
-            path,
-            headers: {
-              authorization: `Bearer ${engine.tokens.admin}`,
-              ...(body
-                ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }
-                : {}),
-            },
-          },
-          (res) => {
-            let text = '';
-            res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, text }));
-          },
-        );
-        req.once('error', reject);
-        req.end(body);
-      });
+      sendRaw(
+        engine.apiUrl,
+        method,
+        path,
+        { authorization: `Bearer ${engine.tokens.admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body,
+      );
     const paths = [
       '/trpc/release.get',
       '/trpc/release.start',

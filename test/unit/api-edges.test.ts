@@ -1,11 +1,11 @@
 // The API app's edges over real HTTP, without Temporal (nothing here reaches it): methods it does not serve get 405
 // with Allow, never a 5xx; a codec token in the URL never reaches a log line; wrong codec tokens hit the same
 // failed-authentication limit as /trpc.
-import { request } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
+import { send } from '../support/raw-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecisionSigner } from '../../providers/keys/decision-keys';
 import { createApp } from '../../api/app';
@@ -16,29 +16,6 @@ import { ServiceCatalog } from '../../domain/catalog';
 const UI = 'http://127.0.0.1:8233';
 const VIEWER_TOKEN = 'viewer-7c1d9e55aa';
 const lines: string[] = [];
-
-/** A raw request (fetch refuses TRACE and CONNECT-like methods), with the status, Allow header and body. */
-function send(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string) {
-  const { hostname, port } = new URL(base);
-  return new Promise<{ status: number; allow: string | undefined; text: string }>((resolve, reject) => {
-    const req = request(
-      {
-        hostname,
-        port,
-        method,
-        path,
-        headers: { ...headers, ...(body ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, text }));
-      },
-    );
-    req.once('error', reject);
-    req.end(body);
-  });
-}
 
 describe('the API app at its edges', () => {
   let server: Server;
