@@ -5,7 +5,7 @@
 // skipped time. Each test gets its own service, regions and task queues, and useWorkflowEngines() tears it all down.
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterEach, inject } from 'vitest';
 import { type ServiceSpec, ServiceCatalog } from '../../domain/catalog';
@@ -316,8 +316,16 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
       const handle = client.workflow.getHandle(releaseWorkflowId(service, releaseId));
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        await handle.signal(recheckFreezeSignal);
+        // A release that went on after the previous signal may have finished already (e.g. failed at once).
+        const closed = await handle.signal(recheckFreezeSignal).then(
+          () => false,
+          (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return true;
+            throw err;
+          },
+        );
         const now = await status(releaseId);
+        if (closed) return now;
         if (now.stage !== 'waiting-for-freeze') return now;
         if (Date.now() > deadline) throw new Error(describeWait(releaseId, 'the calendar change', timeoutMs, now));
         await new Promise((resolve) => setTimeout(resolve, 250));
