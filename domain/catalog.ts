@@ -1,6 +1,7 @@
 // The service catalog: which services exist, where they run, and in which order their regions are released.
 import { z } from 'zod';
 import { AnalysisPolicy } from './canary';
+import { SequentialPolicy } from './sequential-judge';
 import { EnvironmentName, RegionName, ServiceName } from './names';
 
 const MAX_BAKE_SECONDS = 7 * 24 * 3600;
@@ -22,9 +23,40 @@ export const CanarySpec = z.strictObject({
       message: 'canary steps must increase their percent',
     })
     .default([{ percent: 10 }, { percent: 50 }]),
+  /** The fixed-window judge's policy (judge "fixed-window", and releases planned before the sequential judge). */
   analysis: AnalysisPolicy.default(AnalysisPolicy.parse({})),
+  /**
+   * sequential: looks every lookSeconds during the bake and fails as soon as the evidence is strong, passes once the
+   * bake is over and the evidence shows the canary within the policy, and extends the bake (up to maxBakeFactor times
+   * its length) while it cannot tell yet. fixed-window: one look at the end of the bake (the judge before issue 11).
+   */
+  judge: z.enum(['sequential', 'fixed-window']).default('sequential'),
+  sequential: SequentialPolicy.default(SequentialPolicy.parse({})),
+  /** Seconds between two looks of the sequential judge. */
+  lookSeconds: z.number().int().min(1).max(600).default(2),
+  /** Seconds after each traffic shift that no judge counts (new instances warming up, connections moving). */
+  warmupSeconds: z.number().int().min(0).max(600).default(3),
+  /** A bake that has not shown enough evidence to pass goes on up to this many times its length, then asks a human. */
+  maxBakeFactor: z.number().min(1).max(10).default(3),
 });
 export type CanarySpec = z.infer<typeof CanarySpec>;
+
+/** Watching promoted regions: during the bake between waves, and for `seconds` once every wave is done. */
+export const WatchSpec = z.strictObject({
+  /** The post-promotion watch window; 0 watches only during waveBakeSeconds. Alerts roll back only inside it. */
+  seconds: BakeSeconds.default(0),
+  /** SLO: a promoted region whose error rate is shown (always-valid bound) to exceed this is rolled back. */
+  maxErrorRate: z.number().gt(0).max(1).default(0.05),
+  /** Also breached when the region's error rate is shown to exceed its rate before the release by this much. */
+  maxErrorRateIncrease: z.number().gt(0).max(1).default(0.02),
+  /** SLO: p95 latency (ms) a promoted region must stay under, checked on each look of enough requests. */
+  maxP95Ms: z.number().positive().optional(),
+  /** Chance, over the whole window, of rolling back a region that meets its SLO. */
+  alpha: z.number().gt(0).lt(0.5).default(0.01),
+  /** Seconds between two looks. */
+  lookSeconds: z.number().int().min(1).max(600).default(2),
+});
+export type WatchSpec = z.infer<typeof WatchSpec>;
 
 export const SmokeTestSpec = z.strictObject({
   /** Path requested through the region's router after promotion. */
@@ -76,6 +108,7 @@ export const ServiceSpec = z
     /** Optional bake between two waves, after the earlier wave finished. */
     waveBakeSeconds: BakeSeconds.default(0),
     canary: CanarySpec.default(CanarySpec.parse({})),
+    watch: WatchSpec.default(WatchSpec.parse({})),
     smokeTest: SmokeTestSpec.default(SmokeTestSpec.parse({})),
     approvals: ApprovalSettings.default(ApprovalSettings.parse({})),
     /** Whether the service only releases artifacts signed by a key it trusts (TRUSTED_KEYS_FILE). */

@@ -2,7 +2,8 @@
 // regions, the canary steps of every region, the gates and their approval policy, and the freeze policy.
 import { productionGatePolicy } from './approval';
 import type { AnalysisPolicy } from './canary';
-import { isProduction, type ServiceSpec, type SmokeTestSpec } from './catalog';
+import { isProduction, type ServiceSpec, type SmokeTestSpec, type WatchSpec } from './catalog';
+import type { SequentialPolicy } from './sequential-judge';
 import type { ChangeClass } from './release-request';
 import type { Role } from './roles';
 import { regionTaskQueue } from './names';
@@ -29,6 +30,14 @@ export interface GatePlan {
   timeoutSeconds: number;
 }
 
+/** How the sequential judge looks during each bake (see CanarySpec). */
+export interface SequentialCanaryPlan {
+  policy: SequentialPolicy;
+  lookSeconds: number;
+  warmupSeconds: number;
+  maxBakeFactor: number;
+}
+
 export interface ReleasePlan {
   service: string;
   version: string;
@@ -36,9 +45,12 @@ export interface ReleasePlan {
   changeClass: ChangeClass;
   environments: string[];
   waves: WavePlan[];
-  canary: { steps: PlannedStep[]; analysis: AnalysisPolicy };
+  /** `sequential` absent: the fixed-window judge (plans made before it, or a catalog or request choosing it). */
+  canary: { steps: PlannedStep[]; analysis: AnalysisPolicy; sequential?: SequentialCanaryPlan };
   smokeTest: SmokeTestSpec;
   waveBakeSeconds: number;
+  /** Watching promoted regions (plans made before it: absent, the bake between waves is a plain timer). */
+  watch?: WatchSpec;
   gates: GatePlan[];
   /** How long a gate opened during the release (an inconclusive analysis) waits for a human. */
   decisionTimeoutSeconds: number;
@@ -58,6 +70,10 @@ export interface PlanRequest {
   changeClass: ChangeClass;
   /** Overrides the bake of every canary step. */
   bakeSeconds?: number | undefined;
+  /** Overrides the post-promotion watch window. */
+  watchSeconds?: number | undefined;
+  /** Overrides the catalog's choice of canary judge. */
+  judge?: 'sequential' | 'fixed-window' | undefined;
 }
 
 /** Computes the plan of releasing `request` to `service`. */
@@ -112,9 +128,23 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
     changeClass: request.changeClass,
     environments: service.environments.map((env) => env.name),
     waves,
-    canary: { steps, analysis: service.canary.analysis },
+    canary: {
+      steps,
+      analysis: service.canary.analysis,
+      ...((request.judge ?? service.canary.judge) === 'sequential'
+        ? {
+            sequential: {
+              policy: service.canary.sequential,
+              lookSeconds: service.canary.lookSeconds,
+              warmupSeconds: service.canary.warmupSeconds,
+              maxBakeFactor: service.canary.maxBakeFactor,
+            },
+          }
+        : {}),
+    },
     smokeTest: service.smokeTest,
     waveBakeSeconds: service.waveBakeSeconds,
+    watch: { ...service.watch, seconds: request.watchSeconds ?? service.watch.seconds },
     gates,
     decisionTimeoutSeconds: service.approvals.timeoutSeconds,
     stallAlertSeconds: Math.max(...steps.map((s) => s.bakeSeconds), 0) + service.stallAlertSeconds,

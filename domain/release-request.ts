@@ -21,6 +21,15 @@ export const ReleaseRequest = z
       .min(0)
       .max(7 * 24 * 3600)
       .optional(),
+    /** Overrides the service's post-promotion watch window, in seconds (0: no window after the last wave). */
+    watchSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional(),
+    /** Overrides the catalog's canary judge (fixed-window: the judge before issue 11, kept for comparison). */
+    judge: z.enum(['sequential', 'fixed-window']).optional(),
     reason: z.string().trim().min(1).max(2000).optional(),
     /** When another release of the service is in progress: wait for it (true) instead of being refused. */
     queue: z.boolean().default(false),

@@ -10,6 +10,7 @@ export const ReleaseStage = z.enum([
   'waiting-for-freeze',
   'awaiting-approval',
   'deploying',
+  'watching',
   'paused',
   'needs-decision',
   'rolling-back',

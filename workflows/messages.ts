@@ -5,7 +5,7 @@ import type { Gate } from '../domain/approval';
 import type { AuditFilter, AuditRecord, AuditVerification } from '../domain/audit';
 import type { AnalysisPolicy, CanaryVerdict } from '../domain/canary';
 import type { SmokeTestSpec } from '../domain/catalog';
-import type { PlannedStep, ReleasePlan } from '../domain/plan';
+import type { PlannedStep, ReleasePlan, SequentialCanaryPlan } from '../domain/plan';
 import type { ReleaseStatus } from '../domain/release-status';
 import type { Principal } from '../domain/roles';
 import type { Authorization } from '../domain/signed-message';
@@ -59,6 +59,24 @@ export const pauseUpdate = defineUpdate<void, [ControlInput]>('pauseRelease');
 export const resumeUpdate = defineUpdate<void, [ControlInput]>('resumeRelease');
 /** Stop and roll back everything done so far. */
 export const abortUpdate = defineUpdate<void, [ControlInput]>('abortRelease');
+/**
+ * A firing alert from monitoring (the Alertmanager webhook), as the API authenticated and signed it. Inside the
+ * release's watch window it rolls the release back; outside it the validator refuses it (nothing enters history) and
+ * the API records it and suggests an emergency rollback.
+ */
+export interface AlertInput {
+  /** The principal of the webhook's token. */
+  by: string;
+  alertname: string;
+  /** The alert's region label, when it has one (informational: the whole release rolls back). */
+  region?: string;
+  /** The alert's summary or description annotation. */
+  reason?: string;
+  fingerprint?: string;
+  startsAt?: string;
+  authorization?: Authorization;
+}
+export const alertUpdate = defineUpdate<{ action: 'rolling-back'; releaseId: string }, [AlertInput]>('alert');
 /** Releases started before signed messages are paused, resumed and aborted by these signals; later ones ignore them. */
 export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('pause');
 export const resumeSignal = defineSignal<[{ by: string }]>('resume');
@@ -85,6 +103,8 @@ export interface RegionRolloutInput {
   previousVersion: string | undefined;
   steps: PlannedStep[];
   analysis: AnalysisPolicy;
+  /** Present: the sequential judge looks during each bake (region rollouts started before it: absent). */
+  sequential?: SequentialCanaryPlan;
   smokeTest: SmokeTestSpec;
   paused: boolean;
   /** The release forwards signed resumes: a resume without one (sent by anyone else) is ignored. */

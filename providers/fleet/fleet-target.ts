@@ -50,12 +50,28 @@ export function runningFromState(state: RegionState, changedAt?: string): Region
   return { known: true, stableVersion: state.stableVersion, traffic, deployed, ...(changedAt ? { changedAt } : {}) };
 }
 
+/**
+ * The metrics and weights label of the baseline instances a canary deploy starts next to it: fresh instances of the
+ * stable version, routed the same share as the canary, so the analysis compares versions of the same age under the
+ * same load (the Kayenta "baseline + canary" pattern). Semver build metadata, so it never names a release.
+ */
+export function baselineLabel(version: string): string {
+  return `${version}+baseline`;
+}
+
+/** What a fleet driver can do beyond the FleetTarget operations. */
+export interface FleetCapabilities {
+  /** deploy also starts a baseline of the same age, and setTraffic routes it the canary's share (baselineLabel). */
+  sameAgeBaseline: boolean;
+}
+
 /** Per-call options: an activity passes its cancellation signal so a cancelled step stops waiting. */
 export interface CallOptions {
   signal?: AbortSignal;
 }
 
 export interface FleetTarget {
+  readonly capabilities: FleetCapabilities;
   /** Starts instances of `version` at 0% traffic (a canary with no traffic yet). */
   deploy(request: DeployRequest, options?: CallOptions): Promise<DeployResult>;
   /** Sends `percent` of the region's traffic to `version`, the rest to the stable version. */

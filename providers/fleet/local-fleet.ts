@@ -12,6 +12,7 @@ import {
   type RegionRunning,
   type RegionState,
   runningFromState,
+  type FleetCapabilities,
 } from './fleet-target';
 
 export interface FleetEventRecord {
@@ -30,6 +31,8 @@ export type FleetControlAuth = { tokenFile: string } | { token: string };
 const CHANGES = new Set(['install', 'deploy', 'traffic', 'promote', 'revert']);
 
 export class LocalFleetTarget implements FleetTarget {
+  /** fleetd starts no baseline yet (issue 11 adds it). */
+  readonly capabilities: FleetCapabilities = { sameAgeBaseline: false };
   private token: string | undefined;
 
   constructor(

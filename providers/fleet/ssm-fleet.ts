@@ -26,6 +26,7 @@ import {
   type RegionRef,
   type RegionRunning,
   type RegionState,
+  type FleetCapabilities,
 } from './fleet-target';
 
 /** What the Status document prints on each instance (one JSON object on standard output). */
@@ -89,6 +90,8 @@ const THROTTLING = new Set([
 
 /** FleetTarget on SSM Run Command: instances found by tags, one document per action. */
 export class SsmFleetTarget implements FleetTarget {
+  /** Run Command deploys to a fixed set of instances: no spare ones for a baseline of the same age. */
+  readonly capabilities: FleetCapabilities = { sameAgeBaseline: false };
   private readonly documents: SsmDocumentNames;
   private readonly serviceTag: string;
   private readonly regionTag: string;

@@ -227,7 +227,7 @@ describe('sequential judge over simulated bakes', () => {
     expect(outcomes.continue).toBe(0);
     // A healthy canary is not stuck forever: a good share pass within the bake.
     expect(outcomes.pass / bakes).toBeGreaterThan(0.3);
-  });
+  }, 60_000);
 
   it('catches a canary at 5% errors against a 0.5% baseline within a few hundred requests', () => {
     const sim = new Sim(22);
@@ -284,7 +284,7 @@ describe('sequential judge over simulated bakes', () => {
       `canary 1.5 points worse than a 0-2% baseline: passed ${pct(passed / bakes)}, failed ${pct(failed / bakes)}`,
     );
     expect(passed / bakes).toBeLessThanOrEqual(policy.passAlpha);
-  });
+  }, 60_000);
 
   it('explains a look in plain words', () => {
     const sim = new Sim(44);

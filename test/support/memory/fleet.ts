@@ -16,6 +16,7 @@ import {
   type RegionRunning,
   type RegionState,
   runningFromState,
+  type FleetCapabilities,
 } from '../../../providers/fleet/fleet-target';
 import type { Journal } from './journal';
 import { Latch } from './latch';
@@ -59,6 +60,7 @@ interface RegionRecord {
 }
 
 export class MemoryFleet implements FleetTarget {
+  readonly capabilities: FleetCapabilities = { sameAgeBaseline: false };
   readonly calls: FleetCall[] = [];
   private readonly regions = new Map<string, RegionRecord>();
   private readonly failures: (FleetFailure & { left: number })[] = [];
