@@ -1,8 +1,10 @@
 // Region activities: run on the region's task queue (deploy.<region>), i.e. by the agent in that region.
 // Each is idempotent: the fleet target works by desired state, so a retry after a worker crash changes nothing.
 import { judgeCanary, type AnalysisPolicy, type CanaryVerdict, type MetricCounts } from '../domain/canary';
-import type { FleetTarget } from '../providers/fleet/fleet-target';
+import { baselineLabel, type FleetTarget } from '../providers/fleet/fleet-target';
 import type { MetricsSnapshot, MetricsSource } from '../providers/metrics/metrics-source';
+import { combineCounts, createCanaryJudging } from './canary-judging';
+import { createPromotedWatch } from './promoted-watch';
 import { translateErrors } from './errors';
 import { withHeartbeat } from './heartbeat';
 
@@ -25,6 +27,9 @@ const EMPTY: MetricCounts = { requests: 0, errors: 0, latencyMsSum: 0, latencyBu
 
 export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
   return {
+    ...createCanaryJudging({ metrics, capabilities: () => fleet.capabilities }),
+    ...createPromotedWatch({ metrics }),
+
     /** What the region runs now. Read before a change, so the workflow knows what to go back to. */
     async inspectRegion(input: RegionRef): Promise<{ stableVersion: string | undefined }> {
       return translateErrors(async () => ({ stableVersion: (await fleet.state(input)).stableVersion }));
@@ -50,7 +55,10 @@ export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
       });
     },
 
-    /** Compares canary and baseline over the window since `since`: pass, fail or inconclusive, with the numbers. */
+    /**
+     * The fixed-window judge: compares canary and the running baseline over the window since `since`, once, after
+     * the bake. Region rollouts started before the sequential judge use it, and so does a plan that chooses it.
+     */
     async analyzeCanary(
       input: RegionRef & {
         canaryVersion: string;
@@ -62,7 +70,12 @@ export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
       return translateErrors(async () => {
         const window = await metrics.window(input, input.since);
         const canary = window[input.canaryVersion] ?? EMPTY;
-        const baseline = (input.baselineVersion ? window[input.baselineVersion] : undefined) ?? EMPTY;
+        // As it always was: the canary against all the traffic the previous version served. A fleet that starts a
+        // same-age baseline serves part (from 50%: all) of that traffic from it, so its counts are added in.
+        const previous = input.baselineVersion;
+        const baseline = previous
+          ? combineCounts(window[previous] ?? EMPTY, window[baselineLabel(previous)] ?? EMPTY)
+          : EMPTY;
         return judgeCanary(canary, baseline, input.policy);
       });
     },

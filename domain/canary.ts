@@ -44,6 +44,13 @@ export interface CanaryVerdict {
   reasons: string[];
   canary: VersionSummary;
   baseline: VersionSummary;
+  /** Which judge decided (absent: the fixed-window judge, as before the sequential one existed). */
+  judge?: 'sequential' | 'fixed-window';
+  /** What the canary was compared with: fresh baseline instances started with it, or the version already running. */
+  baselineKind?: 'same-age' | 'running';
+  /** Sequential judge: the looks taken, and the seconds from the traffic shift to the decision (warm-up included). */
+  looks?: number;
+  decidedAfterSeconds?: number;
 }
 
 const INF_BUCKET = '+Inf';
@@ -132,7 +139,7 @@ export function normalQuantile(p: number): number {
   return (poly(A, r) * x) / (poly(B, r) * r + 1);
 }
 
-function summarise(counts: MetricCounts): VersionSummary {
+export function summarise(counts: MetricCounts): VersionSummary {
   const { requests, errors } = counts;
   return {
     requests,

@@ -15,6 +15,12 @@ export type WorkflowFailureType =
   | 'MigrationsWithoutDatabase'
   | 'PlanInvalid'
   | 'ServiceBusy'
+  /** A promoted region breached its SLO while watched (between waves or in the watch window). */
+  | 'WatchBreached'
+  /** Monitoring's alert (the Alertmanager webhook) arrived while the release was in its watch window. */
+  | 'AlertFired'
+  /** An alert for a release that is not in its watch window (refused; the API records it instead). */
+  | 'NotWatching'
   /** A message that acts for a person without the API's valid signature; or a workflow started outside the engine. */
   | 'Unauthorized'
   /** The release as a whole, by cause: aborted by a person, cancelled, or failed for another reason. */

@@ -17,6 +17,7 @@ import {
 import { SIGNED_MESSAGES_PATCH, SignedMessages } from './authorization';
 import { releaseFailure } from './failures';
 import type { RegionActivities } from '../activities';
+import type { MetricsSnapshot } from '../providers/metrics/metrics-source';
 import {
   regionDecisionSignal,
   regionEventSignal,
@@ -28,16 +29,32 @@ import {
   type DecisionInput,
 } from './messages';
 import { fleetStep, quickStep, compensationStep } from './profiles';
+import type { SequentialCanaryPlan } from '../domain/plan';
 import { innermostMessage } from './saga';
 
 const quick = proxyActivities<RegionActivities>(quickStep);
 const fleet = proxyActivities<RegionActivities>(fleetStep);
 const compensation = proxyActivities<RegionActivities>(compensationStep);
 
+/** The sequential judge looks during the bake (one activity per step) instead of one analysis after a timer. */
+export const SEQUENTIAL_CANARY_PATCH = 'sequential-canary';
+
+/** The judging activity of one step: it lasts the warm-up and the bake, extended up to maxBakeFactor, and heartbeats. */
+function judging(bakeSeconds: number, plan: SequentialCanaryPlan) {
+  const longest = plan.warmupSeconds + Math.max(bakeSeconds * plan.maxBakeFactor, plan.lookSeconds);
+  return proxyActivities<RegionActivities>({
+    ...fleetStep,
+    startToCloseTimeout: `${Math.ceil(longest) + 120}s`,
+    heartbeatTimeout: '10s',
+  });
+}
+
 export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<RegionRolloutResult> {
   // Only a release starts a region's rollout: one started any other way (directly on Temporal) deploys nothing.
   const signed = patched(SIGNED_MESSAGES_PATCH);
   if (signed) refuseUnlessChildOfRelease(input);
+  // Region rollouts started before the sequential judge carry no plan for it and replay as they ran.
+  const sequential = input.sequential && patched(SEQUENTIAL_CANARY_PATCH) ? input.sequential : undefined;
   const { service, region, version, releaseId } = input;
   let paused = input.paused;
   const decisions = new Map<number, { proceed: boolean; by: string }>();
@@ -86,6 +103,14 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
   const ref = { service, region };
   const step = { ...ref, version, releaseId };
   const verdicts: RegionRolloutResult['verdicts'] = [];
+  // The fixed-window judge: a durable timer for the bake, then one analysis of the whole window.
+  const bakeThenAnalyse = async (bakeSeconds: number, percent: number, since: MetricsSnapshot) => {
+    await sleep(bakeSeconds * 1000, { summary: `${region}: bake ${version} at ${percent}% for ${bakeSeconds}s` });
+    return quick.analyzeCanary.executeWithOptions(
+      { summary: `${region}: analyse ${version} at ${percent}% against ${input.previousVersion ?? 'no baseline'}` },
+      [{ ...ref, canaryVersion: version, baselineVersion: input.previousVersion, since, policy: input.analysis }],
+    );
+  };
 
   try {
     // A condition that already holds adds nothing to history, so this pause point is replay-safe.
@@ -103,11 +128,24 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
       );
       report({ region, kind: 'traffic', step: index, percent });
       // The bake keeps counting while the release is paused: a pause holds the next step, not the observation.
-      await sleep(bakeSeconds * 1000, { summary: `${region}: bake ${version} at ${percent}% for ${bakeSeconds}s` });
-      const verdict = await quick.analyzeCanary.executeWithOptions(
-        { summary: `${region}: analyse ${version} at ${percent}% against ${input.previousVersion ?? 'no baseline'}` },
-        [{ ...ref, canaryVersion: version, baselineVersion: input.previousVersion, since, policy: input.analysis }],
-      );
+      const verdict = sequential
+        ? await judging(bakeSeconds, sequential).judgeBake.executeWithOptions(
+            {
+              summary: `${region}: judge ${version} at ${percent}% against ${input.previousVersion ?? 'no baseline'} while it bakes ${bakeSeconds}s (fails as soon as shown)`,
+            },
+            [
+              {
+                ...ref,
+                canaryVersion: version,
+                baselineVersion: input.previousVersion,
+                shiftedAt: since,
+                percent,
+                bakeSeconds,
+                plan: sequential,
+              },
+            ],
+          )
+        : await bakeThenAnalyse(bakeSeconds, percent, since);
       verdicts.push({ ...verdict, step: index, percent });
       report({ region, kind: 'verdict', step: index, percent, verdict });
       if (verdict.verdict === 'fail') {

@@ -122,7 +122,15 @@ export async function startTestEngine(options: EngineOptions = {}) {
         fleet: 'local',
         bakeSeconds: options.bakeSeconds ?? 2,
         // Latency judgement is unit-tested; here a busy test machine must not fail canaries on a few slow requests.
-        canary: { steps: [{ percent: 50 }], analysis: { minRequests: 10, minLatencyIncreaseMs: 1000 } },
+        // The sequential judge (the default) looks every second after a 1 s warm-up; a short test bake at 30 rps
+        // can show a healthy canary within 20 points of its baseline, which is what these tests need to pass.
+        canary: {
+          steps: [{ percent: 50 }],
+          analysis: { minRequests: 10, minLatencyIncreaseMs: 1000 },
+          sequential: { minRequests: 10, maxErrorRateIncrease: 0.2, minLatencySamples: 10, minMedianSlowdown: 10 },
+          lookSeconds: 1,
+          warmupSeconds: 1,
+        },
         smokeTest: { requests: 5 },
         approvals: { timeoutSeconds: 120 },
         signing: { required: true },

@@ -93,7 +93,9 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
       {
         name: service,
         bakeSeconds: 1,
-        canary: { steps: [{ percent: 50 }], analysis: { minRequests: 10 } },
+        // These tests drive the release logic with programmed windows, one per analysis: the fixed-window judge
+        // takes one window per step. The sequential judge's own tests choose it (test/workflow/canary-judging).
+        canary: { steps: [{ percent: 50 }], analysis: { minRequests: 10 }, judge: 'fixed-window' },
         smokeTest: { requests: 3 },
         approvals: { timeoutSeconds: 120 },
         // Long enough that a busy machine never flags a healthy region; the stall test sets its own.

@@ -2,11 +2,13 @@
 // pause, resume, abort) arrives as an Update whose synchronous validator checks the API's signature, then whether
 // it may be done; a refusal goes back to the caller and never enters history.
 import { setHandler } from '@temporalio/workflow';
+import { releaseFailure } from '../failures';
 import { rollbackWorkflowId } from '../../domain/names';
 import {
   abortSignal,
   abortUpdate,
   admitSignal,
+  alertUpdate,
   approveUpdate,
   pauseSignal,
   pauseUpdate,
@@ -18,6 +20,7 @@ import {
   resumeUpdate,
   signedRollbackFields,
   statusQuery,
+  type AlertInput,
   type ControlInput,
   type DecisionInput,
   type EmergencyRollbackInput,
@@ -58,6 +61,27 @@ export function installHandlers(run: ReleaseRun): void {
       },
     },
   );
+  // An alert from monitoring acts only inside the watch window; outside it the API records it instead.
+  setHandler(alertUpdate, (request) => onAlert(run, request), {
+    validator: (request: AlertInput) => {
+      run.messages.check('alert', request);
+      // An alert that began before this release is not about it (Alertmanager repeats firing alerts for hours).
+      const began = Date.parse(request.startsAt ?? '');
+      if (Number.isFinite(began) && began < Date.parse(run.status.startedAt)) {
+        throw releaseFailure(
+          'NotWatching',
+          `alert ${request.alertname} began at ${request.startsAt}, before release ${run.plan.releaseId} started; it is not about this release`,
+        );
+      }
+      if (!run.watching || run.alert || run.compensating || run.status.outcome) {
+        throw releaseFailure(
+          'NotWatching',
+          `${run.plan.service}@${run.plan.version} (release ${run.plan.releaseId}) is not in its watch window` +
+            `${run.status.outcome ? ` (it has ${run.status.stage})` : run.alert ? ' (an alert is already rolling it back)' : ''}`,
+        );
+      }
+    },
+  });
   // Signals cannot be refused: a run started after signed messages notes an unsigned one and ignores it.
   setHandler(pauseSignal, (request) => (run.signed ? ignored(run, 'pause') : pause(run, request)));
   setHandler(resumeSignal, (request) => (run.signed ? ignored(run, 'resume') : resume(run, request)));
@@ -99,6 +123,28 @@ function rollbackAbortRefusal(
     Number.isFinite(issued) ? issued : undefined,
   );
   return verdict;
+}
+
+/** An alert while watching: noted, audited, and the watch ends in a rollback (watch.ts). */
+function onAlert(run: ReleaseRun, request: AlertInput): { action: 'rolling-back'; releaseId: string } {
+  run.messages.accept(request);
+  run.alert = request;
+  run.rollbackReason = `alert ${request.alertname} while watched`;
+  run.note(
+    `alert ${request.alertname}${request.region ? ` in ${request.region}` : ''} from ${request.by} during ${run.watching?.phase ?? 'the watch'}` +
+      `${request.reason ? `: ${request.reason}` : ''}; rolling back`,
+  );
+  run.audit('alert.received', {
+    actor: request.by,
+    ...(request.reason ? { reason: request.reason } : {}),
+    details: {
+      alertname: request.alertname,
+      ...(request.region ? { region: request.region } : {}),
+      ...(request.fingerprint ? { fingerprint: request.fingerprint } : {}),
+      action: 'rolling-back',
+    },
+  });
+  return { action: 'rolling-back', releaseId: run.plan.releaseId };
 }
 
 /** Holds the release before its next step; the regions in flight hold too (a bake in progress keeps counting). */

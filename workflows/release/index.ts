@@ -10,7 +10,7 @@
 //
 // Module map: run-state (status, flags, saga, the one stage writer), handlers (messages), record (audit trail and
 // notifications), gates, freeze, waves, region (one region's run), region-events, migrations, rollback.
-import { condition, sleep, TemporalFailure } from '@temporalio/workflow';
+import { condition, patched, sleep, TemporalFailure } from '@temporalio/workflow';
 import type { ReleaseStatus } from '../../domain/release-status';
 import { signedReleaseFields, type ReleaseInput } from '../messages';
 import { confirmAdmission, refuseUnsignedStart } from '../authorization';
@@ -23,6 +23,7 @@ import { migrate, planMigrations } from './migrations';
 import { rollBack } from './rollback';
 import { ReleaseRun } from './run-state';
 import { runWave } from './waves';
+import { WATCH_PATCH, watchPromoted } from './watch';
 
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
   // A release started directly on Temporal (not through the API and its coordinator) fails here, having done nothing.
@@ -107,13 +108,27 @@ async function release(run: ReleaseRun): Promise<void> {
   run.audit('artifact.promoted', { afterVersion: plan.version });
 
   // ---- the waves ----
+  // Plans made before the watch have none, and their runs bake between waves on a plain timer.
+  const watch = plan.watch && patched(WATCH_PATCH) ? plan.watch : undefined;
+  const promoted = (before: number) => plan.waves.filter((w) => w.index < before).flatMap((w) => w.regions);
   for (const wave of plan.waves) {
     for (const gate of plan.gates.filter((g) => g.beforeWave === wave.index)) await passGate(run, gate);
     if (wave.index > 0) await respectFreeze(run, wave.environment);
     await waitWhilePaused(run);
     if (wave.index > 0 && plan.waveBakeSeconds > 0) {
-      run.note(`baking ${plan.waveBakeSeconds}s before wave ${wave.index + 1}`);
-      await sleep(plan.waveBakeSeconds * 1000, { summary: `bake ${plan.waveBakeSeconds}s between waves` });
+      if (watch) {
+        // The bake between waves watches the regions already promoted instead of only waiting.
+        await watchPromoted(
+          run,
+          watch,
+          promoted(wave.index),
+          plan.waveBakeSeconds,
+          `bake before wave ${wave.index + 1}`,
+        );
+      } else {
+        run.note(`baking ${plan.waveBakeSeconds}s before wave ${wave.index + 1}`);
+        await sleep(plan.waveBakeSeconds * 1000, { summary: `bake ${plan.waveBakeSeconds}s between waves` });
+      }
       await waitWhilePaused(run);
     }
     // Expand migrations run in an environment's database right before its first wave.
@@ -122,6 +137,11 @@ async function release(run: ReleaseRun): Promise<void> {
     }
     run.enterStage('deploying');
     await runWave(run, wave, artifact.digest);
+  }
+
+  // ---- the watch window: every region, before the contract migrations make going back harder ----
+  if (watch && watch.seconds > 0) {
+    await watchPromoted(run, watch, promoted(plan.waves.length), watch.seconds, 'watch window after the last wave');
   }
 
   // ---- contract migrations: they remove what the previous version needed, so only once every environment runs

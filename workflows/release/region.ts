@@ -56,6 +56,7 @@ export async function rollOut(
         previousVersion: progress.previousVersion,
         steps: plan.canary.steps,
         analysis: plan.canary.analysis,
+        ...(plan.canary.sequential ? { sequential: plan.canary.sequential } : {}),
         smokeTest: plan.smokeTest,
         paused: status.paused,
         ...(run.signsRegionResumes ? { resumesSigned: true } : {}),

@@ -5,7 +5,7 @@ import { CancellationScope, type ChildWorkflowHandle, patched, workflowInfo } fr
 import { releaseFailure } from '../failures';
 import type { RegionProgress, ReleaseStage, ReleaseStatus } from '../../domain/release-status';
 import { isFinalStage } from '../../domain/release-status';
-import type { DecisionInput, ReleaseInput } from '../messages';
+import type { AlertInput, DecisionInput, ReleaseInput } from '../messages';
 import { SignedMessages } from '../authorization';
 import type { regionRolloutWorkflow } from '../region-rollout';
 import { Saga } from '../saga';
@@ -40,6 +40,10 @@ export class ReleaseRun {
   compensating = false;
   /** How many times the calendar changed (recheckFreeze): a release waiting for a freeze reads it again. */
   freezeRechecks = 0;
+  /** The release is watching its promoted regions: an alert from monitoring rolls it back (see watch.ts). */
+  watching: { phase: string; until: string } | undefined;
+  /** The signed alert that arrived while watching. */
+  alert: AlertInput | undefined;
   /** Why the release is being rolled back (the artifact's demotion records it). */
   rollbackReason = 'rolled back';
 
