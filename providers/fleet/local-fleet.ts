@@ -31,7 +31,10 @@ export type FleetControlAuth = { tokenFile: string } | { token: string };
 const CHANGES = new Set(['install', 'deploy', 'baseline-start', 'traffic', 'baseline-stop', 'promote', 'revert']);
 
 export class LocalFleetTarget implements FleetTarget {
-  /** fleetd starts a baseline beside each canary and routes it the canary's share (see fleet/fleetd.ts). */
+  /**
+   * fleetd starts a baseline beside each canary and routes it the canary's share (see fleet/fleetd.ts). From 50% on
+   * the stable version's own instances get no traffic, so the analysis must read baselineLabel(stable), not stable.
+   */
   readonly capabilities: FleetCapabilities = { sameAgeBaseline: true };
   private token: string | undefined;
 
