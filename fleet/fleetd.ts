@@ -10,6 +10,13 @@
 // so a retried or duplicated request never starts a second deployment. Every change is appended to events.log: the
 // fleet's own record of what happened.
 //
+// A canary deploy also starts a baseline: fresh instances of the stable version, kept under the label
+// baselineLabel(stable) in the same versions map (so the crash handling above covers them), and routed the canary's
+// share by setTraffic, so canary analysis compares two versions of the same age under the same load. The canary and
+// its baseline start as one deploy: until both are healthy both are marked as started by it, so a restart abandons
+// both and the retry starts both. A baseline outlives neither its canary nor its stable version: promote and revert
+// retire it with the other versions, and a restart retires one that is left without them.
+//
 // Every control call but /healthz needs the bearer token fleetd writes at its first start (see control-token.ts): a
 // fleet changed by anyone who can reach the port is a fleet the version ledger no longer describes. The region
 // routers are the service's own traffic and stay open.
@@ -24,7 +31,7 @@ import { Version } from '../domain/names';
 import type { ArtifactStore } from '../providers/artifacts/artifact-store';
 import { unpackArtifact } from '../providers/artifacts/pack';
 import { bearerToken, ensureControlToken, tokenMatches } from '../providers/fleet/control-token';
-import type { RegionState } from '../providers/fleet/fleet-target';
+import { baselineLabel, baselineVersion, type RegionState } from '../providers/fleet/fleet-target';
 import {
   isAlive,
   probe,
@@ -71,9 +78,13 @@ type InstanceRecord = z.infer<typeof InstanceRecord>;
 const VersionRecord = z.object({
   digest: z.string(),
   /** The operation starting this version, until all its instances are healthy. A restart abandons such a version. */
-  startedBy: z.object({ event: z.enum(['deploy', 'install', 'revert']), requestId: z.string().optional() }).optional(),
+  startedBy: z
+    .object({ event: z.enum(['deploy', 'baseline', 'install', 'revert']), requestId: z.string().optional() })
+    .optional(),
   /** Switched away from: no longer routed to, its instances are being stopped. A restart finishes stopping them. */
   retiring: z.boolean().default(false),
+  /** Set on a baseline: the (stable) version its instances run; its key in `versions` is baselineLabel of that. */
+  baselineOf: z.string().optional(),
   instances: z.array(InstanceRecord),
 });
 type VersionRecord = z.infer<typeof VersionRecord>;
@@ -123,6 +134,19 @@ class HttpError extends Error {
 }
 
 const key = (service: string, region: string) => `${service}/${region}`;
+
+/** The version a record's instances run: its key, or for a baseline the version it is the baseline of. */
+const runs = (label: string, vr: VersionRecord) => vr.baselineOf ?? label;
+
+/** A release version spelled like a baseline label would share its weights and counters with a baseline. */
+function refuseBaselineLabel(version: string) {
+  if (baselineVersion(version) !== undefined) {
+    throw new HttpError(
+      400,
+      `${version} is spelled like the label fleetd gives baseline instances (<version>+baseline); release it under another version`,
+    );
+  }
+}
 
 export class FleetDaemon {
   private readonly host: string;
@@ -232,6 +256,7 @@ export class FleetDaemon {
   // ---- operations (each runs under its region's lock) ----
 
   async deploy(service: string, region: string, version: string, digest: string, requestId: string) {
+    refuseBaselineLabel(version);
     const record = this.record(service, region);
     return this.withRegionLock(record, async () => {
       const previousVersion = record.stableVersion;
@@ -246,8 +271,39 @@ export class FleetDaemon {
         await this.event({ event: 'deploy-noop', service, region, version, requestId, detail: 'already running' });
         return { previousVersion, alreadyRunning: true };
       }
-      const started = await this.startVersion(record, version, digest, { event: 'deploy', requestId });
+      const baseline = this.baselineFor(record, version);
+      const started = await this.startVersion(
+        record,
+        version,
+        digest,
+        { event: 'deploy', requestId },
+        { pending: true },
+      );
+      let startedBaseline: VersionRecord | undefined;
+      if (baseline) {
+        try {
+          startedBaseline = await this.startVersion(
+            record,
+            baseline.label,
+            baseline.digest,
+            { event: 'baseline', requestId },
+            { pending: true, baselineOf: baseline.version },
+          );
+        } catch (err) {
+          // A canary without its baseline would be judged against the warm stable instances: no deploy at all.
+          await this.discardVersion(record, version);
+          throw new HttpError(
+            502,
+            `${service}@${version} was not deployed in ${region}: its baseline (fresh instances of ${baseline.version}) did not start, so its instances were stopped too (a retry starts both): ${(err as Error).message}`,
+          );
+        }
+      }
+      started.startedBy = undefined;
       record.weights[version] ??= 0;
+      if (baseline && startedBaseline) {
+        startedBaseline.startedBy = undefined;
+        record.weights[baseline.label] ??= 0;
+      }
       await this.writeState();
       this.applyRoutes(record);
       await this.event({
@@ -258,11 +314,22 @@ export class FleetDaemon {
         requestId,
         detail: `${started.instances.length} instances`,
       });
+      if (baseline && startedBaseline) {
+        await this.event({
+          event: 'baseline-start',
+          service,
+          region,
+          version: baseline.label,
+          requestId,
+          detail: `${startedBaseline.instances.length} fresh instances of ${baseline.version} beside ${version}`,
+        });
+      }
       return { previousVersion, alreadyRunning: false };
     });
   }
 
   async setTraffic(service: string, region: string, version: string, percent: number, requestId: string) {
+    refuseBaselineLabel(version);
     const record = this.record(service, region);
     return this.withRegionLock(record, async () => {
       if (!record.versions[version]) throw new HttpError(409, `${service}@${version} is not deployed in ${region}`);
@@ -273,14 +340,31 @@ export class FleetDaemon {
         await this.event({ event: 'traffic-noop', service, region, version, percent, requestId });
         return;
       }
-      record.weights = { [stable]: 100 - percent, [version]: percent };
+      const label = baselineLabel(stable);
+      const baseline = record.versions[label];
+      // The baseline gets the canary's share while the stable version has that much to give; above 50% the stable
+      // version's own instances get nothing and the baseline the rest.
+      const share = baseline && !baseline.retiring ? Math.min(percent, 100 - percent) : undefined;
+      record.weights =
+        share === undefined
+          ? { [stable]: 100 - percent, [version]: percent }
+          : { [stable]: 100 - percent - share, [version]: percent, [label]: share };
       await this.writeState();
       this.applyRoutes(record);
-      await this.event({ event: 'traffic', service, region, version, percent, requestId });
+      await this.event({
+        event: 'traffic',
+        service,
+        region,
+        version,
+        percent,
+        requestId,
+        ...(share === undefined ? {} : { detail: `${label} at ${share}%` }),
+      });
     });
   }
 
   async promote(service: string, region: string, version: string, requestId: string) {
+    refuseBaselineLabel(version);
     const record = this.record(service, region);
     return this.withRegionLock(record, async () => {
       if (!record.versions[version]) throw new HttpError(409, `${service}@${version} is not deployed in ${region}`);
@@ -296,6 +380,7 @@ export class FleetDaemon {
   }
 
   async revert(service: string, region: string, version: string, requestId: string) {
+    refuseBaselineLabel(version);
     const record = this.record(service, region);
     return this.withRegionLock(record, async () => {
       const others = Object.keys(record.versions).filter((v) => v !== version);
@@ -303,7 +388,9 @@ export class FleetDaemon {
         await this.event({ event: 'revert-noop', service, region, version, requestId });
         return;
       }
-      const from = Object.keys(record.weights).find((v) => v !== version && (record.weights[v] ?? 0) > 0);
+      const from = Object.keys(record.weights).find(
+        (v) => v !== version && baselineVersion(v) === undefined && (record.weights[v] ?? 0) > 0,
+      );
       if (!record.versions[version]) {
         const artifact = await this.options.artifacts.resolve(service, version);
         if (!artifact) throw new HttpError(404, `no artifact ${service}@${version} to revert to`);
@@ -387,6 +474,7 @@ export class FleetDaemon {
         await this.stopInstance(record.service, v, vr, instance);
       }
       delete record.versions[v];
+      if (vr.baselineOf !== undefined) await this.baselineStopped(record, v, `${change.event} to ${change.version}`);
     }
     await this.finishSwitch(record);
   }
@@ -398,9 +486,44 @@ export class FleetDaemon {
     if (change) await this.event({ ...change, service: record.service, region: record.region });
   }
 
+  private async baselineStopped(record: RegionRecord, label: string, why: string) {
+    const { service, region } = record;
+    const requestId = record.switching?.requestId;
+    await this.event({ event: 'baseline-stop', service, region, version: label, requestId, detail: why });
+  }
+
   /** Stops an instance process, unless its pid now belongs to a process that is not this release's. */
-  private async stopInstance(service: string, version: string, vr: VersionRecord, instance: InstanceRecord) {
-    if (await runsFrom(instance.pid, this.releasePath(service, version, vr.digest))) await stopProcess(instance.pid);
+  private async stopInstance(service: string, label: string, vr: VersionRecord, instance: InstanceRecord) {
+    const release = this.releasePath(service, runs(label, vr), vr.digest);
+    if (await runsFrom(instance.pid, release)) await stopProcess(instance.pid);
+  }
+
+  /**
+   * The baseline a deploy of `version` starts: the stable version's, unless there is no stable version to compare
+   * with, `version` is it, or a baseline of it already runs (beside another canary; they share it).
+   */
+  private baselineFor(
+    record: RegionRecord,
+    version: string,
+  ): { label: string; version: string; digest: string } | undefined {
+    const stable = record.stableVersion;
+    const stableRecord = stable === undefined ? undefined : record.versions[stable];
+    if (stable === undefined || stable === version || !stableRecord) return undefined;
+    const label = baselineLabel(stable);
+    if (record.versions[label]) return undefined;
+    return { label, version: stable, digest: stableRecord.digest };
+  }
+
+  /** Stops a version's instances and forgets it, writing down each step (a deploy undoing what it started). */
+  private async discardVersion(record: RegionRecord, label: string) {
+    const vr = record.versions[label];
+    if (!vr) return;
+    for (const instance of vr.instances) instance.status = 'stopping';
+    await this.writeState();
+    await Promise.all(vr.instances.map((instance) => this.stopInstance(record.service, label, vr, instance)));
+    delete record.versions[label];
+    delete record.weights[label];
+    await this.writeState();
   }
 
   private releasePath(service: string, version: string, digest: string): string {
@@ -450,24 +573,33 @@ export class FleetDaemon {
 
   /**
    * Starts a version's instances as the operation `startedBy`; on failure nothing of it is left. The caller commits
-   * (the version is recorded as started by that operation until the caller next writes the state).
+   * (the version is recorded as started by that operation until the caller next writes the state). With `pending`,
+   * the version stays marked as started by the operation until the caller clears it: a deploy starting a canary and
+   * its baseline commits both at once. With `baselineOf`, `label` is a baseline label and its instances run that.
    */
   private async startVersion(
     record: RegionRecord,
-    version: string,
+    label: string,
     digest: string,
     startedBy: NonNullable<VersionRecord['startedBy']>,
+    options: { pending?: boolean; baselineOf?: string } = {},
   ): Promise<VersionRecord> {
-    const vr: VersionRecord = { digest, startedBy, retiring: false, instances: [] };
-    record.versions[version] = vr;
+    const vr: VersionRecord = {
+      digest,
+      startedBy,
+      retiring: false,
+      ...(options.baselineOf === undefined ? {} : { baselineOf: options.baselineOf }),
+      instances: [],
+    };
+    record.versions[label] = vr;
     try {
-      await this.startInstances(record, version, vr, this.instanceCount);
+      await this.startInstances(record, label, vr, this.instanceCount);
     } catch (err) {
-      delete record.versions[version];
+      delete record.versions[label];
       await this.writeState();
       throw err;
     }
-    vr.startedBy = undefined;
+    if (!options.pending) vr.startedBy = undefined;
     return vr;
   }
 
@@ -475,7 +607,8 @@ export class FleetDaemon {
    * Adds `count` instances to a version and waits until they are all healthy. Each pid is written to the state file
    * as soon as the process exists, before anything waits on it. If any instance fails, all of them are stopped.
    */
-  private async startInstances(record: RegionRecord, version: string, vr: VersionRecord, count: number) {
+  private async startInstances(record: RegionRecord, label: string, vr: VersionRecord, count: number) {
+    const version = runs(label, vr);
     const { dir, entrypoint } = await this.releaseDir(record.service, version, vr.digest);
     const healthTimeoutMs = this.options.healthTimeoutMs ?? 15_000;
     const started: { instance: InstanceRecord; process: SpawnedInstance }[] = [];
@@ -528,7 +661,8 @@ export class FleetDaemon {
    * Brings a region back to its recorded desired state. Instances stay if their process runs (and, with `probe`, as
    * after a restart, if they answer as their version); everything else recorded is stopped: instances being stopped,
    * versions being retired, and versions whose deploy or revert never completed (the caller saw that request fail and
-   * retries it). Then an interrupted switch is logged as done and missing instances are replaced.
+   * retries it), and a baseline left without its canary or its stable version. Then an interrupted switch is logged
+   * as done and missing instances are replaced.
    */
   private async reconcile(record: RegionRecord, options: { probe: boolean }) {
     const { service, region } = record;
@@ -540,19 +674,41 @@ export class FleetDaemon {
         vr.startedBy = undefined;
         vr.retiring = true;
       }
+    }
+    const baselinesStopped: string[] = [];
+    for (const [label, vr] of Object.entries(record.versions)) {
+      if (vr.baselineOf === undefined || abandoned.some((e) => e.version === label)) continue;
+      // Covers a switch that died between retiring the versions and writing the state, and state written by hand.
+      const canary = Object.entries(record.versions).some(
+        ([v, other]) => v !== record.stableVersion && other.baselineOf === undefined && !other.retiring,
+      );
+      if (vr.retiring || vr.baselineOf !== record.stableVersion || !canary) {
+        vr.retiring = true;
+        baselinesStopped.push(label);
+      }
+    }
+    for (const [label, vr] of Object.entries(record.versions)) {
       await Promise.all(
         vr.instances.map(async (instance) => {
           const keep =
             !vr.retiring &&
             instance.status !== 'stopping' &&
             isAlive(instance.pid) &&
-            (!options.probe || (await probe(instance.port)) === version);
+            (!options.probe || (await probe(instance.port)) === runs(label, vr));
           instance.status = keep ? 'ready' : 'stopping';
         }),
       );
     }
     for (const v of Object.keys(record.weights)) {
-      if (!record.versions[v] || record.versions[v].retiring) delete record.weights[v];
+      const vr = record.versions[v];
+      if (vr && !vr.retiring) continue;
+      // A retired baseline's share goes back to the version it runs, so the weights still say where traffic goes.
+      const share = record.weights[v] ?? 0;
+      const of = vr?.baselineOf;
+      if (of !== undefined && share > 0 && record.versions[of] && !record.versions[of].retiring) {
+        record.weights[of] = (record.weights[of] ?? 0) + share;
+      }
+      delete record.weights[v];
     }
     // Serve from what is healthy right now, and write down what is about to be stopped before stopping it.
     this.applyRoutes(record);
@@ -572,6 +728,12 @@ export class FleetDaemon {
         ...e,
         detail: 'fleetd died before its instances were healthy; stopped them (a retry starts them again)',
       });
+    }
+    for (const label of baselinesStopped) {
+      const why = record.switching
+        ? `${record.switching.event} to ${record.switching.version}, finished after a restart`
+        : 'its canary or its stable version no longer runs';
+      await this.baselineStopped(record, label, why);
     }
     if (record.switching) await this.finishSwitch(record);
     for (const [version, vr] of Object.entries(record.versions)) {

@@ -43,20 +43,36 @@ export interface RegionState extends RegionRef {
 /** What a region runs right now, as the fleet itself reports it (for the API's drift check). */
 export type RegionRunning = ObservedRegion;
 
-/** The `running` view of a region's state. */
+/**
+ * The `running` view of a region's state. Baseline instances run the stable version, so they count as that version:
+ * the ledger never records a baseline label, and a canary's baseline is not drift.
+ */
 export function runningFromState(state: RegionState, changedAt?: string): RegionRunning {
-  const traffic = Object.fromEntries(Object.entries(state.weights).filter(([, percent]) => percent > 0));
-  const deployed = [...new Set(state.instances.map((i) => i.version))].sort();
+  const traffic: Record<string, number> = {};
+  for (const [label, percent] of Object.entries(state.weights)) {
+    if (percent <= 0) continue;
+    const version = baselineVersion(label) ?? label;
+    traffic[version] = (traffic[version] ?? 0) + percent;
+  }
+  const deployed = [...new Set(state.instances.map((i) => baselineVersion(i.version) ?? i.version))].sort();
   return { known: true, stableVersion: state.stableVersion, traffic, deployed, ...(changedAt ? { changedAt } : {}) };
 }
+
+const BASELINE_SUFFIX = '+baseline';
 
 /**
  * The metrics and weights label of the baseline instances a canary deploy starts next to it: fresh instances of the
  * stable version, routed the same share as the canary, so the analysis compares versions of the same age under the
- * same load (the Kayenta "baseline + canary" pattern). Semver build metadata, so it never names a release.
+ * same load (the Kayenta "baseline + canary" pattern). Semver build metadata; fleetd refuses a release version spelled
+ * like a label, so a label never names a release.
  */
 export function baselineLabel(version: string): string {
-  return `${version}+baseline`;
+  return `${version}${BASELINE_SUFFIX}`;
+}
+
+/** The version whose baseline `label` names, or undefined when `label` is not a baseline label. */
+export function baselineVersion(label: string): string | undefined {
+  return label.endsWith(BASELINE_SUFFIX) ? label.slice(0, -BASELINE_SUFFIX.length) : undefined;
 }
 
 /** What a fleet driver can do beyond the FleetTarget operations. */

@@ -28,11 +28,14 @@ export interface FleetEventRecord {
 export type FleetControlAuth = { tokenFile: string } | { token: string };
 
 // fleetd events that change what a region runs (the rest are no-ops and restarts of the same versions).
-const CHANGES = new Set(['install', 'deploy', 'traffic', 'promote', 'revert']);
+const CHANGES = new Set(['install', 'deploy', 'baseline-start', 'traffic', 'baseline-stop', 'promote', 'revert']);
 
 export class LocalFleetTarget implements FleetTarget {
-  /** fleetd starts no baseline yet (issue 11 adds it). */
-  readonly capabilities: FleetCapabilities = { sameAgeBaseline: false };
+  /**
+   * fleetd starts a baseline beside each canary and routes it the canary's share (see fleet/fleetd.ts). From 50% on
+   * the stable version's own instances get no traffic, so the analysis must read baselineLabel(stable), not stable.
+   */
+  readonly capabilities: FleetCapabilities = { sameAgeBaseline: true };
   private token: string | undefined;
 
   constructor(

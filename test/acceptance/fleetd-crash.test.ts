@@ -13,7 +13,7 @@ import { publishDemoVersion, seedDemoArtifacts } from '../../demo/seed';
 import { freePort } from '../../fleet/instances';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
 import { dataPaths } from '../../providers/data-paths';
-import { FleetError } from '../../providers/fleet/fleet-target';
+import { baselineLabel, baselineVersion, FleetError } from '../../providers/fleet/fleet-target';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { waitUntil } from '../support/engine';
 import { killOnExit, killOnExitUnder } from '../support/process-cleanup';
@@ -110,7 +110,9 @@ async function expectConsistent(root: string, fleet: LocalFleetTarget) {
   const processes = await instanceProcesses(root);
   expect(processes.map((p) => p.pid).sort()).toEqual(recorded.map((i) => i.pid).sort());
   for (const instance of recorded) {
-    expect(await instanceHealth(instance.port)).toMatchObject({ version: instance.version, pid: instance.pid });
+    // A baseline's instances run the version it is the baseline of.
+    const version = baselineVersion(instance.version) ?? instance.version;
+    expect(await instanceHealth(instance.port)).toMatchObject({ version, pid: instance.pid });
   }
   const api = await fleet.state(X);
   const byPort = (a: { version: string; port: number }, b: { version: string; port: number }) => a.port - b.port;
@@ -234,12 +236,13 @@ describe('fleetd killed mid-operation', () => {
     expect(await fleetd.fleet.deploy(deploy)).toEqual({ previousVersion: OLD, alreadyRunning: true });
     const deployed = await fleetd.fleet.state(X);
     expect(deployed.instances.filter((i) => i.version === SLOW)).toHaveLength(2);
-    expect(deployed.weights).toEqual({ [OLD]: 100, [SLOW]: 0 });
+    expect(deployed.instances.filter((i) => i.version === baselineLabel(OLD))).toHaveLength(2);
+    expect(deployed.weights).toEqual({ [OLD]: 100, [SLOW]: 0, [baselineLabel(OLD)]: 0 });
     await expectConsistent(root, fleetd.fleet);
     expect(await versionsServed(url, 20)).toEqual({ [OLD]: 20 });
     // The fleet's own log: the interrupted attempt was undone, the retry deployed, the repeat changed nothing.
     const events = (await fleetEvents(root)).filter((e) => e.requestId === deploy.requestId).map((e) => e.event);
-    expect(events).toEqual(['deploy-abandoned', 'deploy', 'deploy-noop']);
+    expect(events).toEqual(['deploy-abandoned', 'deploy', 'baseline-start', 'deploy-noop']);
   });
 
   it('killed while a promote drains the old version: one version serves 100%, the old instances are gone, the retried promote is a no-op', async () => {
@@ -249,7 +252,7 @@ describe('fleetd killed mid-operation', () => {
     const requestId = 'release-8';
     await fleetd.fleet.deploy({ ...X, version: '1.1.0', digest: await digest('1.1.0'), requestId });
     await fleetd.fleet.setTraffic({ ...X, version: '1.1.0', percent: 50, requestId });
-    expect(await routerWeights(url)).toEqual({ [OLD]: 50, '1.1.0': 50 });
+    expect(await routerWeights(url)).toEqual({ [OLD]: 0, '1.1.0': 50, [baselineLabel(OLD)]: 50 });
 
     const interrupted = fleetd.fleet.promote({ ...X, version: '1.1.0', requestId }).catch((err: unknown) => err);
     // The router has switched; the old instances take 3s each to stop, so the promote is still draining them.
@@ -273,7 +276,7 @@ describe('fleetd killed mid-operation', () => {
     expect((await fleetd.fleet.state(X)).weights).toEqual({ '1.1.0': 100 });
     await expectConsistent(root, fleetd.fleet);
     const events = (await fleetEvents(root)).filter((e) => e.requestId === requestId).map((e) => e.event);
-    expect(events).toEqual(['deploy', 'traffic', 'promote', 'promote-noop']);
+    expect(events).toEqual(['deploy', 'baseline-start', 'traffic', 'baseline-stop', 'promote', 'promote-noop']);
 
     // Self-healing still covers the adopted instances, whose parent was the killed fleetd.
     const [adopted] = await recordedInstances(root);
@@ -284,5 +287,37 @@ describe('fleetd killed mid-operation', () => {
     }, 15_000);
     expect(await versionsServed(url, 20)).toEqual({ '1.1.0': 20 });
     await expectConsistent(root, fleetd.fleet);
+  });
+
+  it("killed while a deploy starts the canary's baseline: neither the canary nor the baseline is left, the retried deploy starts both once", async () => {
+    const { root, start, kill, digest } = await setup();
+    let fleetd = await start();
+    const { url } = await fleetd.fleet.state(X);
+    // The slow version becomes stable, so its baseline takes 6s to start.
+    await fleetd.fleet.deploy({ ...X, version: SLOW, digest: await digest(SLOW), requestId: 'release-8' });
+    await fleetd.fleet.promote({ ...X, version: SLOW, requestId: 'release-8' });
+    const stablePorts = (await fleetd.fleet.state(X)).instances.map((i) => i.port);
+
+    const deploy = { ...X, version: '1.1.0', digest: await digest('1.1.0'), requestId: 'release-9' };
+    const interrupted = fleetd.fleet.deploy(deploy).catch((err: unknown) => err);
+    await waitUntil(async () => (await recordedInstances(root)).some((i) => i.version === baselineLabel(SLOW)), 15_000);
+    await kill(fleetd);
+    expect(await interrupted).toBeInstanceOf(FleetError);
+
+    fleetd = await start();
+    const after = await fleetd.fleet.state(X);
+    expect(after.weights).toEqual({ [SLOW]: 100 });
+    expect(after.instances.map((i) => i.port).sort()).toEqual([...stablePorts].sort());
+    expect(await versionsServed(url, 40)).toEqual({ [SLOW]: 40 });
+    await expectConsistent(root, fleetd.fleet);
+
+    expect(await fleetd.fleet.deploy(deploy)).toEqual({ previousVersion: SLOW, alreadyRunning: false });
+    expect(await fleetd.fleet.deploy(deploy)).toEqual({ previousVersion: SLOW, alreadyRunning: true });
+    const deployed = await fleetd.fleet.state(X);
+    expect(deployed.instances.filter((i) => i.version === '1.1.0')).toHaveLength(2);
+    expect(deployed.instances.filter((i) => i.version === baselineLabel(SLOW))).toHaveLength(2);
+    await expectConsistent(root, fleetd.fleet);
+    const events = (await fleetEvents(root)).filter((e) => e.requestId === deploy.requestId).map((e) => e.event);
+    expect(events).toEqual(['deploy-abandoned', 'baseline-abandoned', 'deploy', 'baseline-start', 'deploy-noop']);
   });
 });

@@ -8,7 +8,7 @@ import { seedDemoArtifacts } from '../../demo/seed';
 import { FleetDaemon } from '../../fleet/fleetd';
 import { isAlive, probe, spawnInstance } from '../../fleet/instances';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
-import { FleetError } from '../../providers/fleet/fleet-target';
+import { baselineLabel, FleetError } from '../../providers/fleet/fleet-target';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { waitUntil } from '../support/engine';
 import { killOnExitUnder } from '../support/process-cleanup';
@@ -34,13 +34,25 @@ async function recordedPid(root: string, region: string, version: string): Promi
   return pid;
 }
 
+/** What the instance on `port` says about itself. */
+async function instanceHealth(port: number): Promise<{ version: string; pid: number }> {
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  return (await res.json()) as { version: string; pid: number };
+}
+
+/** When a process started, in clock ticks since boot (field 22 of /proc/<pid>/stat). */
+async function startedAt(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
 describe('fleetd', () => {
   const daemons: FleetDaemon[] = [];
   afterEach(async () => {
     for (const d of daemons.splice(0)) await d.stop();
   });
 
-  async function start(dir?: string) {
+  async function start(dir?: string, instancesPerRegion = 1) {
     const root = dir ?? (await mkdtemp(join(tmpdir(), 'fleetd-')));
     // If this test process ends before afterEach runs, the fleet's instances go with it.
     killOnExitUnder(root);
@@ -54,7 +66,7 @@ describe('fleetd', () => {
         { service: 'hello', region: 'y' },
       ],
       initialVersions: { hello: '1.0.0' },
-      instancesPerRegion: 1,
+      instancesPerRegion,
       log: () => undefined,
     });
     const started = await daemon.start();
@@ -83,7 +95,10 @@ describe('fleetd', () => {
     expect(split['1.1.0']! / 400).toBeLessThan(0.35);
     const metrics = await fleet.metrics(x);
     expect(metrics.versions['1.1.0']?.requests).toBe(split['1.1.0']);
-    expect(metrics.versions['1.0.0']?.requests).toBe(40 + split['1.0.0']!);
+    // The baseline's instances answer as 1.0.0 too; the router counts them under their own label.
+    const stableAnswers =
+      (metrics.versions['1.0.0']?.requests ?? 0) + (metrics.versions['1.0.0+baseline']?.requests ?? 0);
+    expect(stableAnswers).toBe(40 + split['1.0.0']!);
 
     const oldPorts = before.instances.map((i) => i.port);
     expect(await fleet.promote({ ...x, version: '1.1.0', requestId: 't1' })).toEqual({ previousVersion: '1.0.0' });
@@ -134,15 +149,18 @@ describe('fleetd', () => {
     const x = { service: 'hello', region: 'x' };
     const digest = (await artifacts.resolve('hello', '1.1.0'))!.digest;
     await fleet.deploy({ ...x, version: '1.1.0', digest, requestId: 'once' });
-    const first = (await fleet.state(x)).instances.filter((i) => i.version === '1.1.0').map((i) => i.port);
+    // The canary's instances and its baseline's: a retry must start neither again.
+    const first = (await fleet.state(x)).instances.map((i) => `${i.version}:${i.port}`);
+    expect(first).toHaveLength(3);
     const [again, concurrent] = await Promise.all([
       fleet.deploy({ ...x, version: '1.1.0', digest, requestId: 'once' }),
       fleet.deploy({ ...x, version: '1.1.0', digest, requestId: 'once' }),
     ]);
     expect(again.alreadyRunning && concurrent.alreadyRunning).toBe(true);
-    expect((await fleet.state(x)).instances.filter((i) => i.version === '1.1.0').map((i) => i.port)).toEqual(first);
+    expect((await fleet.state(x)).instances.map((i) => `${i.version}:${i.port}`)).toEqual(first);
     const events = (await daemon.events({ region: 'x' })).map((e) => e.event);
     expect(events.filter((e) => e === 'deploy')).toHaveLength(1);
+    expect(events.filter((e) => e === 'baseline-start')).toHaveLength(1);
     expect(events.filter((e) => e === 'deploy-noop')).toHaveLength(2);
   });
 
@@ -258,5 +276,160 @@ describe('fleetd', () => {
       return replacement?.port !== portBefore && replacement?.healthy === true;
     }, 10_000);
     expect(await versionsServed(url('x'), 5)).toEqual({ '1.0.0': 5 });
+  });
+
+  describe('a baseline of the same age beside each canary', () => {
+    const x = { service: 'hello', region: 'x' };
+    const label = baselineLabel('1.0.0');
+
+    it("starts fresh instances of the stable version with the canary, routes them the canary's share and counts them under the baseline label", async () => {
+      const { fleet, artifacts, url, daemon } = await start(undefined, 2);
+      const digest = (await artifacts.resolve('hello', '1.1.0'))!.digest;
+      const stable = await Promise.all((await fleet.state(x)).instances.map((i) => instanceHealth(i.port)));
+      expect(stable).toHaveLength(2);
+
+      await fleet.deploy({ ...x, version: '1.1.0', digest, requestId: 'b1' });
+      const deployed = await fleet.state(x);
+      const ports = (version: string) => deployed.instances.filter((i) => i.version === version).map((i) => i.port);
+      expect(ports('1.1.0')).toHaveLength(2);
+      expect(ports(label)).toHaveLength(2);
+      expect(ports('1.0.0')).toHaveLength(2);
+      expect(deployed.instances.every((i) => i.healthy)).toBe(true);
+      expect(deployed.weights).toEqual({ '1.0.0': 100, '1.1.0': 0, [label]: 0 });
+
+      // Fresh processes of 1.0.0, started by this deploy: as young as the canary, younger than the stable instances.
+      const canaryStarts = await Promise.all(
+        ports('1.1.0').map(async (port) => startedAt((await instanceHealth(port)).pid)),
+      );
+      const stableStarts = await Promise.all(stable.map((s) => startedAt(s.pid)));
+      for (const port of ports(label)) {
+        const baseline = await instanceHealth(port);
+        expect(baseline.version).toBe('1.0.0');
+        expect(stable.map((s) => s.pid)).not.toContain(baseline.pid);
+        expect(await startedAt(baseline.pid)).toBeGreaterThanOrEqual(Math.min(...canaryStarts));
+        expect(await startedAt(baseline.pid)).toBeGreaterThan(Math.max(...stableStarts));
+      }
+      // At 0% the baseline serves nothing, like the canary.
+      expect(await versionsServed(url('x'), 20)).toEqual({ '1.0.0': 20 });
+      expect((await fleet.metrics(x)).versions[label]).toBeUndefined();
+
+      await fleet.setTraffic({ ...x, version: '1.1.0', percent: 25, requestId: 'b1' });
+      expect((await fleet.state(x)).weights).toEqual({ '1.0.0': 50, '1.1.0': 25, [label]: 25 });
+      const before = (await fleet.metrics(x)).versions;
+      await versionsServed(url('x'), 400);
+      const after = (await fleet.metrics(x)).versions;
+      const share = (version: string) => ((after[version]?.requests ?? 0) - (before[version]?.requests ?? 0)) / 400;
+      expect(share('1.1.0')).toBeGreaterThan(0.15);
+      expect(share('1.1.0')).toBeLessThan(0.35);
+      expect(share(label)).toBeGreaterThan(0.15);
+      expect(share(label)).toBeLessThan(0.35);
+      expect(share('1.0.0')).toBeGreaterThan(0.38);
+      expect(share('1.0.0')).toBeLessThan(0.62);
+      expect(Math.round((share('1.1.0') + share(label) + share('1.0.0')) * 400)).toBe(400);
+
+      // The drift check sees 1.0.0 and 1.1.0, never a version called 1.0.0+baseline.
+      expect(await fleet.running(x)).toMatchObject({
+        stableVersion: '1.0.0',
+        traffic: { '1.0.0': 75, '1.1.0': 25 },
+        deployed: ['1.0.0', '1.1.0'],
+      });
+      // Above 50% the baseline keeps what the stable version has left, not the canary's share.
+      await fleet.setTraffic({ ...x, version: '1.1.0', percent: 75, requestId: 'b1' });
+      expect((await fleet.state(x)).weights).toEqual({ '1.0.0': 0, '1.1.0': 75, [label]: 25 });
+
+      const events = (await daemon.events({ region: 'x' })).filter((e) => e.requestId === 'b1');
+      expect(events.map((e) => e.event)).toEqual(['deploy', 'baseline-start', 'traffic', 'traffic']);
+      expect(events[1]).toMatchObject({ version: label, detail: '2 fresh instances of 1.0.0 beside 1.1.0' });
+
+      const asRelease = fleet.deploy({ ...x, version: label, digest, requestId: 'b2' });
+      await expect(asRelease).rejects.toThrow(/spelled like the label fleetd gives baseline instances/);
+      await expect(asRelease).rejects.toMatchObject({ retryable: false });
+    });
+
+    it('promote and revert stop the baseline with the versions they retire, and self-healing does not bring it back', async () => {
+      const { fleet, artifacts, daemon } = await start();
+      const digest = async (version: string) => (await artifacts.resolve('hello', version))!.digest;
+      const baselinePids = async (version: string) =>
+        Promise.all(
+          (await fleet.state(x)).instances
+            .filter((i) => i.version === baselineLabel(version))
+            .map(async (i) => (await instanceHealth(i.port)).pid),
+        );
+
+      await fleet.deploy({ ...x, version: '1.1.0', digest: await digest('1.1.0'), requestId: 'p' });
+      await fleet.setTraffic({ ...x, version: '1.1.0', percent: 25, requestId: 'p' });
+      const promoted = await baselinePids('1.0.0');
+      expect(promoted).toHaveLength(1);
+      await fleet.promote({ ...x, version: '1.1.0', requestId: 'p' });
+      expect((await fleet.state(x)).instances.map((i) => i.version)).toEqual(['1.1.0']);
+      expect(promoted.filter(isAlive)).toEqual([]);
+
+      // The next canary is compared with a baseline of the new stable version; a revert keeps 1.1.0's own instances.
+      await fleet.deploy({ ...x, version: '1.2.0', digest: await digest('1.2.0'), requestId: 'r' });
+      await fleet.setTraffic({ ...x, version: '1.2.0', percent: 50, requestId: 'r' });
+      expect((await fleet.state(x)).weights).toEqual({ '1.1.0': 0, '1.2.0': 50, [baselineLabel('1.1.0')]: 50 });
+      const reverted = await baselinePids('1.1.0');
+      expect(reverted).toHaveLength(1);
+      const stablePorts = (await fleet.state(x)).instances.filter((i) => i.version === '1.1.0').map((i) => i.port);
+      await fleet.revert({ ...x, version: '1.1.0', requestId: 'undo' });
+      const after = await fleet.state(x);
+      expect(after.weights).toEqual({ '1.1.0': 100 });
+      expect(after.instances.map((i) => i.port)).toEqual(stablePorts);
+      expect(reverted.filter(isAlive)).toEqual([]);
+
+      // Longer than a self-healing round (2 s): nothing restarts a retired baseline.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect((await fleet.state(x)).instances.map((i) => i.version)).toEqual(['1.1.0']);
+      const events = await daemon.events({ region: 'x' });
+      const stops = events.filter((e) => e.event === 'baseline-stop');
+      expect(stops.map((e) => [e.version, e.requestId, e.detail])).toEqual([
+        [label, 'p', 'promote to 1.1.0'],
+        [baselineLabel('1.1.0'), 'undo', 'revert to 1.1.0'],
+      ]);
+      // The revert names the canary it went back from, not its baseline.
+      expect(events.find((e) => e.event === 'revert')).toMatchObject({ version: '1.1.0', from: '1.2.0' });
+      expect(events.map((e) => e.event)).not.toContain('instances-restarted');
+    });
+
+    it('a restarted fleetd adopts the baseline, replaces a baseline instance that died meanwhile, and does not resurrect it after a promote', async () => {
+      const first = await start(undefined, 2);
+      const digest = (await first.artifacts.resolve('hello', '1.1.0'))!.digest;
+      await first.fleet.deploy({ ...x, version: '1.1.0', digest, requestId: 'c' });
+      await first.fleet.setTraffic({ ...x, version: '1.1.0', percent: 25, requestId: 'c' });
+      const before = await first.fleet.state(x);
+      await first.daemon.stop({ keepInstances: true });
+      daemons.splice(daemons.indexOf(first.daemon), 1);
+      // One of the two baseline instances dies while fleetd is down.
+      const dead = await recordedPid(first.root, 'x', label);
+      process.kill(dead, 'SIGKILL');
+      await waitUntil(() => Promise.resolve(!isAlive(dead)), 5000);
+
+      const second = await start(first.root, 2);
+      const after = await second.fleet.state(x);
+      const ports = (state: typeof before, version: string) =>
+        state.instances.filter((i) => i.version === version).map((i) => i.port);
+      expect(after.weights).toEqual(before.weights);
+      expect(ports(after, '1.0.0')).toEqual(ports(before, '1.0.0'));
+      expect(ports(after, '1.1.0')).toEqual(ports(before, '1.1.0'));
+      const [kept, replaced] = [ports(before, label)[1], ports(after, label).at(-1)];
+      expect(ports(after, label)).toHaveLength(2);
+      expect(ports(after, label)).toContain(kept);
+      expect(ports(before, label)).not.toContain(replaced);
+      expect(after.instances.every((i) => i.healthy)).toBe(true);
+      await versionsServed(second.url('x'), 100);
+      expect((await second.fleet.metrics(x)).versions[label]?.requests).toBeGreaterThan(0);
+      expect(
+        (await second.daemon.events({ region: 'x' })).filter((e) => e.event === 'instances-restarted'),
+      ).toMatchObject([{ version: label, detail: '1 replaced' }]);
+
+      await second.fleet.promote({ ...x, version: '1.1.0', requestId: 'c' });
+      await second.daemon.stop({ keepInstances: true });
+      daemons.splice(daemons.indexOf(second.daemon), 1);
+      const third = await start(first.root, 2);
+      expect((await third.fleet.state(x)).instances.map((i) => i.version)).toEqual(['1.1.0', '1.1.0']);
+      expect(
+        (await third.daemon.events({ region: 'x' })).filter((e) => e.event === 'instances-restarted'),
+      ).toHaveLength(1);
+    });
   });
 });

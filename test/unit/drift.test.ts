@@ -1,6 +1,7 @@
 // Drift: a region running something the version ledger does not record, and what acknowledging it accepts.
 import { describe, expect, it } from 'vitest';
 import { describeRunning, driftRefusal, type ObservedRegion, regionDrift } from '../../domain/drift';
+import { baselineLabel, runningFromState } from '../../providers/fleet/fleet-target';
 
 const ledger = { version: '1.0.0', releaseId: 'r-1', recordedAt: '2026-01-01T00:00:00Z' };
 const runs = (stable: string, traffic: Record<string, number>, deployed = Object.keys(traffic)): ObservedRegion => ({
@@ -73,5 +74,34 @@ describe('describeRunning and the refusal', () => {
     expect(message).toContain('regions: local-b of hello');
     expect(message).toContain('the version ledger says 1.0.0, the region runs 1.3.0 on 100% of traffic (stable 1.0.0)');
     expect(message).toContain('relctl service ack-drift hello local-b --reason');
+  });
+});
+
+describe("a canary's baseline in the fleet's running view", () => {
+  const state = (weights: Record<string, number>, versions: string[]) => ({
+    service: 'hello',
+    region: 'a',
+    stableVersion: '1.0.0',
+    weights,
+    instances: versions.map((version, port) => ({ version, port, healthy: true })),
+    url: '',
+  });
+
+  it('counts baseline instances and their traffic as the stable version they run, never as a version of their own', () => {
+    const observed = runningFromState(
+      state({ '1.0.0': 50, '1.1.0': 25, [baselineLabel('1.0.0')]: 25 }, ['1.0.0', '1.1.0', baselineLabel('1.0.0')]),
+    );
+    expect(observed).toMatchObject({ traffic: { '1.0.0': 75, '1.1.0': 25 }, deployed: ['1.0.0', '1.1.0'] });
+    expect(regionDrift(ledger, observed)).toMatchObject({
+      status: 'drifted',
+      runs: '1.0.0 on 75% of traffic, 1.1.0 on 25% of traffic (stable 1.0.0)',
+    });
+  });
+
+  it('is in sync when only the stable version and a baseline at 0% are left', () => {
+    const observed = runningFromState(
+      state({ '1.0.0': 100, [baselineLabel('1.0.0')]: 0 }, ['1.0.0', baselineLabel('1.0.0')]),
+    );
+    expect(regionDrift(ledger, observed)).toEqual({ status: 'in-sync', version: '1.0.0' });
   });
 });
