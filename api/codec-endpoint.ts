@@ -24,7 +24,7 @@ import { clientKey, type FailedAuthLimiter } from './rate-limit';
 /** Origins of the Temporal dev server's Web UI (`temporal server start-dev`), the default allowed origins. */
 export const DEV_UI_ORIGINS = ['http://localhost:8233', 'http://127.0.0.1:8233'];
 
-/** Roles that may see decoded payloads (today every role reads releases). */
+/** Roles that may see decoded payloads: every role that reads releases (not the alerter, which reads nothing). */
 const READ_ROLES: readonly Role[] = ['viewer', 'operator', 'sre', 'approver', 'pipeline', 'admin'];
 
 export interface CodecEndpointOptions {

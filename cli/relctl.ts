@@ -15,10 +15,14 @@ type RollbackView = Outputs['rollback']['get'];
 const USAGE = `usage: relctl <command> [options]
 
 releases
-  release plan   <service>@<version> [--change-class C] [--bake S]     show the plan without starting
+  release plan   <service>@<version> [--change-class C] [--bake S] [--watch S] [--judge J]
+                                                                      show the plan without starting
   release start  <service>@<version> [--release-id ID] [--change-class standard|normal|emergency]
-                 [--bake SECONDS] [--reason TEXT] [--queue] [--wait]
+                 [--bake SECONDS] [--watch SECONDS] [--judge sequential|fixed-window]
+                 [--reason TEXT] [--queue] [--wait]
                  [--author P ...]  who wrote the change (commit authors, merger): none of them may approve it
+                 --watch: seconds to watch the promoted release after the last wave (0: none); an alert from
+                 monitoring in that window rolls it back. --judge: the canary judge (default: the catalog's)
   release list   [--service S] [--stage STAGE] [--outcome running|succeeded|rolled-back|failed|aborted]
                  [--requested-by P] [--since ISO-TIME] [--limit N]
   release status <service> <release-id>
@@ -65,6 +69,17 @@ function printPlan(plan: Outputs['release']['plan']['plan']) {
   );
   console.log(`  plan: ${waves.join(' | ')}`);
   console.log(`  canary: ${plan.canary.steps.map((s) => `${s.percent}% for ${s.bakeSeconds}s`).join(' > ')} > 100%`);
+  const judge = plan.canary.sequential
+    ? `sequential (looks every ${plan.canary.sequential.lookSeconds}s after ${plan.canary.sequential.warmupSeconds}s warm-up; a bake may stretch to ${plan.canary.sequential.maxBakeFactor}x)`
+    : 'fixed-window (judges once at the end of each bake)';
+  console.log(`  judge: ${judge}`);
+  // Plans made before the watch window have no `watch`.
+  const watch = plan.watch?.seconds;
+  if (watch !== undefined) {
+    console.log(
+      `  watch: ${watch > 0 ? `${watch}s after the last wave (alerts from monitoring roll back)` : 'none after the last wave'}`,
+    );
+  }
   for (const gate of plan.gates)
     console.log(`  gate ${gate.id} before wave ${gate.beforeWave + 1}: ${gate.description}`);
 }
@@ -136,6 +151,15 @@ function wholeSeconds(flag: string, value: string | undefined): number | undefin
   return n;
 }
 
+const JUDGES = ['sequential', 'fixed-window'] as const;
+
+function canaryJudge(value: string | undefined): (typeof JUDGES)[number] | undefined {
+  if (value === undefined) return undefined;
+  const judge = JUDGES.find((j) => j === value);
+  if (!judge) throw new UsageError(`--judge must be ${JUDGES.join(' or ')}, not "${value}"`);
+  return judge;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -150,6 +174,8 @@ async function main(argv: string[]): Promise<number> {
       'release-id': { type: 'string' },
       'change-class': { type: 'string' },
       bake: { type: 'string' },
+      watch: { type: 'string' },
+      judge: { type: 'string' },
       reason: { type: 'string' },
       comment: { type: 'string' },
       region: { type: 'string', multiple: true },
@@ -191,11 +217,15 @@ async function main(argv: string[]): Promise<number> {
     const ref = rest[0] ? parseArtifactRef(rest[0]) : undefined;
     if (!ref) throw new UsageError(`release ${verb} needs <service>@<version>, e.g. hello@1.1.0`);
     const bakeSeconds = wholeSeconds('--bake', values.bake);
+    const watchSeconds = wholeSeconds('--watch', values.watch);
+    const judge = canaryJudge(values.judge);
     const request = {
       ...ref,
       ...(values['release-id'] ? { releaseId: values['release-id'] } : {}),
       ...(values['change-class'] ? { changeClass: values['change-class'] as 'standard' } : {}),
       ...(bakeSeconds !== undefined ? { bakeSeconds } : {}),
+      ...(watchSeconds !== undefined ? { watchSeconds } : {}),
+      ...(judge ? { judge } : {}),
       ...(values.reason ? { reason: values.reason } : {}),
       ...(values.queue ? { queue: true } : {}),
     };

@@ -1,5 +1,7 @@
-// Seeds the artifact store with the demo service's versions (hello@1.0.0, a healthy 1.1.0, and 1.2.0, which fails
-// about 30% of requests). Idempotent: versions already in the store are left alone.
+// Seeds the artifact store with the demo service's versions (hello@1.0.0, a healthy 1.1.0, 1.2.0, which fails about
+// 30% of requests, a healthy 1.3.0, and 1.4.0, healthy through its canary and failing half its requests 45 s after
+// it starts: the bug that only a watch window and an alert from monitoring catch). Idempotent: versions already in
+// the store are left alone.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactRecord } from '../domain/artifact';
@@ -21,6 +23,12 @@ export interface DemoBehaviour {
   startupDelayMs?: number;
   /** How long the version keeps running after SIGTERM (its health check fails meanwhile). */
   shutdownDelayMs?: number;
+  /**
+   * Seconds after the process starts from which the version fails `degradedFailureRate` of its requests instead (a
+   * leak, a cache filling up): it passes a short canary and breaks later.
+   */
+  degradeAfterSeconds?: number;
+  degradedFailureRate?: number;
   /** Schema migrations the version carries: file name under migrations/ -> SQL. */
   migrations?: Record<string, string>;
 }

@@ -49,6 +49,14 @@ export function rollbackWorkflowId(service: string, rollbackId: string): string 
   return `rollback/${service}/${rollbackId}`;
 }
 
+/**
+ * Workflow id of the record of one alert: Alertmanager repeats a firing alert (every repeat_interval, and after a
+ * failed delivery) with the same fingerprint and startsAt, so a repeat maps to the same id and is recorded once.
+ */
+export function alertRecordWorkflowId(service: string, fingerprint: string, startsAt: string): string {
+  return `alert/${service}/${fingerprint}/${startsAt}`;
+}
+
 /** Task queue that the region's agent polls for region-local work. */
 export function regionTaskQueue(region: string): string {
   return `deploy.${region}`;

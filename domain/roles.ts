@@ -2,13 +2,15 @@
 // roles of whoever decides on a gate.
 import { z } from 'zod';
 
-export const Role = z.enum(['pipeline', 'approver', 'operator', 'sre', 'admin', 'viewer']);
+// alerter: monitoring's token (the Alertmanager webhook). It only posts alerts and reads nothing, because the token
+// sits in a monitoring config file that more people can read than should see releases.
+export const Role = z.enum(['pipeline', 'approver', 'operator', 'sre', 'admin', 'viewer', 'alerter']);
 export type Role = z.infer<typeof Role>;
 
 /** A principal's id: a plain name, as it appears in the tokens file and in audit records. */
 export const PrincipalId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._-]{0,127}$/, 'must be a plain principal name');
 
-/** Roles that may read releases, services and the calendar (everyone the engine knows). */
+/** Roles that may read releases, services and the calendar (every person; not the alerter, a machine). */
 export const READ_ROLES = ['pipeline', 'approver', 'operator', 'sre', 'viewer'] as const satisfies readonly Role[];
 
 /** Who is acting, as established by the API from a bearer token (never taken from a request body). */

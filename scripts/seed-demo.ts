@@ -24,6 +24,7 @@ export const DEV_PRINCIPALS: { principal: string; roles: Role[]; purpose: string
   { principal: 'sam', roles: ['sre', 'operator'], purpose: 'pauses, aborts, rolls back' },
   { principal: 'admin', roles: ['admin'], purpose: 'everything' },
   { principal: 'temporal-ui', roles: ['viewer'], purpose: 'the dev Temporal UI decodes payloads with it' },
+  { principal: 'alertmanager', roles: ['alerter'], purpose: 'posts alerts to /api/v1/alerts/alertmanager' },
 ];
 
 const DevCredentials = z.record(z.string(), z.string());

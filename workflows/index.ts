@@ -1,4 +1,5 @@
 // Entry point of the workflow bundle: every workflow type the engine's workers run.
+export { alertRecordWorkflow } from './alert-record';
 export { auditReadWorkflow } from './audit-read';
 export { emergencyRollbackWorkflow } from './emergency-rollback';
 export { regionRolloutWorkflow } from './region-rollout';

@@ -77,6 +77,22 @@ export interface AlertInput {
   authorization?: Authorization;
 }
 export const alertUpdate = defineUpdate<{ action: 'rolling-back'; releaseId: string }, [AlertInput]>('alert');
+/**
+ * Input of alertRecordWorkflow: an alert that rolled nothing back (no release in flight, or the release outside its
+ * watch window), put on the audit trail with what a person could do about it. Signed by the API ('alert').
+ */
+export interface AlertRecordInput extends Omit<AlertInput, 'authorization' | 'fingerprint' | 'startsAt'> {
+  service: string;
+  fingerprint: string;
+  startsAt: string;
+  /** The release the alert was sent to, when one was in flight. */
+  releaseId?: string;
+  /** Why the alert rolled nothing back, in words. */
+  why: string;
+  /** What a person can do, e.g. the relctl command of an emergency rollback. */
+  suggestion: string;
+  authorization?: Authorization;
+}
 /** Releases started before signed messages are paused, resumed and aborted by these signals; later ones ignore them. */
 export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('pause');
 export const resumeSignal = defineSignal<[{ by: string }]>('resume');

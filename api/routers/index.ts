@@ -1,5 +1,6 @@
 // The API's root router. Its type, AppRouter, is what the CLI and web page import.
 import { router } from '../trpc';
+import { alertsRouter } from './alerts';
 import { auditRouter } from './audit';
 import { calendarRouter } from './calendar';
 import { metricsRouter } from './metrics';
@@ -14,6 +15,7 @@ export const appRouter = router({
   calendar: calendarRouter,
   audit: auditRouter,
   metrics: metricsRouter,
+  alerts: alertsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -37,6 +37,17 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
     'audit.verify': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
     'audit.checkpoint': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
     'metrics.dora': { roles: READ, input: { service: 'no-such-service' } },
+    'alerts.alertmanager': {
+      roles: ['alerter', 'sre'],
+      input: {
+        version: '4',
+        status: 'resolved',
+        receiver: 'release-engine',
+        alerts: [
+          { status: 'resolved', labels: { service, alertname: 'RoleTable' }, startsAt: new Date().toISOString() },
+        ],
+      },
+    },
   };
 }
 

@@ -70,6 +70,8 @@ export const PRINCIPALS: Record<string, Role[]> = {
   olga: ['operator'],
   sid: ['sre'],
   viewer: ['viewer'],
+  // Monitoring's token: may post alerts and nothing else.
+  alertmanager: ['alerter'],
   admin: ['admin'],
 };
 

@@ -60,7 +60,7 @@ describe('artifact packing', () => {
   it('seeds the demo versions once', async () => {
     const store = new LocalArtifactStore(await mkdtemp(join(tmpdir(), 'artifacts-')));
     const first = await seedDemoArtifacts(store);
-    expect(first.map((r) => r.version)).toEqual(['1.0.0', '1.1.0', '1.2.0', '1.3.0']);
+    expect(first.map((r) => r.version)).toEqual(['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0']);
     expect(await seedDemoArtifacts(store)).toEqual(first);
   });
 });

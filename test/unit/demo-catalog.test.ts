@@ -21,7 +21,7 @@ describe('the shipped demo', () => {
     try {
       const store = new LocalArtifactStore(dir);
       const records = await seedDemoArtifacts(store);
-      expect(records.map((r) => r.version).sort()).toEqual(['1.0.0', '1.1.0', '1.2.0', '1.3.0']);
+      expect(records.map((r) => r.version).sort()).toEqual(['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0']);
       const carried: Record<string, string[]> = {};
       for (const record of records) {
         const migrations = await migrationsFromArtifact(await store.read(record.digest));
@@ -37,6 +37,7 @@ describe('the shipped demo', () => {
         '1.1.0': ['0001_greetings (expand)'],
         '1.2.0': ['0001_greetings (expand)', '0002_greeting_locale (expand)'],
         '1.3.0': ['0001_greetings (expand)', '0002_greeting_locale (expand)'],
+        '1.4.0': ['0001_greetings (expand)', '0002_greeting_locale (expand)'],
       });
     } finally {
       await rm(dir, { recursive: true, force: true });

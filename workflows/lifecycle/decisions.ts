@@ -1,5 +1,5 @@
-// What people do to a running release (decide on gates, pause, resume, abort, signed by the API's key), and the
-// calendar's nudge to releases waiting for a freeze to end.
+// What people do to a running release (decide on gates, pause, resume, abort, signed by the API's key), what
+// monitoring does to it (an alert), and the calendar's nudge to releases waiting for a freeze to end.
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
@@ -10,11 +10,13 @@ import { isFinalStage, type ReleaseStage as ReleaseStageName } from '../../domai
 import type { DecisionSigner } from '../../providers/keys/decision-keys';
 import {
   abortUpdate,
+  alertUpdate,
   approveUpdate,
   pauseUpdate,
   recheckFreezeSignal,
   rejectUpdate,
   resumeUpdate,
+  type AlertInput,
   type DecisionInput,
 } from '../messages';
 import { ReleaseStage } from '../search-attributes';
@@ -106,6 +108,46 @@ export async function controlRelease(
       const refusal = refusalOf(err);
       throw new EngineError('DECISION_FORBIDDEN', refusal.message);
     }
+    throw err;
+  }
+}
+
+/** What became of an alert sent to a release: it rolls back, or it did not take the alert (and why, in words). */
+export type AlertDelivery = { rollingBack: true } | { rollingBack: false; why: string };
+
+/**
+ * Sends a firing alert to a release, signed by the API. Inside its watch window the release rolls back; outside it
+ * (or once it has finished) the release refuses the alert and the caller gets the reason, to record the alert.
+ */
+export async function alertRelease(
+  client: Client,
+  service: string,
+  releaseId: string,
+  alert: Omit<AlertInput, 'authorization'>,
+  signer: DecisionSigner,
+): Promise<AlertDelivery> {
+  let handle: WorkflowHandle;
+  try {
+    handle = await runningRelease(client, service, releaseId);
+  } catch (err) {
+    // Finished between the coordinator's answer and now: nothing left to roll back by alert.
+    if (err instanceof EngineError && (err.code === 'RELEASE_FINISHED' || err.code === 'RELEASE_NOT_FOUND')) {
+      return { rollingBack: false, why: err.message };
+    }
+    throw err;
+  }
+  try {
+    await needingWorker(
+      client,
+      WRITE_DEADLINE_MS,
+      `${NOT_POLLING}: the alert ${alert.alertname} for release ${releaseId} of ${service} was not delivered; Alertmanager sends it again`,
+      () => handle.executeUpdate(alertUpdate, { args: [signer.sign(handle.workflowId, 'alert', alert)] }),
+    );
+    return { rollingBack: true };
+  } catch (err) {
+    // NotWatching is the expected refusal. Any other (a release that predates alerts, a signature the worker does
+    // not trust) also means nothing rolls back, and the alert must still reach a person rather than vanish.
+    if (err instanceof WorkflowUpdateFailedError) return { rollingBack: false, why: refusalOf(err).message };
     throw err;
   }
 }

@@ -1,6 +1,8 @@
 // Client-side helpers for the engine's workflows: start a release through its service coordinator, decide on gates,
-// pause/resume/abort, roll back, and read state, with Temporal's errors turned into EngineErrors in plain words.
+// pause/resume/abort, roll back, deliver and record alerts, and read state, with Temporal's errors turned into
+// EngineErrors in plain words.
 // Used by the API and tests; never bundled into workflow code (workflows/index.ts does not import it).
+export * from './alerts';
 export * from './decisions';
 export * from './reads';
 export * from './starts';

@@ -8,7 +8,14 @@ const behaviour = JSON.parse(readFileSync(new URL('./behaviour.json', import.met
 const region = process.env.REGION ?? 'unknown';
 const port = Number(process.env.PORT ?? 0);
 // A version can fail in some regions only (a region-specific dependency), e.g. { "failureRateIn": { "eu-1": 0.5 } }.
-const failureRate = behaviour.failureRateIn?.[region] ?? behaviour.failureRate;
+const baseFailureRate = behaviour.failureRateIn?.[region] ?? behaviour.failureRate;
+// A version can degrade: healthy for degradeAfterSeconds after the process starts (long enough to pass a short
+// canary), then failing degradedFailureRate of its requests, the kind of bug only watching after promotion catches.
+const startedAt = Date.now();
+const failureRate = () =>
+  behaviour.degradeAfterSeconds !== undefined && Date.now() - startedAt >= behaviour.degradeAfterSeconds * 1000
+    ? (behaviour.degradedFailureRate ?? baseFailureRate)
+    : baseFailureRate;
 // Set once asked to stop: the health check then fails, while requests already routed here are still served.
 let stopping = false;
 
@@ -25,7 +32,7 @@ const server = createServer((req, res) => {
   }
   const delay = behaviour.latencyMs * (0.5 + Math.random());
   setTimeout(() => {
-    if (Math.random() < failureRate) {
+    if (Math.random() < failureRate()) {
       res.writeHead(500, { 'content-type': 'text/plain', 'x-version': artifact.version });
       res.end(`${artifact.service}@${artifact.version}: internal error\n`);
       return;
