@@ -243,13 +243,28 @@ describe('POST /api/v1/alerts/alertmanager', () => {
     await engine.trpc('sid').release.abort.mutate({ service: engine.service, releaseId, reason: 'test done' });
   }, 90_000);
 
-  // Needs the release workflow's side of issue 11 (the `alert` update and the 'watching' stage). It must check: a
-  // release started with `watchSeconds` (say 60) that reaches stage 'watching'; a firing alert for its service answers
-  // 200 with outcome 'rolling-back' and that releaseId; the release ends rolled back (outcome.result 'rolled-back')
-  // and its audit trail says an alert by `alertmanager` (alertname, fingerprint) rolled it back; and a firing alert
-  // sent before the window (stage 'canary', or after the outcome) answers 'recorded' with the refusal's words
-  // ("not in its watch window") and an `alert.received` record carrying the releaseId, while the release goes on.
-  it.todo('rolls back a release inside its watch window, and records an alert outside it');
+  it('rolls back a release inside its watch window; its audit trail names the alert and who sent it', async () => {
+    const releaseId = 'alert-watch-1';
+    await engine
+      .trpc('ci')
+      .release.start.mutate({ service: engine.service, version: '1.3.0', releaseId, watchSeconds: 120, queue: true });
+    await engine.waitForStatus(releaseId, (s) => s.stage === 'watching', 60_000);
+    const answer = await post(
+      notification([alert({ service: engine.service, fingerprint: 'w1', startsAt: new Date().toISOString() })]),
+      engine.tokens.alertmanager,
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.body.alerts?.[0]).toMatchObject({ outcome: 'rolling-back', releaseId });
+
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('rolled-back');
+    expect(done.outcome?.reason).toMatch(/alert HighErrorRate in eu-1 fired while .* was watched/);
+    const status = await engine.trpc('viewer').release.get.query({ service: engine.service, releaseId });
+    expect(status.regions.map((r) => r.status)).toEqual(['reverted']);
+    const record = (await alertRecords()).find((r) => r.details?.fingerprint === 'w1');
+    expect(record).toMatchObject({ actor: 'alertmanager', releaseId, action: 'alert.received' });
+    expect(record?.details).toMatchObject({ alertname: 'HighErrorRate', action: 'rolling-back' });
+  }, 120_000);
 });
 
 describe('POST /api/v1/alerts/alertmanager with no worker', () => {
