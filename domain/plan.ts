@@ -147,7 +147,12 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
     watch: { ...service.watch, seconds: request.watchSeconds ?? service.watch.seconds },
     gates,
     decisionTimeoutSeconds: service.approvals.timeoutSeconds,
-    stallAlertSeconds: Math.max(...steps.map((s) => s.bakeSeconds), 0) + service.stallAlertSeconds,
+    // The sequential judge may extend a bake (maxBakeFactor) after its warm-up: silence that long is not a stall.
+    stallAlertSeconds:
+      Math.max(...steps.map((s) => s.bakeSeconds), 0) *
+        ((request.judge ?? service.canary.judge) === 'sequential' ? service.canary.maxBakeFactor : 1) +
+      ((request.judge ?? service.canary.judge) === 'sequential' ? service.canary.warmupSeconds : 0) +
+      service.stallAlertSeconds,
     freeze: { onFreeze: service.onFreeze, override: request.changeClass === 'emergency' },
     signatureRequired: service.signing.required,
     databaseEnvironments: service.environments.filter((env) => env.database).map((env) => env.name),

@@ -39,8 +39,10 @@ describe('planRelease', () => {
       { percent: 25, bakeSeconds: 30 },
     ]);
     expect(planRelease({ ...base, bakeSeconds: 0 }, stepped).canary.steps.map((s) => s.bakeSeconds)).toEqual([0, 0]);
-    // A region is flagged as stalled after its longest bake plus the service's margin (600s by default).
-    expect(planRelease(base, stepped).stallAlertSeconds).toBe(1200);
+    // A region is flagged as stalled after its longest bake plus the service's margin (600s by default); the
+    // sequential judge (the default) may extend a bake to maxBakeFactor (3) times its length after a 3 s warm-up.
+    expect(planRelease(base, stepped).stallAlertSeconds).toBe(600 * 3 + 3 + 600);
+    expect(planRelease({ ...base, judge: 'fixed-window' }, stepped).stallAlertSeconds).toBe(1200);
   });
 
   it('refuses a catalog entry of another service', () => {

@@ -12,6 +12,9 @@ import type { ReleaseRun } from './run-state';
 /** Releases started after this watch their promoted regions; earlier ones bake between waves on a plain timer. */
 export const WATCH_PATCH = 'watch-promoted';
 
+/** How long after the window the release waits for regions that have not answered before it goes on. */
+const WATCH_GRACE_SECONDS = 120;
+
 type WatchResult = Awaited<ReturnType<RegionActivities['watchRegion']>>;
 
 function watcher(taskQueue: string, seconds: number) {
@@ -85,10 +88,13 @@ export async function watchPromoted(
       failure ??= err instanceof Error ? err : new Error(String(err));
     });
   }
-  await condition(
+  // A region whose agent does not answer cannot be watched; the release does not wait for it forever (the stall
+  // watch of the rollout flags such a region anyway): after the window and a grace period it says so and goes on.
+  const inTime = await condition(
     () => breach !== undefined || run.alert !== undefined || failure !== undefined || finished === runs.length,
+    (seconds + WATCH_GRACE_SECONDS) * 1000,
   );
-  if (breach !== undefined || run.alert !== undefined || failure !== undefined) scope.cancel();
+  if (!inTime || breach !== undefined || run.alert !== undefined || failure !== undefined) scope.cancel();
   await CancellationScope.nonCancellable(() => settled);
   run.watching = undefined;
   const alert = run.alert;
@@ -105,7 +111,14 @@ export async function watchPromoted(
       `${plan.service}@${plan.version} breached while watched: ${breach.reasons.join('; ')}`,
     );
   }
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined && inTime) throw failure;
+  if (!inTime) {
+    run.note(
+      `could not watch every region for ${seconds}s (${phase}): ${regions.length - finished} did not answer within ` +
+        `${WATCH_GRACE_SECONDS}s after the window; is the region agent running? The release goes on`,
+    );
+    run.audit('release.watch-incomplete', { details: { phase, seconds, unanswered: regions.length - finished } });
+  }
   run.audit('release.watched', { details: { phase, seconds, regions: regions.map((r) => r.region) } });
   run.enterStage('deploying');
 }
