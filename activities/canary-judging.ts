@@ -22,6 +22,7 @@ import { judgeLook, startJudge, type JudgeState, type SequentialVerdict } from '
 import { baselineLabel, type FleetCapabilities, type RegionRef } from '../providers/fleet/fleet-target';
 import type { MetricsSnapshot, MetricsSource } from '../providers/metrics/metrics-source';
 import { translateErrors } from './errors';
+import { progressHeartbeat } from './heartbeat';
 
 export interface JudgeBakeInput extends RegionRef {
   canaryVersion: string;
@@ -83,19 +84,15 @@ export function createCanaryJudging(deps: { metrics: MetricsSource; capabilities
         if (ms > 0) await sleep(ms, undefined, { signal });
       };
 
-      let progress = ctx.info.heartbeatDetails as BakeProgress | undefined;
-      // Heartbeats go on between looks (a long look interval must not look like a dead worker), always with the
-      // progress so far: a heartbeat without details would erase what a retry needs.
-      const beat = () => ctx.heartbeat(progress);
-      const timeout = ctx.info.heartbeatTimeoutMs;
-      const beating = setInterval(beat, timeout ? Math.max(200, Math.floor(timeout / 3)) : 5000);
+      // Heartbeats go on between looks too: a long look interval must not look like a dead worker.
+      const heartbeat = progressHeartbeat<BakeProgress>();
+      let progress = heartbeat.resumed;
       try {
-        beat();
         if (!progress) {
           await waitUntil(observeFrom);
           const last = await translateErrors(() => metrics.snapshot(ref, { signal }));
           progress = { judge: startJudge(), last, canary: EMPTY, baseline: EMPTY };
-          beat();
+          heartbeat.beat(progress);
         }
         for (;;) {
           const before: BakeProgress = progress;
@@ -127,7 +124,7 @@ export function createCanaryJudging(deps: { metrics: MetricsSource; capabilities
             canary: combineCounts(before.canary, canaryWindow),
             baseline: combineCounts(before.baseline, baselineWindow),
           };
-          beat();
+          heartbeat.beat(progress);
           const { decision } = judged.verdict;
           const bakeOver = Date.now() >= passFrom;
           if (decision === 'fail' || (decision === 'pass' && bakeOver) || final) {
@@ -136,7 +133,7 @@ export function createCanaryJudging(deps: { metrics: MetricsSource; capabilities
           }
         }
       } finally {
-        clearInterval(beating);
+        heartbeat.stop();
       }
     },
   };

@@ -18,6 +18,7 @@ import type { WatchSpec } from '../domain/catalog';
 import type { RegionRef } from '../providers/fleet/fleet-target';
 import type { MetricsSnapshot, MetricsSource } from '../providers/metrics/metrics-source';
 import { translateErrors } from './errors';
+import { progressHeartbeat } from './heartbeat';
 
 export interface WatchRegionInput extends RegionRef {
   version: string;
@@ -72,15 +73,13 @@ export function createPromotedWatch(deps: { metrics: MetricsSource }) {
       const signal = ctx.cancellationSignal;
       const ref = { service: input.service, region: input.region };
       const ceiling = watchCeiling(input.watch, input.before);
-      let progress = ctx.info.heartbeatDetails as WatchProgress | undefined;
-      const beat = () => ctx.heartbeat(progress);
-      const timeout = ctx.info.heartbeatTimeoutMs;
-      const beating = setInterval(beat, timeout ? Math.max(200, Math.floor(timeout / 3)) : 5000);
+      const heartbeat = progressHeartbeat<WatchProgress>();
+      let progress = heartbeat.resumed;
       try {
         if (!progress) {
           const start = await translateErrors(() => metrics.snapshot(ref, { signal }));
           progress = { start, last: start, looks: 0, slowLooks: 0 };
-          beat();
+          heartbeat.beat(progress);
         }
         const began = Date.parse(progress.start.takenAt);
         const end = began + input.seconds * 1000;
@@ -98,7 +97,7 @@ export function createPromotedWatch(deps: { metrics: MetricsSource }) {
             recent.requests >= MIN_P95_REQUESTS ? quantileFromBuckets(recent.latencyBuckets, 0.95) : undefined;
           const slow = input.watch.maxP95Ms !== undefined && p95 !== undefined && p95 > input.watch.maxP95Ms;
           progress = { ...before, last: now, looks: before.looks + 1, slowLooks: slow ? before.slowLooks + 1 : 0 };
-          beat();
+          heartbeat.beat(progress);
 
           const { lower } = errorRateConfidenceSequence(counts, input.watch.alpha);
           const watchedSeconds = Math.round((Date.now() - began) / 100) / 10;
@@ -124,7 +123,7 @@ export function createPromotedWatch(deps: { metrics: MetricsSource }) {
           }
         }
       } finally {
-        clearInterval(beating);
+        heartbeat.stop();
       }
     },
   };
