@@ -51,7 +51,7 @@ describe('POST /api/v1/alerts/alertmanager', () => {
   let engine: TestEngine;
 
   beforeAll(async () => {
-    engine = await startTestEngine({ waves: [['a']] });
+    engine = await startTestEngine({ waves: [['a']], record: 'alerts-webhook' });
   }, 120_000);
   afterAll(async () => {
     await engine?.close();

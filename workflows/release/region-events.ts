@@ -50,6 +50,17 @@ export function regionEventEffects(event: RegionEvent, progress: RegionProgress,
               canaryErrors: verdict.canary.errors,
               baselineRequests: verdict.baseline.requests,
               baselineErrors: verdict.baseline.errors,
+              // The sequential judge's verdicts also say when and against what they decided (older ones: absent).
+              ...(verdict.judge
+                ? {
+                    judge: verdict.judge,
+                    ...(verdict.baselineKind ? { baselineKind: verdict.baselineKind } : {}),
+                    ...(verdict.looks !== undefined ? { looks: verdict.looks } : {}),
+                    ...(verdict.decidedAfterSeconds !== undefined
+                      ? { decidedAfterSeconds: verdict.decidedAfterSeconds }
+                      : {}),
+                  }
+                : {}),
             },
           },
         },
