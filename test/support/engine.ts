@@ -460,7 +460,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     const keysFile = join(dir, '..', DECISION_PUBLIC_KEYS);
     const known = await loadPublicKeys(keysFile).catch(() => ({}));
     await writeFile(keysFile, `${JSON.stringify({ keys: { ...known, ...signer.trustedKeys } }, null, 2)}\n`);
-    const prefixes = ['release', 'region-rollout', 'rollback'].map(
+    const prefixes = ['release', 'region-rollout', 'rollback', 'alert'].map(
       (kind) => `WorkflowId STARTS_WITH "${kind}/${service}/"`,
     );
     const auditReads = `(WorkflowType = "auditReadWorkflow" AND TaskQueue = "${releaseTaskQueue}")`;
