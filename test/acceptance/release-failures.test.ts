@@ -22,7 +22,7 @@ describe('release failures and compensation', () => {
     const done = await engine.waitForOutcome('bad-canary');
     expect(done.outcome?.result).toBe('rolled-back');
     expect(done.outcome?.reason).toMatch(
-      new RegExp(`canary of 1\\.2\\.0 failed in ${a} at 50%: error rate \\d+\\.\\d% .* above the 5\\.0% ceiling`),
+      new RegExp(`canary of 1\\.2\\.0 failed in ${a} at 50%: error rate [\\d.]+% \\(\\d+/\\d+\\) .* mSPRT .* → fail`),
     );
     const regionA = done.regions.find((r) => r.region === a);
     expect(regionA?.verdicts.map((v) => v.verdict)).toEqual(['fail']);
@@ -33,12 +33,10 @@ describe('release failures and compensation', () => {
     expect(await hitRouter(engine.routers[0]!.url)).toContain(`${service}@1.0.0`);
     const events = await engine.fleetEvents('bad-canary');
     expect(events.filter((e) => e.region === b || e.region === c)).toEqual([]);
-    expect(events.filter((e) => e.region === a).map((e) => e.event)).toEqual([
-      'deploy',
-      'traffic',
-      'revert',
-      'revert-noop',
-    ]);
+    const inA = events.filter((e) => e.region === a).map((e) => e.event);
+    expect(inA.filter((e) => !e.startsWith('baseline-'))).toEqual(['deploy', 'traffic', 'revert', 'revert-noop']);
+    // The same-age baseline started with the canary and went with it.
+    expect(inA.filter((e) => e.startsWith('baseline-'))).toEqual(['baseline-start', 'baseline-stop']);
     expect((await engine.artifacts.promotion(service, '1.2.0')).status).toBe('demoted');
     // 1.2.0 carries two expand migrations; they ran before the first wave and are reverted after its region.
     expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
@@ -54,26 +52,26 @@ describe('release failures and compensation', () => {
     const [a, b, c] = engine.regions as [string, string, string];
     // A version that is fine everywhere but in region b (a region-specific dependency is broken there).
     const regional = { greeting: 'hi', failureRate: 0, failureRateIn: { [b]: 0.6 }, latencyMs: 5 };
-    await engine.publish('1.4.0', regional);
-    await engine.trpc('ci').release.start.mutate({ service, version: '1.4.0', releaseId: 'second-wave' });
+    await engine.publish('1.5.0', regional);
+    await engine.trpc('ci').release.start.mutate({ service, version: '1.5.0', releaseId: 'second-wave' });
 
     const done = await engine.waitForOutcome('second-wave');
     expect(done.outcome?.result).toBe('rolled-back');
-    expect(done.outcome?.reason).toContain(`canary of 1.4.0 failed in ${b}`);
+    expect(done.outcome?.reason).toContain(`canary of 1.5.0 failed in ${b}`);
     expect(done.regions.find((r) => r.region === a)?.smokeTest?.passed).toBe(true);
     expect(await everyRegionOn(engine, '1.0.0')).toBe(true);
 
     // Compensations: wave 2 (b and c, in parallel) first, then wave 1 (a), then the artifact.
     const names = done.compensations.map((comp) => comp.name);
     expect(names.slice(0, 2).sort()).toEqual([`revert ${b} to 1.0.0`, `revert ${c} to 1.0.0`].sort());
-    expect(names.slice(2)).toEqual([`revert ${a} to 1.0.0`, `demote artifact ${service}@1.4.0`]);
+    expect(names.slice(2)).toEqual([`revert ${a} to 1.0.0`, `demote artifact ${service}@1.5.0`]);
     expect(done.compensations.every((comp) => comp.status === 'done')).toBe(true);
     // The fleet saw it in that order too: a went back last.
     const reverts = (await engine.fleetEvents('second-wave')).filter((e) => e.event === 'revert');
     expect(reverts.at(-1)?.region).toBe(a);
     expect(reverts.map((e) => e.region).sort()).toEqual([a, b, c].sort());
-    // The ledger says so: a had recorded 1.4.0, and now records the way back.
-    expect(await engine.ledger.current(service, a)).toMatchObject({ version: '1.0.0', rolledBackFrom: '1.4.0' });
+    // The ledger says so: a had recorded 1.5.0, and now records the way back.
+    expect(await engine.ledger.current(service, a)).toMatchObject({ version: '1.0.0', rolledBackFrom: '1.5.0' });
   });
 
   it('an abort during a bake rolls back what was done, and only an SRE may abort', async () => {
@@ -112,7 +110,9 @@ describe('release failures and compensation', () => {
       const waiting = await engine.waitForStatus('inconclusive-1', (s) => s.stage === 'needs-decision');
       const gate = waiting.gates.find((g) => g.kind === 'analysis');
       expect(gate?.id).toBe(`analysis-${a}-step-1`);
-      expect(gate?.description).toMatch(/inconclusive \(canary served 0 requests, fewer than the 10 needed/);
+      expect(gate?.description).toMatch(
+        /inconclusive \(.*error-rate increase: canary served 0 requests, fewer than the 10 a pass needs/,
+      );
       expect(waiting.regions[0]?.status).toBe('needs-decision');
       // The requester may not wave it through either.
       await expect(engine.trpc('ci').release.approve.mutate({ ...ref, gate: gate!.id })).rejects.toThrow(/role/);
