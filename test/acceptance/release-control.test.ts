@@ -225,11 +225,9 @@ describe('release control', () => {
       [staging, 'succeeded', true],
       [production, 'succeeded', true],
     ]);
-    expect((await engine.fleetEvents('again')).map((e) => `${e.event} ${e.region === staging ? 's' : 'p'}`)).toEqual([
-      'deploy p',
-      'traffic p',
-      'promote p',
-    ]);
+    const events = (await engine.fleetEvents('again')).map((e) => `${e.event} ${e.region === staging ? 's' : 'p'}`);
+    // Production only (with the same-age baseline its canary started beside it); staging is not touched.
+    expect(events).toEqual(['deploy p', 'baseline-start p', 'traffic p', 'baseline-stop p', 'promote p']);
   });
 });
 
@@ -237,7 +235,8 @@ describe('a region whose agent is not running', () => {
   const engines = useEngines();
 
   it('is flagged (needs attention, naming its task queue) and the release carries on when the agent starts', async () => {
-    // Region b has no agent: its work waits on deploy.b. The stall alert fires after the bake + 2s.
+    // Region b has no agent: its work waits on deploy.b. The stall alert fires after the longest the sequential
+    // judge may take (warm-up 1s + the 2s bake extended to 3 x 2s) + 2s.
     const engine = await engines.start({
       record: 'stalled-region',
       waves: [['a'], ['b']],
@@ -254,7 +253,7 @@ describe('a region whose agent is not running', () => {
       ['pending', true],
     ]);
     expect(stalled.timeline.at(-1)?.message).toBe(
-      `${b}: no progress for 4s; is the region agent serving task queue deploy.${b} running? The release carries on when it is`,
+      `${b}: no progress for 9s; is the region agent serving task queue deploy.${b} running? The release carries on when it is`,
     );
 
     await engine.startRegionAgent('b');
