@@ -89,15 +89,20 @@ export function createCanaryJudging(deps: { metrics: MetricsSource; capabilities
       let progress = heartbeat.resumed;
       try {
         if (!progress) {
+          // An attempt that starts after the warm-up (the last one died before its first look) counts from the
+          // traffic shift rather than lose what the region served meanwhile: the warm-up is judged too, then.
+          const late = Date.now() > observeFrom + intervalMs;
           await waitUntil(observeFrom);
-          const last = await translateErrors(() => metrics.snapshot(ref, { signal }));
+          const last = late ? input.shiftedAt : await translateErrors(() => metrics.snapshot(ref, { signal }));
           progress = { judge: startJudge(), last, canary: EMPTY, baseline: EMPTY };
           heartbeat.beat(progress);
         }
         for (;;) {
           const before: BakeProgress = progress;
           const look = before.judge.errors.looks + 1;
-          await waitUntil(observeFrom + look * intervalMs);
+          // Looks keep their spacing even after an outage: the first look of a retry covers the whole gap (the
+          // counters are cumulative), and the looks after it are interval apart again, not a burst of empty ones.
+          await waitUntil(Math.max(observeFrom + look * intervalMs, Date.parse(before.last.takenAt) + intervalMs));
           const now = await translateErrors(() => metrics.snapshot(ref, { signal }));
           const window = await translateErrors(() => metrics.window(ref, before.last, { signal }));
           const baselineKind =

@@ -36,7 +36,8 @@ describe('worker crash', () => {
     // A task the server handed to the killed process's last poll is lost until its timeout (30 s for an audit write),
     // so the release can finish well after the new worker polls.
     const status = await engine.waitForOutcome('crash-bake', 150_000);
-    expect(status.outcome?.result).toBe('succeeded');
+    // The whole outcome, so a failure shows its reason.
+    expect([status.outcome?.result, status.outcome?.reason]).toEqual(['succeeded', undefined]);
     expect(status.regions.every((r) => r.status === 'succeeded')).toBe(true);
     const events = await engine.fleetEvents();
     expect(deploysPerRegion(events, 'crash-bake')).toEqual(Object.fromEntries(engine.regions.map((r) => [r, 1])));
