@@ -210,6 +210,7 @@ describe('replay of recorded histories', () => {
         'serviceWorkflow',
         'emergencyRollbackWorkflow',
         'auditReadWorkflow',
+        'alertRecordWorkflow',
       ]),
     );
     console.log(

@@ -467,7 +467,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     const query = [...prefixes, `WorkflowId = "service/${service}"`, auditReads].join(' OR ');
     for await (const execution of client.workflow.list({ query })) {
       const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
-      const name = execution.workflowId.replaceAll(suffix, 'x').replaceAll('/', '__');
+      // (An alert record's id holds the alert's start time: no ':' in a file name.)
+      const name = execution.workflowId.replaceAll(suffix, 'x').replaceAll('/', '__').replaceAll(':', '-');
       const json = historyToJSON(history);
       // Replays run without the engine's keys: an encrypted engine's histories are kept with their payloads opened
       // (what its workers saw). A payload sent in clear stays as it was sent.
