@@ -468,11 +468,17 @@ export class FleetDaemon {
     record.switching = change;
     await this.writeState();
     this.applyRoutes(record);
+    // No traffic reaches them any more: they drain and stop side by side (the old version's and the baseline's),
+    // not one after another.
+    await Promise.all(
+      retiring.flatMap(([v, vr]) =>
+        vr.instances.map(async (instance) => {
+          await router?.drain(instance.port);
+          await this.stopInstance(record.service, v, vr, instance);
+        }),
+      ),
+    );
     for (const [v, vr] of retiring) {
-      for (const instance of vr.instances) {
-        await router?.drain(instance.port);
-        await this.stopInstance(record.service, v, vr, instance);
-      }
       delete record.versions[v];
       if (vr.baselineOf !== undefined) await this.baselineStopped(record, v, `${change.event} to ${change.version}`);
     }

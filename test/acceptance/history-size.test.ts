@@ -1,7 +1,7 @@
 // Histories stay small: a release's own history grows by a bounded number of events per region (the region's work
 // lives in its own child workflow), and a region's child grows by a bounded number per canary step.
 import { afterAll, describe, expect, it } from 'vitest';
-import { startTestEngine, type TestEngine } from '../support/engine';
+import { startTestEngine, TEST_CANARY, type TestEngine } from '../support/engine';
 
 interface Measured {
   release: number;
@@ -28,9 +28,11 @@ describe('history size', () => {
   });
 
   it('grows by a bounded number of events per region and per canary step', async () => {
-    const analysis = { minRequests: 3, minLatencyIncreaseMs: 1000 };
-    const oneStep = { canary: { steps: [{ percent: 50 }], analysis } };
-    const threeSteps = { canary: { steps: [{ percent: 10 }, { percent: 30 }, { percent: 60 }], analysis } };
+    const analysis = { ...TEST_CANARY.analysis, minRequests: 3 };
+    const oneStep = { canary: { ...TEST_CANARY, analysis } };
+    const threeSteps = {
+      canary: { ...TEST_CANARY, steps: [{ percent: 10 }, { percent: 30 }, { percent: 60 }], analysis },
+    };
     const [one, four, stepped] = await Promise.all([
       startTestEngine({ waves: [['a']], service: oneStep }),
       startTestEngine({ waves: [['a', 'b', 'c', 'd']], service: oneStep }),

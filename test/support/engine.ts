@@ -60,6 +60,20 @@ const ROOT = resolve(__dirname, '..', '..');
 /** How long a worker process may take to start polling (see startWorkerProcess); sized for a loaded machine. */
 const WORKER_READY_MS = 90_000;
 
+/**
+ * The canary settings of a test service (a test that sets its own steps spreads these in). Latency judgement is
+ * unit-tested; here a busy test machine must not fail canaries on a few slow requests. The sequential judge (the
+ * default) looks every second after a 1 s warm-up; a short test bake at 30 rps can show a healthy canary within 20
+ * points of its baseline, which is what these tests need to pass.
+ */
+export const TEST_CANARY = {
+  steps: [{ percent: 50 }],
+  analysis: { minRequests: 10, minLatencyIncreaseMs: 1000 },
+  sequential: { minRequests: 10, maxErrorRateIncrease: 0.2, minLatencySamples: 10, minMedianSlowdown: 10 },
+  lookSeconds: 1,
+  warmupSeconds: 1,
+};
+
 export const PRINCIPALS: Record<string, Role[]> = {
   ci: ['pipeline'],
   // Both starts and approves releases: separation of duties must still stop her approving her own.
@@ -123,16 +137,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         name: service,
         fleet: 'local',
         bakeSeconds: options.bakeSeconds ?? 2,
-        // Latency judgement is unit-tested; here a busy test machine must not fail canaries on a few slow requests.
-        // The sequential judge (the default) looks every second after a 1 s warm-up; a short test bake at 30 rps
-        // can show a healthy canary within 20 points of its baseline, which is what these tests need to pass.
-        canary: {
-          steps: [{ percent: 50 }],
-          analysis: { minRequests: 10, minLatencyIncreaseMs: 1000 },
-          sequential: { minRequests: 10, maxErrorRateIncrease: 0.2, minLatencySamples: 10, minMedianSlowdown: 10 },
-          lookSeconds: 1,
-          warmupSeconds: 1,
-        },
+        canary: TEST_CANARY,
         smokeTest: { requests: 5 },
         approvals: { timeoutSeconds: 120 },
         signing: { required: true },
