@@ -446,7 +446,7 @@ async function main() {
     '   npx relctl release start hello@1.1.0 --bake 10 --wait',
     '',
     ` Then: curl ${fleetState.regions[0]?.url ?? ''}/   and open the Temporal UI above.`,
-    ' hello@1.2.0 fails ~30% of its requests; 1.3.0 is healthy; 1.4.0 starts failing half its requests after 45 s.',
+    ' hello@1.2.0 fails ~30% of its requests; 1.3.0 is healthy; 1.4.0 starts failing half its requests 60 s after it starts.',
     ' Ctrl-C stops everything; npm start resumes.',
     '================================================================================',
     '',
