@@ -54,8 +54,11 @@ describe('the sequential canary judge', () => {
     engine.metrics.program('1.1.0', 'inconclusive');
     const { releaseId } = await engine.start('1.1.0', { bakeSeconds: 1 });
     const gateId = `analysis-${engine.region('a')}-step-1`;
-    const status = await engine.waitForGate(releaseId, gateId);
-    expect(status.gates.find((g) => g.id === gateId)?.description).toContain('inconclusive');
+    const gated = await engine.waitForGate(releaseId, gateId);
+    expect(gated.gates.find((g) => g.id === gateId)?.description).toContain('inconclusive');
+    // The region's verdict report and its request for a decision are two signals; on a busy machine the request can
+    // be applied first.
+    const status = await engine.waitFor(releaseId, (s) => (s.regions[0]?.verdicts.length ?? 0) > 0, 'the verdict');
     const [verdict] = status.regions[0]?.verdicts ?? [];
     expect(verdict).toMatchObject({ verdict: 'inconclusive', judge: 'sequential' });
     expect(verdict?.reasons.join('\n')).toContain('extended to 2s');
