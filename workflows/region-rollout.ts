@@ -89,8 +89,9 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
 
   const release = getExternalWorkflowHandle(input.releaseWorkflowId);
   const reports: Promise<void>[] = [];
-  // Reports go out without waiting for their delivery (signals keep their order), which saves a workflow task per
-  // report; they are all awaited before the rollout ends.
+  // Reports go out without waiting for their delivery, which saves a workflow task per report; they are all awaited
+  // before the rollout ends. Two reports sent together may be heard in either order, so each one carries all the
+  // release needs to act on it (a decision request carries its verdict).
   const report = (event: RegionEvent) => {
     reports.push(
       release.signal(regionEventSignal, event).catch((err: unknown) => {

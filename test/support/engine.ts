@@ -228,7 +228,12 @@ export async function startTestEngine(options: EngineOptions = {}) {
       fleet: new LocalFleetTarget(fleetStarted.controlUrl, { tokenFile: fleetStarted.controlTokenFile }),
       driftAcks,
     },
-    { ...options.api, codec: { codec: encryption.codec } },
+    {
+      // A 500 is a bug: its cause goes to the test's output, so a failure seen once (in CI) can be diagnosed.
+      onServerError: (path, err) => console.error(`[test engine] server error in ${path ?? 'a request'}:`, err),
+      ...options.api,
+      codec: { codec: encryption.codec },
+    },
   );
   const server: Server = await new Promise((done) => {
     const s = app.listen(0, '127.0.0.1', () => done(s));

@@ -11,16 +11,22 @@ import {
   type RollbackStatus,
   type ServiceState,
 } from '../messages';
-import { read } from './worker-calls';
+import { EngineError } from '../../domain/errors';
+import { COULD_NOT_ANSWER, read, TRY_LATER } from './worker-calls';
 
 /** Which releases and rollbacks the service's coordinator runs and queues (none if it never ran). */
 export async function getServiceState(client: Client, service: string): Promise<ServiceState> {
+  const what = `what ${service}'s coordinator runs and queues`;
   try {
-    return await read(client, `what ${service}'s coordinator runs and queues`, () =>
+    return await read(client, what, () =>
       client.workflow.getHandle(serviceWorkflowId(service)).query(serviceStateQuery),
     );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return { service, queued: [] };
+    // The coordinator always has this handler: the worker failed to answer (see realRunStatus).
+    if (err instanceof QueryNotRegisteredError) {
+      throw new EngineError('WORKER_UNAVAILABLE', `${COULD_NOT_ANSWER}, so ${what} ${TRY_LATER}`);
+    }
     throw err;
   }
 }
@@ -32,13 +38,12 @@ export async function getReleaseStatus(
   releaseId: string,
 ): Promise<ReleaseStatus | undefined> {
   const workflowId = releaseWorkflowId(service, releaseId);
+  const what = `the status of release ${releaseId} of ${service}`;
   try {
-    return await read(client, `the status of release ${releaseId} of ${service}`, () =>
-      client.workflow.getHandle(workflowId).query(statusQuery),
-    );
+    return await read(client, what, () => client.workflow.getHandle(workflowId).query(statusQuery));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
-    if (err instanceof QueryNotRegisteredError) return realRunStatus(client, workflowId, statusQuery);
+    if (err instanceof QueryNotRegisteredError) return realRunStatus(client, workflowId, statusQuery, what);
     throw err;
   }
 }
@@ -46,18 +51,31 @@ export async function getReleaseStatus(
 /**
  * The status of the newest run of `workflowId` that answers its status query. A run started directly on Temporal
  * under a finished release's (or rollback's) id is refused before it installs any handler: it must not hide the
- * real one.
+ * real one. Temporal reports a query the worker failed to answer (one shutting down, say) the same way, and the
+ * payload codec hides the reason, so a run still running that cannot answer means the worker cannot, for now.
  */
-async function realRunStatus<T>(client: Client, workflowId: string, query: QueryDefinition<T>): Promise<T | undefined> {
-  const runs: { runId: string; startTime: number }[] = [];
-  for await (const execution of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
-    runs.push({ runId: execution.runId, startTime: execution.startTime.getTime() });
-  }
-  for (const { runId } of runs.sort((a, b) => b.startTime - a.startTime)) {
+async function realRunStatus<T>(
+  client: Client,
+  workflowId: string,
+  query: QueryDefinition<T>,
+  what: string,
+): Promise<T | undefined> {
+  const runs: { runId: string; startTime: number; running: boolean }[] = [];
+  await read(client, what, async () => {
+    for await (const execution of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+      runs.push({
+        runId: execution.runId,
+        startTime: execution.startTime.getTime(),
+        running: execution.status.name === 'RUNNING',
+      });
+    }
+  });
+  for (const { runId, running } of runs.sort((a, b) => b.startTime - a.startTime)) {
     try {
-      return await client.workflow.getHandle(workflowId, runId).query(query);
+      return await read(client, what, () => client.workflow.getHandle(workflowId, runId).query(query));
     } catch (err) {
       if (!(err instanceof QueryNotRegisteredError)) throw err;
+      if (running) throw new EngineError('WORKER_UNAVAILABLE', `${COULD_NOT_ANSWER}, so ${what} ${TRY_LATER}`);
     }
   }
   return undefined;
@@ -70,13 +88,12 @@ export async function getRollbackStatus(
   rollbackId: string,
 ): Promise<RollbackStatus | undefined> {
   const workflowId = rollbackWorkflowId(service, rollbackId);
+  const what = `the status of rollback ${rollbackId} of ${service}`;
   try {
-    return await read(client, `the status of rollback ${rollbackId} of ${service}`, () =>
-      client.workflow.getHandle(workflowId).query(rollbackStatusQuery),
-    );
+    return await read(client, what, () => client.workflow.getHandle(workflowId).query(rollbackStatusQuery));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
-    if (err instanceof QueryNotRegisteredError) return realRunStatus(client, workflowId, rollbackStatusQuery);
+    if (err instanceof QueryNotRegisteredError) return realRunStatus(client, workflowId, rollbackStatusQuery, what);
     throw err;
   }
 }

@@ -58,15 +58,12 @@ export async function needingWorker<T>(
 }
 
 export const NOT_POLLING = 'the release worker is not polling (it may be restarting)';
+export const COULD_NOT_ANSWER = 'the release worker could not answer (it may be shutting down or restarting)';
+export const TRY_LATER = 'cannot be read now; try again shortly';
 
 /** A query with the read deadline; `what` names what is being read, for the message. */
 export function read<T>(client: Client, what: string, query: () => Promise<T>): Promise<T> {
-  return needingWorker(
-    client,
-    READ_DEADLINE_MS,
-    `${NOT_POLLING}, so ${what} cannot be read now; try again shortly`,
-    query,
-  );
+  return needingWorker(client, READ_DEADLINE_MS, `${NOT_POLLING}, so ${what} ${TRY_LATER}`, query);
 }
 
 /** What the workflow refused an update with: its failure type, message, and the workflow in the way (if any). */

@@ -41,7 +41,7 @@ export class ReleaseRun {
   /** How many times the calendar changed (recheckFreeze): a release waiting for a freeze reads it again. */
   freezeRechecks = 0;
   /** The release is watching its promoted regions: an alert from monitoring rolls it back (see watch.ts). */
-  watching: { phase: string; until: string } | undefined;
+  watching: { phase: string } | undefined;
   /** The signed alert that arrived while watching. */
   alert: AlertInput | undefined;
   /** Why the release is being rolled back (the artifact's demotion records it). */

@@ -46,7 +46,7 @@ export async function watchPromoted(
 ): Promise<void> {
   if (regions.length === 0 || seconds <= 0) return;
   const { plan } = run;
-  run.watching = { phase, until: new Date(new Date().getTime() + seconds * 1000).toISOString() };
+  run.watching = { phase };
   run.enterStage('watching');
   run.note(
     `watching ${regions.map((r) => r.region).join(', ')} for ${seconds}s (${phase}): a breach of the error-rate ceiling` +
