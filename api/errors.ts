@@ -6,6 +6,7 @@ import { EngineError, type EngineErrorCode } from '../domain/errors';
 const statusOf: Record<EngineErrorCode, TRPCError['code']> = {
   RELEASE_ID_CONFLICT: 'CONFLICT',
   RELEASE_IN_PROGRESS: 'CONFLICT',
+  QUEUE_FULL: 'TOO_MANY_REQUESTS',
   RELEASE_NOT_FOUND: 'NOT_FOUND',
   RELEASE_FINISHED: 'CONFLICT',
   ROLLBACK_NOT_FOUND: 'NOT_FOUND',
@@ -23,12 +24,20 @@ const statusOf: Record<EngineErrorCode, TRPCError['code']> = {
 // gRPC status codes that mean "Temporal cannot be reached right now".
 const UNAVAILABLE = 14;
 const DEADLINE_EXCEEDED = 4;
+const RESOURCE_EXHAUSTED = 8;
 
 export function toTRPCError(err: unknown): TRPCError {
   if (err instanceof TRPCError) return err;
   if (err instanceof EngineError) return new TRPCError({ code: statusOf[err.code], message: err.message, cause: err });
   const grpc = err instanceof ServiceError ? err.cause : err;
   const grpcCode: number | undefined = isGrpcServiceError(grpc) ? grpc.code : undefined;
+  if (grpcCode === RESOURCE_EXHAUSTED) {
+    return new TRPCError({
+      code: 'SERVICE_UNAVAILABLE',
+      message: 'the Temporal server is holding back requests right now (a rate limit); try again shortly',
+      cause: err,
+    });
+  }
   if (grpcCode === UNAVAILABLE || grpcCode === DEADLINE_EXCEEDED) {
     return new TRPCError({
       code: 'SERVICE_UNAVAILABLE',

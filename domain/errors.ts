@@ -3,6 +3,7 @@
 export type EngineErrorCode =
   | 'RELEASE_ID_CONFLICT'
   | 'RELEASE_IN_PROGRESS'
+  | 'QUEUE_FULL'
   | 'RELEASE_NOT_FOUND'
   | 'RELEASE_FINISHED'
   | 'ROLLBACK_NOT_FOUND'

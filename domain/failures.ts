@@ -15,6 +15,8 @@ export type WorkflowFailureType =
   | 'MigrationsWithoutDatabase'
   | 'PlanInvalid'
   | 'ServiceBusy'
+  /** The service's queue of releases is full (QUEUE_LIMIT in the coordinator). */
+  | 'QueueFull'
   /** A promoted region breached its SLO while watched (between waves or in the watch window). */
   | 'WatchBreached'
   /** Monitoring's alert (the Alertmanager webhook) arrived while the release was in its watch window. */

@@ -130,6 +130,8 @@ export interface RegionRolloutInput {
 export interface RegionRolloutResult {
   verdicts: (CanaryVerdict & { step: number; percent: number })[];
   smokeTest: { passed: boolean; failures: number; requests: number };
+  /** The reports the release had not been sent yet, in order (rollouts with lean reports send them here). */
+  reports?: RegionEvent[];
 }
 
 /** Progress reported by a region rollout to its release. */
@@ -143,6 +145,8 @@ export type RegionEvent =
   | { region: string; kind: 'reverted'; to: string; reason: string };
 
 export const regionEventSignal = defineSignal<[RegionEvent]>('regionEvent');
+/** Several reports of one region, in order, sent at once (rollouts with lean reports). */
+export const regionEventsSignal = defineSignal<[RegionEvent[]]>('regionEvents');
 /** Hold or go on; going on carries the person's signed resume when the region was started with resumesSigned. */
 export const regionPauseSignal = defineSignal<[{ paused: boolean; resume?: ControlInput }]>('regionPause');
 /** The human decision on an inconclusive analysis: proceed, or roll the region back. */
@@ -155,6 +159,8 @@ export interface ServiceInput {
   service: string;
   /** Release and rollback ids already seen, carried over continue-as-new (keeps starts idempotent). */
   seen?: string[];
+  /** The most releases queued behind the one in progress (default QUEUE_LIMIT in workflows/service.ts). */
+  queueLimit?: number;
 }
 
 export interface ReleaseRequestMessage {

@@ -21,6 +21,7 @@ import type { MetricsSnapshot } from '../providers/metrics/metrics-source';
 import {
   regionDecisionSignal,
   regionEventSignal,
+  regionEventsSignal,
   regionPauseSignal,
   type RegionEvent,
   type RegionRolloutInput,
@@ -39,6 +40,13 @@ const compensation = proxyActivities<RegionActivities>(compensationStep);
 /** The sequential judge looks during the bake (one activity per step) instead of one analysis after a timer. */
 export const SEQUENTIAL_CANARY_PATCH = 'sequential-canary';
 
+/**
+ * Lean reports: the rollout sends what it has to report in one signal only when it is about to wait (a bake, a
+ * decision, a pause) or fails, and hands the rest over with its result; a zero-second bake starts no timer. Each
+ * report sent alone cost the release a signal event and a workflow task, and the rollout two events.
+ */
+export const LEAN_REPORTS_PATCH = 'lean-region-reports';
+
 /** The judging activity of one step: it lasts the warm-up and the bake, extended up to maxBakeFactor, and heartbeats. */
 function judging(bakeSeconds: number, plan: SequentialCanaryPlan) {
   const longest = plan.warmupSeconds + Math.max(bakeSeconds * plan.maxBakeFactor, plan.lookSeconds);
@@ -55,6 +63,7 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
   if (signed) refuseUnlessChildOfRelease(input);
   // Region rollouts started before the sequential judge carry no plan for it and replay as they ran.
   const sequential = input.sequential && patched(SEQUENTIAL_CANARY_PATCH) ? input.sequential : undefined;
+  const lean = patched(LEAN_REPORTS_PATCH);
   const { service, region, version, releaseId } = input;
   let paused = input.paused;
   const decisions = new Map<number, { proceed: boolean; by: string }>();
@@ -90,15 +99,31 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
   const release = getExternalWorkflowHandle(input.releaseWorkflowId);
   const reports: Promise<void>[] = [];
   // Reports go out without waiting for their delivery, which saves a workflow task per report; they are all awaited
-  // before the rollout ends. Two reports sent together may be heard in either order, so each one carries all the
+  // before the rollout ends. Two reports sent apart may be heard in either order, so each one carries all the
   // release needs to act on it (a decision request carries its verdict).
-  const report = (event: RegionEvent) => {
+  const sending = (what: string, signal: Promise<void>) => {
     reports.push(
-      release.signal(regionEventSignal, event).catch((err: unknown) => {
+      signal.catch((err: unknown) => {
         // The release may be gone (terminated); the region's own safety does not depend on it hearing us.
-        log.warn('could not report to the release', { region, event: event.kind, error: innermostMessage(err) });
+        log.warn('could not report to the release', { region, event: what, error: innermostMessage(err) });
       }),
     );
+  };
+  const unsent: RegionEvent[] = [];
+  const report = (event: RegionEvent) => {
+    if (lean) unsent.push(event);
+    else sending(event.kind, release.signal(regionEventSignal, event));
+  };
+  /** Sends the reports not sent yet, in one signal: before the rollout waits for a while, and before it fails. */
+  const flush = () => {
+    if (unsent.length === 0) return;
+    const batch = unsent.splice(0);
+    sending(batch.map((e) => e.kind).join(', '), release.signal(regionEventsSignal, batch));
+  };
+  // A condition that already holds adds nothing to history, so this pause point is replay-safe.
+  const holdWhilePaused = async () => {
+    if (paused) flush();
+    await condition(() => !paused);
   };
   const delivered = () => CancellationScope.nonCancellable(() => Promise.all(reports));
   const ref = { service, region };
@@ -106,7 +131,9 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
   const verdicts: RegionRolloutResult['verdicts'] = [];
   // The fixed-window judge: a durable timer for the bake, then one analysis of the whole window.
   const bakeThenAnalyse = async (bakeSeconds: number, percent: number, since: MetricsSnapshot) => {
-    await sleep(bakeSeconds * 1000, { summary: `${region}: bake ${version} at ${percent}% for ${bakeSeconds}s` });
+    if (!lean || bakeSeconds > 0) {
+      await sleep(bakeSeconds * 1000, { summary: `${region}: bake ${version} at ${percent}% for ${bakeSeconds}s` });
+    }
     return quick.analyzeCanary.executeWithOptions(
       { summary: `${region}: analyse ${version} at ${percent}% against ${input.previousVersion ?? 'no baseline'}` },
       [{ ...ref, canaryVersion: version, baselineVersion: input.previousVersion, since, policy: input.analysis }],
@@ -114,20 +141,20 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
   };
 
   try {
-    // A condition that already holds adds nothing to history, so this pause point is replay-safe.
-    await condition(() => !paused);
+    await holdWhilePaused();
     await fleet.deployCanary.executeWithOptions({ summary: `${region}: start ${service}@${version} at 0% traffic` }, [
       { ...step, digest: input.digest },
     ]);
     report({ region, kind: 'deployed' });
 
     for (const [index, { percent, bakeSeconds }] of input.steps.entries()) {
-      await condition(() => !paused);
+      await holdWhilePaused();
       const since = await quick.shiftTraffic.executeWithOptions(
         { summary: `${region}: ${percent}% of traffic to ${version}` },
         [{ ...step, percent }],
       );
       report({ region, kind: 'traffic', step: index, percent });
+      if (bakeSeconds > 0) flush();
       // The bake keeps counting while the release is paused: a pause holds the next step, not the observation.
       const verdict = sequential
         ? await judging(bakeSeconds, sequential).judgeBake.executeWithOptions(
@@ -158,6 +185,7 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
       }
       if (verdict.verdict === 'inconclusive') {
         report({ region, kind: 'needs-decision', step: index, percent, verdict });
+        flush();
         await condition(() => decisions.has(index));
         const decision = decisions.get(index);
         if (!decision?.proceed) {
@@ -169,7 +197,7 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
       }
     }
 
-    await condition(() => !paused);
+    await holdWhilePaused();
     await fleet.promoteRegion.executeWithOptions({ summary: `${region}: promote ${version} to 100%` }, [step]);
     report({ region, kind: 'promoted' });
     const smoke = await fleet.smokeTest.executeWithOptions(
@@ -184,7 +212,7 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
       );
     }
     await delivered();
-    return { verdicts, smokeTest: smoke };
+    return { verdicts, smokeTest: smoke, ...(lean ? { reports: unsent.splice(0) } : {}) };
   } catch (err) {
     // A bug (not a Temporal failure) fails the workflow task and waits for a fix; it does not revert the region.
     if (!(err instanceof TemporalFailure)) throw err;
@@ -197,7 +225,11 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
         report({ region, kind: 'reverted', to: previous, reason: innermostMessage(err) });
       });
     }
-    await delivered();
+    // Not from a cancelled scope: a signal sent from one never leaves.
+    await CancellationScope.nonCancellable(() => {
+      flush();
+      return Promise.all(reports);
+    });
     throw err;
   }
 }

@@ -62,9 +62,19 @@ interface Entry {
 const SEEN_LIMIT = 500;
 /** Continue-as-new when idle and the history grew past this many events. */
 const HISTORY_LIMIT = 2000;
+/**
+ * The most releases one service queues behind the one in progress. Each queued release is a workflow waiting for its
+ * turn and about ten events in this coordinator's history, which continues-as-new only when idle: the cap keeps that
+ * history far inside Temporal's limits however busy the service is.
+ */
+export const QUEUE_LIMIT = 50;
+/** Coordinators from before QUEUE_LIMIT replay without it. */
+const BOUNDED_QUEUE_PATCH = 'bounded-release-queue';
 
 export async function serviceWorkflow(input: ServiceInput): Promise<void> {
   const { service } = input;
+  const bounded = patched(BOUNDED_QUEUE_PATCH);
+  const queueLimit = input.queueLimit ?? QUEUE_LIMIT;
   const seen: string[] = [...(input.seen ?? [])];
   const entries: Entry[] = [];
   const remember = (id: string) => {
@@ -160,6 +170,13 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
             type: 'ServiceBusy' satisfies WorkflowFailureType,
             message: `release ${active.id} of ${service} is in progress (requested by ${active.requestedBy}); wait for it to finish, or start with queue: true`,
             details: [active.workflowId],
+          });
+        }
+        const queued = live().length - 1;
+        if (bounded && queued >= queueLimit) {
+          throw ApplicationFailure.create({
+            type: 'QueueFull' satisfies WorkflowFailureType,
+            message: `${service} already has ${queued} release${queued === 1 ? '' : 's'} queued behind ${active?.id ?? 'the one in progress'}, the most a service queues (${queueLimit}); start this one once some have finished`,
           });
         }
       },
@@ -261,7 +278,13 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       continue;
     }
     await condition(allHandlersFinished);
-    if (live().length === 0) await continueAsNew<typeof serviceWorkflow>({ service, seen });
+    if (live().length === 0) {
+      await continueAsNew<typeof serviceWorkflow>({
+        service,
+        seen,
+        ...(input.queueLimit !== undefined ? { queueLimit: input.queueLimit } : {}),
+      });
+    }
   }
 
   function tooLong(): boolean {

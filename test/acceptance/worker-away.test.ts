@@ -23,7 +23,7 @@ describe('worker away', () => {
       const seconds = (Date.now() - started) / 1000;
       expect(res.status, `${procedure}: ${JSON.stringify(res.body)}`).toBe(503);
       expect(res.body.error?.message).toMatch(
-        /^the release worker (is not polling \(it may be restarting\)|could not answer \(it may be shutting down or restarting\)), so .+ cannot be read now; try again shortly$/,
+        /^the release worker (did not answer within 3.5s \(it is busy, or not polling: it may be restarting\)|is not polling \(it may be restarting\)|could not answer \(it may be shutting down or restarting\)), so .+ cannot be read now; try again shortly$/,
       );
       expect(seconds, procedure).toBeLessThan(5);
     }

@@ -71,6 +71,8 @@ export interface StartOptions {
   reason?: string;
   queue?: boolean;
   bakeSeconds?: number;
+  /** When this start creates the service's coordinator: the most releases it queues. */
+  queueLimit?: number;
 }
 
 export type WorkflowEngine = Awaited<ReturnType<typeof startWorkflowEngine>>;
@@ -215,7 +217,12 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
       await startRelease(
         client,
         { plan, requestedBy: start.by ?? 'ci', ...(request.reason ? { reason: request.reason } : {}) },
-        { signer, taskQueue: releaseTaskQueue, queue: request.queue },
+        {
+          signer,
+          taskQueue: releaseTaskQueue,
+          queue: request.queue,
+          ...(start.queueLimit !== undefined ? { queueLimit: start.queueLimit } : {}),
+        },
       );
       return { releaseId, plan };
     },

@@ -191,7 +191,8 @@ describe('one release per service at a time', () => {
 
   it('a second release is refused naming the first; a queued one waits, untouched, and runs when the first is done', async () => {
     const engine = await engines.start();
-    const first = await engine.start('1.1.0', { changeClass: 'normal' });
+    // The first start creates the service's coordinator, with room for one queued release.
+    const first = await engine.start('1.1.0', { changeClass: 'normal', queueLimit: 1 });
     await engine.waitForGate(first.releaseId, 'production-approval');
 
     await expect(engine.start('1.2.0', { releaseId: 'second' })).rejects.toMatchObject({
@@ -207,6 +208,11 @@ describe('one release per service at a time', () => {
       active: { id: first.releaseId },
       queued: [{ kind: 'release', id: third.releaseId }],
     });
+    // The queue is full: the next one is refused (a 429 at the API), naming the cap, and nothing starts.
+    await expect(engine.start('1.2.0', { releaseId: 'fourth', queue: true })).rejects.toMatchObject({
+      code: 'QUEUE_FULL',
+      message: `${engine.service} already has 1 release queued behind ${first.releaseId}, the most a service queues (1); start this one once some have finished`,
+    });
 
     await engine.approve(first.releaseId, 'production-approval', 'alice');
     expect((await engine.waitForOutcome(first.releaseId)).outcome?.result).toBe('succeeded');
@@ -218,6 +224,7 @@ describe('one release per service at a time', () => {
     const firstPromoted = engine.journal.indexOf(`promote ${engine.region('a')} 1.1.0`);
     expect(engine.journal.indexOf(`deploy ${engine.region('a')} 1.3.0`)).toBeGreaterThan(firstPromoted);
     await expect(engine.status('second')).rejects.toThrow(/there is no release second/);
+    await expect(engine.status('fourth')).rejects.toThrow(/there is no release fourth/);
   }, 60_000);
 });
 

@@ -20,7 +20,7 @@ import {
   type DecisionInput,
 } from '../messages';
 import { ReleaseStage } from '../search-attributes';
-import { needingWorker, NOT_POLLING, refusalOf, WRITE_DEADLINE_MS } from './worker-calls';
+import { needingWorker, refusalOf, WRITE_DEADLINE_MS } from './worker-calls';
 
 const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode> = {
   UnknownGate: 'GATE_NOT_FOUND',
@@ -69,7 +69,8 @@ export async function decideGate(
     return await needingWorker(
       client,
       WRITE_DEADLINE_MS,
-      `${NOT_POLLING}: the ${decision === 'approve' ? 'approval' : 'rejection'} of gate ${input.gate} was not confirmed and may still be applied when the worker is back; check the release (release.get) before deciding again`,
+      (why) =>
+        `${why}: the ${decision === 'approve' ? 'approval' : 'rejection'} of gate ${input.gate} was not confirmed and may have been recorded (or be applied once the worker answers); check the release (release.get) before deciding again`,
       () => handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [signed] }),
     );
   } catch (err) {
@@ -100,7 +101,8 @@ export async function controlRelease(
     await needingWorker(
       client,
       WRITE_DEADLINE_MS,
-      `${NOT_POLLING}: the ${kind} of release ${releaseId} was not confirmed and may still be applied when the worker is back; check the release (release.get) before asking again`,
+      (why) =>
+        `${why}: the ${kind} of release ${releaseId} was not confirmed and may have been recorded (or be applied once the worker answers); check the release (release.get) before asking again`,
       () => handle.executeUpdate(update, { args: [signer.sign(handle.workflowId, kind, fields)] }),
     );
   } catch (err) {
@@ -140,7 +142,8 @@ export async function alertRelease(
     await needingWorker(
       client,
       WRITE_DEADLINE_MS,
-      `${NOT_POLLING}: the alert ${alert.alertname} for release ${releaseId} of ${service} was not delivered; Alertmanager sends it again`,
+      (why) =>
+        `${why}: the alert ${alert.alertname} for release ${releaseId} of ${service} was not delivered; Alertmanager sends it again`,
       () => handle.executeUpdate(alertUpdate, { args: [signer.sign(handle.workflowId, 'alert', alert)] }),
     );
     return { rollingBack: true };

@@ -17,7 +17,7 @@ import {
 } from '../messages';
 import { ReleaseService, ReleaseVersion } from '../search-attributes';
 import type { serviceWorkflow } from '../service';
-import { needingWorker, NOT_POLLING, refusalOf, WRITE_DEADLINE_MS } from './worker-calls';
+import { needingWorker, refusalOf, WRITE_DEADLINE_MS } from './worker-calls';
 
 /** Task queue of the orchestrator worker (coordinators, releases and their bookkeeping activities). */
 export const RELEASE_TASK_QUEUE = 'releases';
@@ -26,11 +26,11 @@ export interface StartedRelease extends Admission {
   releaseId: string;
 }
 
-function coordinator(service: string, taskQueue: string) {
+function coordinator(service: string, taskQueue: string, queueLimit?: number) {
   return new WithStartWorkflowOperation<typeof serviceWorkflow>('serviceWorkflow', {
     workflowId: serviceWorkflowId(service),
     taskQueue,
-    args: [{ service }],
+    args: [{ service, ...(queueLimit !== undefined ? { queueLimit } : {}) }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: `Release coordinator of ${service}: one release at a time, queue, emergency rollbacks`,
     typedSearchAttributes: [{ key: ReleaseService, value: service }],
@@ -59,7 +59,13 @@ async function isFinishing(client: Client, workflowId: string): Promise<boolean>
 export async function startRelease(
   client: Client,
   request: Omit<ReleaseInput, 'authorization' | 'queued'>,
-  options: { signer: DecisionSigner; taskQueue?: string; queue?: boolean },
+  options: {
+    signer: DecisionSigner;
+    taskQueue?: string;
+    queue?: boolean;
+    /** For the service's coordinator when this start creates it: the most releases it queues. */
+    queueLimit?: number;
+  },
 ): Promise<StartedRelease> {
   const { plan } = request;
   // Signed once: a retry below sends the very same request (the coordinator remembers its release id).
@@ -70,16 +76,22 @@ export async function startRelease(
       admission = await needingWorker(
         client,
         WRITE_DEADLINE_MS,
-        `${NOT_POLLING}: the request for release ${plan.releaseId} of ${plan.service} was not confirmed; send it again shortly (the same release id starts it at most once)`,
+        (why) =>
+          `${why}: the request for release ${plan.releaseId} of ${plan.service} was not confirmed and the release may have started; ask again with the same release id (it starts at most once)`,
         () =>
           client.workflow.executeUpdateWithStart(requestReleaseUpdate, {
             args: [{ input, queue: options.queue ?? false }],
-            startWorkflowOperation: coordinator(plan.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
+            startWorkflowOperation: coordinator(
+              plan.service,
+              options.taskQueue ?? RELEASE_TASK_QUEUE,
+              options.queueLimit,
+            ),
           }),
       );
     } catch (err) {
       if (!(err instanceof WorkflowUpdateFailedError)) throw err;
       const refusal = refusalOf(err);
+      if (refusal.type === 'QueueFull') throw new EngineError('QUEUE_FULL', refusal.message);
       // The release in the way may have just reached its outcome (it is writing its last audit records and
       // notifications) or closed before its coordinator noticed: wait for it a little, then try again.
       if (attempt < 20 && refusal.blockedBy && (await isFinishing(client, refusal.blockedBy))) {
@@ -117,7 +129,8 @@ export async function requestEmergencyRollback(
     return await needingWorker(
       client,
       WRITE_DEADLINE_MS,
-      `${NOT_POLLING}: the emergency rollback of ${input.service} was not confirmed; send it again shortly (the same rollback id starts it at most once)`,
+      (why) =>
+        `${why}: the emergency rollback of ${input.service} was not confirmed and may have started; ask again with the same rollback id (it starts at most once)`,
       () =>
         client.workflow.executeUpdateWithStart(requestRollbackUpdate, {
           args: [input],

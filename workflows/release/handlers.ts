@@ -14,6 +14,7 @@ import {
   pauseUpdate,
   recheckFreezeSignal,
   regionEventSignal,
+  regionEventsSignal,
   regionPauseSignal,
   rejectUpdate,
   resumeSignal,
@@ -91,6 +92,9 @@ export function installHandlers(run: ReleaseRun): void {
     else abort(run, request);
   });
   setHandler(regionEventSignal, (event) => onRegionEvent(run, event));
+  setHandler(regionEventsSignal, (events) => {
+    for (const event of events) onRegionEvent(run, event);
+  });
 }
 
 async function accepted(run: ReleaseRun, request: ControlInput, act: () => void | Promise<void>): Promise<void> {

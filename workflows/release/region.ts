@@ -81,7 +81,8 @@ export async function rollOut(
     await CancellationScope.nonCancellable(() => result.catch(() => undefined));
     run.running.delete(region);
   }
-  await result;
+  // A lean rollout hands over the reports it had not sent with its result.
+  for (const event of (await result).reports ?? []) onRegionEvent(run, event);
   await releaseActivities.recordRegionVersion.executeWithOptions(
     { summary: `${region}: record ${plan.version} in the version ledger` },
     [
