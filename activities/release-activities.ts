@@ -84,6 +84,17 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       return ledger.observe(input.service, input.region, input.version, input.recordedAt);
     },
 
+    /** observeRegionVersion for the regions of one wave at once (each is idempotent, so a retry is too). */
+    async observeRegionVersions(input: {
+      service: string;
+      regions: { region: string; version: string }[];
+      recordedAt: string;
+    }) {
+      for (const { region, version } of input.regions) {
+        await ledger.observe(input.service, region, version, input.recordedAt);
+      }
+    },
+
     /** The promotion state of each version (released, demoted by a rollback, ...): a rollback never goes to a demoted one. */
     async artifactPromotions(input: { service: string; versions: string[] }): Promise<Record<string, PromotionRecord>> {
       const entries = await Promise.all(

@@ -132,6 +132,30 @@ export async function watched<T>(run: ReleaseRun, region: string, work: Promise<
   return settled;
 }
 
+/**
+ * Awaits work done in each region of a wave under one watchdog: one timer for the wave instead of one per region.
+ * When it fires, the regions whose work has not finished are flagged; each is cleared as its work finishes.
+ */
+export async function watchedEach<T>(run: ReleaseRun, works: { region: string; work: Promise<T> }[]): Promise<T[]> {
+  const pending = new Set(works.map((w) => w.region));
+  let done = false;
+  const all = Promise.all(
+    works.map(({ region, work }) =>
+      work.finally(() => {
+        pending.delete(region);
+        clearStall(run, region);
+      }),
+    ),
+  ).finally(() => {
+    done = true;
+  });
+  all.catch(() => undefined);
+  while (!(await condition(() => done, run.plan.stallAlertSeconds * 1000))) {
+    for (const region of pending) markStalled(run, region);
+  }
+  return all;
+}
+
 /** While a region's rollout runs, answers its requests for a human decision on an inconclusive analysis. */
 async function answerDecisions(
   run: ReleaseRun,

@@ -6,7 +6,7 @@ import type { WavePlan } from '../../domain/plan';
 import type { Compensation } from '../saga';
 import { now } from '../journal';
 import { inRegion, releaseActivities, releaseCompensations } from './activities';
-import { rollOut, watched } from './region';
+import { rollOut, watched, watchedEach } from './region';
 import type { ReleaseRun } from './run-state';
 
 export async function runWave(run: ReleaseRun, wave: WavePlan, digest: string): Promise<void> {
@@ -15,29 +15,32 @@ export async function runWave(run: ReleaseRun, wave: WavePlan, digest: string): 
     `wave ${wave.index + 1} of ${plan.waves.length} (${wave.environment}): ${wave.regions.map((r) => r.region).join(', ')}`,
   );
   // Read what each region runs before touching any, and register its way back first.
-  await Promise.all(
-    wave.regions.map(async ({ region, taskQueue }) => {
-      const before = await watched(
-        run,
-        region,
-        inRegion(taskQueue).quick.inspectRegion.executeWithOptions({ summary: `${region}: read the running version` }, [
-          { service: plan.service, region },
-        ]),
-      );
-      const progress = run.regionOf(region);
-      if (before.stableVersion) {
-        progress.previousVersion = before.stableVersion;
-        // The ledger learns what ran before, so an emergency rollback can return to it.
-        await releaseActivities.observeRegionVersion.executeWithOptions(
-          { summary: `${region}: note ${before.stableVersion} in the version ledger` },
-          [{ service: plan.service, region, version: before.stableVersion, recordedAt: now() }],
+  if (patched(LEAN_WAVE_PATCH)) await readRegions(run, wave);
+  else
+    await Promise.all(
+      wave.regions.map(async ({ region, taskQueue }) => {
+        const before = await watched(
+          run,
+          region,
+          inRegion(taskQueue).quick.inspectRegion.executeWithOptions(
+            { summary: `${region}: read the running version` },
+            [{ service: plan.service, region }],
+          ),
         );
-      }
-      if (before.stableVersion !== plan.version) {
-        run.saga.add(regionCompensation(run, region, taskQueue, wave.index, before.stableVersion));
-      }
-    }),
-  );
+        const progress = run.regionOf(region);
+        if (before.stableVersion) {
+          progress.previousVersion = before.stableVersion;
+          // The ledger learns what ran before, so an emergency rollback can return to it.
+          await releaseActivities.observeRegionVersion.executeWithOptions(
+            { summary: `${region}: note ${before.stableVersion} in the version ledger` },
+            [{ service: plan.service, region, version: before.stableVersion, recordedAt: now() }],
+          );
+        }
+        if (before.stableVersion !== plan.version) {
+          run.saga.add(regionCompensation(run, region, taskQueue, wave.index, before.stableVersion));
+        }
+      }),
+    );
   // A region that already runs this version has nothing to roll out (a repeated or re-tried release).
   const toRollOut = wave.regions.filter(({ region }) => {
     const progress = run.regionOf(region);
@@ -70,6 +73,42 @@ export async function runWave(run: ReleaseRun, wave: WavePlan, digest: string): 
   // One audit write per wave, not per region: the regions of a wave finish together, and history stays lean.
   await run.record.flush();
   if (firstFailure !== undefined) throw firstFailure;
+}
+
+/**
+ * Wave bookkeeping with less history: the regions' running versions are read under one watchdog for the wave, the
+ * ledger learns them in one activity, and each region's way back is registered in wave order.
+ */
+export const LEAN_WAVE_PATCH = 'lean-wave-bookkeeping';
+
+async function readRegions(run: ReleaseRun, wave: WavePlan): Promise<void> {
+  const { plan } = run;
+  const before = await watchedEach(
+    run,
+    wave.regions.map(({ region, taskQueue }) => ({
+      region,
+      work: inRegion(taskQueue).quick.inspectRegion.executeWithOptions(
+        { summary: `${region}: read the running version` },
+        [{ service: plan.service, region }],
+      ),
+    })),
+  );
+  const observed: { region: string; version: string }[] = [];
+  for (const [index, { region, taskQueue }] of wave.regions.entries()) {
+    const stable = before[index]?.stableVersion;
+    if (stable) {
+      run.regionOf(region).previousVersion = stable;
+      observed.push({ region, version: stable });
+    }
+    if (stable !== plan.version) run.saga.add(regionCompensation(run, region, taskQueue, wave.index, stable));
+  }
+  if (observed.length > 0) {
+    // The ledger learns what ran before, so an emergency rollback can return to it.
+    await releaseActivities.observeRegionVersions.executeWithOptions(
+      { summary: `note ${observed.map((o) => `${o.region}: ${o.version}`).join(', ')} in the version ledger` },
+      [{ service: plan.service, regions: observed, recordedAt: now() }],
+    );
+  }
 }
 
 async function smokeTestUnchanged(run: ReleaseRun, region: string, taskQueue: string): Promise<void> {
