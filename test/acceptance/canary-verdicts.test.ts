@@ -58,4 +58,24 @@ describe('canary verdicts on the local fleet', () => {
     const audit = await engine.trpc('viewer').audit.list.query({ service, releaseId: 'degrades' });
     expect(audit.map((r) => r.action)).toContain('release.rolled-back');
   }, 200_000);
+  it('the fixed-window judge with no bake has nothing to judge: it asks a human at once instead of guessing', async () => {
+    const engine = await engines.start({ record: 'fixed-window-no-bake', waves: [['a'], ['b']] });
+    const { service } = engine;
+    const [a, b] = engine.regions as [string, string];
+    const ref = { service, releaseId: 'no-bake' };
+    await engine.trpc('ci').release.start.mutate({ ...ref, version: '1.1.0', judge: 'fixed-window', bakeSeconds: 0 });
+    const waiting = await engine.waitForStatus('no-bake', (s) => s.stage === 'needs-decision');
+    const gate = waiting.gates.find((g) => g.kind === 'analysis');
+    expect(gate?.id).toBe(`analysis-${a}-step-1`);
+    expect(gate?.description).toMatch(/inconclusive \(.*fewer than/);
+    expect(waiting.regions[0]?.verdicts[0]).toMatchObject({ verdict: 'inconclusive' });
+
+    await engine.trpc('sam').release.approve.mutate({ ...ref, gate: gate!.id, comment: 'smoke-only change' });
+    const second = await engine.waitForStatus('no-bake', (s) => s.gates.some((g) => g.id === `analysis-${b}-step-1`));
+    await engine.trpc('sam').release.approve.mutate({ ...ref, gate: `analysis-${b}-step-1`, comment: 'same' });
+    expect(second.regions[0]?.status).toBe('succeeded');
+    const done = await engine.waitForOutcome('no-bake');
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(done.regions.map((r) => r.trafficPercent)).toEqual([100, 100]);
+  }, 90_000);
 });
