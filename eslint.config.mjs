@@ -25,7 +25,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts', 'domain/**/*.ts'],
+    // bench/bare/workflows.ts is the bare baseline's workflow bundle: sandboxed and replayed like the engine's.
+    files: ['workflows/**/*.ts', 'domain/**/*.ts', 'bench/bare/workflows.ts'],
     // lifecycle/ is client-side code kept beside the workflows it starts (the API imports it); no workflow imports
     // it, and Temporal's bundler rejects @temporalio/client in a workflow bundle anyway.
     ignores: ['workflows/lifecycle/**'],

@@ -16,11 +16,10 @@
 // (or BENCH_HEALTHY, BENCH_FAILING, BENCH_HEALTHY_BAKE, BENCH_FAILING_BAKE, BENCH_QUICK=1). See bench/README.md.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { delimiter, join, relative, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../api/routers';
@@ -30,8 +29,8 @@ import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store'
 import type { TrustFile } from '../providers/artifacts/trust-store';
 import { dataPaths } from '../providers/data-paths';
 import { seedDemo } from '../scripts/seed-demo';
+import { findTemporalCli, freePort, loadAverage, machineInfo, median, portIsFree, ROOT, say, sleep } from './support';
 
-const ROOT = resolve(__dirname, '..');
 type Judge = 'sequential' | 'fixed-window';
 type ReleaseView = inferRouterOutputs<AppRouter>['release']['get'];
 type ServiceView = inferRouterOutputs<AppRouter>['service']['get'];
@@ -73,30 +72,6 @@ function parseOptions(argv: string[]): Options {
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 
-function say(message: string) {
-  process.stdout.write(`${new Date().toTimeString().slice(0, 8)} ${message}\n`);
-}
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-    server.once('error', fail);
-  });
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
 /** A run of `count` consecutive free ports (fleetd puts the router of its n-th region on base + n). */
 async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -106,25 +81,6 @@ async function freePortRange(count: number): Promise<number> {
     if (free) return base;
   }
   throw new Error(`found no ${count} consecutive free ports`);
-}
-
-/** The Temporal CLI as scripts/bootstrap.mjs finds it (TEMPORAL_CLI, PATH, .tools/bin); this never builds it. */
-function findTemporalCli(): string {
-  const candidates = [
-    process.env.TEMPORAL_CLI,
-    ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'temporal')),
-    join(ROOT, '.tools', 'bin', 'temporal'),
-  ];
-  const found = candidates.find((path) => path && existsSync(path));
-  if (!found) throw new Error('no Temporal CLI: run `npm run bootstrap` (or set TEMPORAL_CLI) first');
-  return found;
-}
-
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
@@ -666,13 +622,7 @@ function table(summaries: JudgeSummary[]): string {
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   const runStarted = new Date();
-  const machine = {
-    cores: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
-    loadAverageBeforeStart: loadavg().map((l) => Number(l.toFixed(2))),
-    node: process.version,
-  };
+  const machine = machineInfo();
   say(
     `machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB; load average before start ` +
       `${machine.loadAverageBeforeStart.join(' ')} (1/5/15 min); node ${machine.node}`,
@@ -784,7 +734,7 @@ async function main() {
     startedAt: runStarted.toISOString(),
     finishedAt: finished.toISOString(),
     wallSeconds: (finished.getTime() - runStarted.getTime()) / 1000,
-    machine: { ...machine, loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))), cpuHog: 'one core' },
+    machine: { ...machine, loadAverageAtEnd: loadAverage(), cpuHog: 'one core' },
     options,
     timings,
     lanes: LANES,
