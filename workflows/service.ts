@@ -74,6 +74,8 @@ const BOUNDED_QUEUE_PATCH = 'bounded-release-queue';
 export async function serviceWorkflow(input: ServiceInput): Promise<void> {
   const { service } = input;
   const bounded = patched(BOUNDED_QUEUE_PATCH);
+  // Rollback ids are remembered apart from release ids: a rollback named like an earlier release must still run.
+  const rollbackKey = (id: string) => (bounded ? `rollback:${id}` : id);
   const queueLimit = input.queueLimit ?? QUEUE_LIMIT;
   const seen: string[] = [...(input.seen ?? [])];
   const entries: Entry[] = [];
@@ -187,8 +189,8 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
     requestRollbackUpdate,
     async (rollback: EmergencyRollbackInput) => {
       const workflowId = rollbackWorkflowId(service, rollback.rollbackId);
-      if (seen.includes(rollback.rollbackId)) return { workflowId, aborted: [], alreadyStarted: true };
-      remember(rollback.rollbackId);
+      if (seen.includes(rollbackKey(rollback.rollbackId))) return { workflowId, aborted: [], alreadyStarted: true };
+      remember(rollbackKey(rollback.rollbackId));
       // What to avoid is this coordinator's own knowledge, never the requester's.
       const { avoid: _requested, ...request } = rollback;
       const aborted: string[] = [];

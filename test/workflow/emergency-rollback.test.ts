@@ -20,8 +20,11 @@ describe('an emergency rollback', () => {
       code: 'ROLLBACK_REFUSED',
       message: 'an emergency rollback needs a reason',
     });
-    const { rollbackId, aborted } = await engine.rollback('sam', 'latency spike after 1.1.0');
-    expect(aborted).toEqual([]);
+    // Named like the release it undoes (a pipeline reusing its id): a rollback id is not a release id, so it runs.
+    const { rollbackId, aborted, alreadyStarted } = await engine.rollback('sam', 'latency spike after 1.1.0', {
+      rollbackId: releaseId,
+    });
+    expect([aborted, alreadyStarted]).toEqual([[], false]);
     const done = await engine.waitForRollback(rollbackId);
 
     expect(done.stage).toBe('succeeded');
