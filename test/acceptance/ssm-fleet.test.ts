@@ -208,17 +208,23 @@ describe('SSM fleet target', () => {
 
   it('stops polling when the call is cancelled', async () => {
     await fake.close();
-    await startFake(400);
+    // Its first command takes 2 s; the call is cancelled as soon as it polls for that command's result (not after a
+    // fixed delay, which a loaded machine can outlast before the first poll).
+    await startFake(2000);
     const controller = new AbortController();
     const started = Date.now();
     const deploying = fleet().deploy(
       { ...EU, version: '1.1.0', digest: D2, requestId: 'r' },
       { signal: controller.signal },
     );
-    setTimeout(() => controller.abort(new Error('activity cancelled')), 50);
-    await expect(deploying).rejects.toThrow('activity cancelled');
-    expect(Date.now() - started).toBeLessThan(400);
+    deploying.catch(() => undefined);
+    while (fake.callsTo('ListCommandInvocations').length === 0 && Date.now() - started < 1500) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     expect(fake.callsTo('ListCommandInvocations').length).toBeGreaterThan(0);
+    controller.abort(new Error('activity cancelled'));
+    await expect(deploying).rejects.toThrow('activity cancelled');
+    expect(Date.now() - started).toBeLessThan(2000);
 
     // A request already on the wire when the signal fired may still land; after that, nothing more arrives.
     await new Promise((resolve) => setTimeout(resolve, 30));
