@@ -1,7 +1,8 @@
 // Gates and who may decide on them. The release workflow's update validators call checkDecision, so a refused
 // decision is answered to the caller and never enters the workflow's history.
 import type { ChangeClass } from './release-request';
-import { hasAnyRole, type Role } from './roles';
+import { hasAnyRole } from './principal';
+import type { Role } from './roles';
 
 /** approval: a planned human gate; analysis: a canary that could not decide; intervention: a rollback needs a human. */
 export type GateKind = 'approval' | 'analysis' | 'intervention';

@@ -118,7 +118,4 @@ export interface ReleaseStatus {
   outcome?: ReleaseOutcome;
 }
 
-/** Stages after which nothing more happens to the release. */
-export function isFinalStage(stage: ReleaseStage): boolean {
-  return stage === 'succeeded' || stage === 'failed' || stage === 'rolled-back' || stage === 'aborted';
-}
+export { isFinalStage } from './stages';

@@ -13,13 +13,4 @@ export const PrincipalId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._-]{0,127}$
 /** Roles that may read releases, services and the calendar (every person; not the alerter, a machine). */
 export const READ_ROLES = ['pipeline', 'approver', 'operator', 'sre', 'viewer'] as const satisfies readonly Role[];
 
-/** Who is acting, as established by the API from a bearer token (never taken from a request body). */
-export interface Principal {
-  id: string;
-  roles: Role[];
-}
-
-/** True when `principal` holds one of `roles`; admins hold every role. */
-export function hasAnyRole(principal: Pick<Principal, 'roles'>, roles: readonly Role[]): boolean {
-  return principal.roles.some((role) => role === 'admin' || roles.includes(role));
-}
+export { hasAnyRole, type Principal } from './principal';

@@ -25,19 +25,45 @@ export function withTrustedKeys(keys: Record<string, string>): (config: WebpackC
   };
 }
 
+/**
+ * Modules loaded once per worker thread and shared by every workflow it holds. The worker keeps one V8 context and
+ * loads every other module of the bundle again for each workflow in its cache (that isolates workflows' module
+ * state). Shared modules are frozen, so they must keep no state of their own. The signature check of signed messages
+ * (domain/signed-message.ts, with the ed25519 library it loads): a copy of it per workflow cost a table of precomputed
+ * points built at the first check of each copy (about 45 ms of the worker's time per new workflow, and memory per
+ * parked release; bench/, P3 and P6). Named by path: webpack drops a bare `require` of a package that declares no
+ * side effects, as @noble's do.
+ */
+export const SHARED_MODULES = [join(__dirname, '..', 'domain', 'signed-message.ts')];
+
+/**
+ * Packages a workflow must not load: big, and loaded again for every workflow (see SHARED_MODULES). zod validates the
+ * API's input; workflows take what the API checked, so the modules they import (domain/workflow-ids.ts,
+ * domain/freeze.ts, domain/stages.ts, domain/principal.ts) leave schemas out.
+ */
+const KEPT_OUT = ['zod'];
+
 /** Bundles the engine's workflows as the workers run them: failure converter, trusted keys, extra modules. */
 export async function bundleEngineWorkflows(options: {
   trustedKeys: Record<string, string>;
   interceptorModules?: string[];
   logger?: BundleOptions['logger'];
 }): Promise<{ code: string }> {
-  return bundleWorkflowCode({
+  const bundle = await bundleWorkflowCode({
     workflowsPath: workflowsPath(),
     failureConverterPath: FAILURE_CONVERTER_PATH,
     webpackConfigHook: withTrustedKeys(options.trustedKeys),
+    preloadModules: SHARED_MODULES,
     ...(options.interceptorModules ? { workflowInterceptorModules: options.interceptorModules } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
+  const kept = KEPT_OUT.filter((pkg) => bundle.code.includes(`"./node_modules/${pkg}/`));
+  if (kept.length > 0) {
+    throw new Error(
+      `the workflow bundle includes ${kept.join(', ')}, which every workflow would load again: a module that workflows import (workflows/) imports it; import a module free of it instead (workers/bundle.ts)`,
+    );
+  }
+  return bundle;
 }
 
 /** The ids of the keys of `keys` a prebuilt bundle's code does not trust (does not hold verbatim). */

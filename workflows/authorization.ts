@@ -4,7 +4,7 @@
 import { ActivityFailure, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ReleaseActivities } from '../activities';
 import { quickStep } from './profiles';
-import { serviceWorkflowId } from '../domain/names';
+import { serviceWorkflowId } from '../domain/workflow-ids';
 import { refusedPayload, type SignedMessageName } from '../domain/signed-message';
 import { releaseFailure } from './failures';
 import { verifySigned } from './trusted-keys';

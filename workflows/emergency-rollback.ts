@@ -4,7 +4,7 @@
 import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RegionActivities, ReleaseActivities } from '../activities';
 import { rollbackTarget, type LedgerRecord, type UnsafeVersions } from '../domain/ledger';
-import { regionTaskQueue } from '../domain/names';
+import { regionTaskQueue } from '../domain/workflow-ids';
 import {
   admitSignal,
   rollbackStatusQuery,

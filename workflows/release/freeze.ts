@@ -2,7 +2,7 @@
 // (or a calendar change), fails, or, for an emergency change, goes ahead with the override on record.
 import { condition, patched } from '@temporalio/workflow';
 import { releaseFailure } from '../failures';
-import { activeFreeze } from '../../domain/calendar';
+import { activeFreeze } from '../../domain/freeze';
 import { releaseActivities } from './activities';
 import type { ReleaseRun } from './run-state';
 

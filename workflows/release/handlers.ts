@@ -3,7 +3,7 @@
 // it may be done; a refusal goes back to the caller and never enters history.
 import { setHandler } from '@temporalio/workflow';
 import { releaseFailure } from '../failures';
-import { rollbackWorkflowId } from '../../domain/names';
+import { rollbackWorkflowId } from '../../domain/workflow-ids';
 import {
   abortSignal,
   abortUpdate,

@@ -1,7 +1,7 @@
 // One region's run within a release: its rollout child on the region's task queue, the human decisions it asks
 // for, the reports it sends, and the stall watch that flags a region whose agent has gone quiet.
 import { CancellationScope, type ChildWorkflowHandle, condition, log, startChild } from '@temporalio/workflow';
-import { regionRolloutWorkflowId } from '../../domain/names';
+import { regionRolloutWorkflowId } from '../../domain/workflow-ids';
 import type { WavePlan } from '../../domain/plan';
 import type { RegionProgress } from '../../domain/release-status';
 import { regionDecisionSignal, type RegionEvent } from '../messages';

@@ -4,7 +4,7 @@
 import { CancellationScope, type ChildWorkflowHandle, patched, workflowInfo } from '@temporalio/workflow';
 import { releaseFailure } from '../failures';
 import type { RegionProgress, ReleaseStage, ReleaseStatus } from '../../domain/release-status';
-import { isFinalStage } from '../../domain/release-status';
+import { isFinalStage } from '../../domain/stages';
 import type { AlertInput, DecisionInput, ReleaseInput } from '../messages';
 import { SignedMessages } from '../authorization';
 import type { regionRolloutWorkflow } from '../region-rollout';
