@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { WorkflowFailureType } from '../domain/failures';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { releaseWorkflowId, rollbackWorkflowId } from '../domain/names';
+import { releaseWorkflowId, rollbackWorkflowId } from '../domain/workflow-ids';
 import { refusedPayload } from '../domain/signed-message';
 import { SIGNED_MESSAGES_PATCH, SignedMessages } from './authorization';
 import { releaseFailure } from './failures';
@@ -56,6 +56,8 @@ interface Entry {
   admitted: boolean;
   done: boolean;
   handle?: ChildWorkflowHandle<typeof releaseWorkflow> | ChildWorkflowHandle<typeof emergencyRollbackWorkflow>;
+  /** Settles once the child has started, or its start failed (the entry is then gone). */
+  starting?: Promise<void>;
 }
 
 /** Ids remembered across continue-as-new, so a repeated start stays idempotent. */
@@ -70,10 +72,17 @@ const HISTORY_LIMIT = 2000;
 export const QUEUE_LIMIT = 50;
 /** Coordinators from before QUEUE_LIMIT replay without it. */
 const BOUNDED_QUEUE_PATCH = 'bounded-release-queue';
+/**
+ * A release request is answered in the workflow task that admits it: the answer and the command that starts the
+ * release's workflow are recorded together, so the request is durable when the caller hears back, and the caller does
+ * not wait for a second workflow task (the child's start) as it did before. Coordinators from before replay waiting.
+ */
+const ANSWER_ON_ADMISSION_PATCH = 'answer-on-admission';
 
 export async function serviceWorkflow(input: ServiceInput): Promise<void> {
   const { service } = input;
   const bounded = patched(BOUNDED_QUEUE_PATCH);
+  const answerOnAdmission = patched(ANSWER_ON_ADMISSION_PATCH);
   // Rollback ids are remembered apart from release ids: a rollback named like an earlier release must still run.
   const rollbackKey = (id: string) => (bounded ? `rollback:${id}` : id);
   const queueLimit = input.queueLimit ?? QUEUE_LIMIT;
@@ -125,8 +134,8 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         done: false,
       };
       entries.push(entry);
-      try {
-        entry.handle = await startChild(releaseWorkflow, {
+      const start = () =>
+        startChild(releaseWorkflow, {
           workflowId,
           args: [{ ...release, queued: !entry.admitted }],
           // A release outlives its coordinator (which may be terminated or reset by an operator).
@@ -139,6 +148,24 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
             entry.admitted ? 'validating' : 'queued',
           ),
         });
+      const admission: Admission = { workflowId, alreadyStarted: false, queuedBehind: ahead.map((e) => e.id) };
+      if (answerOnAdmission) {
+        entry.starting = start().then(
+          (handle) => {
+            entry.handle = handle;
+            watch(entry);
+          },
+          (err: unknown) => {
+            entries.splice(entries.indexOf(entry), 1);
+            // Only a workflow under this id from outside this coordinator's memory (an old release whose id it has
+            // forgotten, or one started directly on Temporal): the API looks for it before asking (startRelease).
+            log.warn(`release ${releaseId} was not started`, { error: innermostMessage(err) });
+          },
+        );
+        return admission;
+      }
+      try {
+        entry.handle = await start();
       } catch (err) {
         entries.splice(entries.indexOf(entry), 1);
         if (err instanceof WorkflowExecutionAlreadyStartedError)
@@ -146,7 +173,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         throw err;
       }
       watch(entry);
-      return { workflowId, alreadyStarted: false, queuedBehind: ahead.map((e) => e.id) };
+      return admission;
     },
     {
       validator: (message: ReleaseRequestMessage) => {
@@ -197,6 +224,8 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       // The version a release in progress was moving to is suspect: no region goes back to it.
       const avoid: { version: string; why: string }[] = [];
       for (const entry of live()) {
+        // A release answered but not started yet is aborted once it has started.
+        if (answerOnAdmission && entry.kind === 'release' && !entry.handle) await entry.starting;
         if (entry.kind !== 'release' || !entry.handle) continue;
         try {
           await entry.handle.signal(abortSignal, {

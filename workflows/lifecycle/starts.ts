@@ -68,6 +68,11 @@ export async function startRelease(
   },
 ): Promise<StartedRelease> {
   const { plan } = request;
+  // A workflow under this id may exist that the coordinator no longer remembers (it remembers the last SEEN_LIMIT ids)
+  // or never knew (started directly on Temporal): its id can never be used again, and the coordinator answers before
+  // it learns that, so look first.
+  const existing = await versionOf(client, releaseWorkflowId(plan.service, plan.releaseId));
+  if (existing !== undefined) return alreadyThere(plan, existing);
   // Signed once: a retry below sends the very same request (the coordinator remembers its release id).
   const input: ReleaseInput = options.signer.sign(releaseWorkflowId(plan.service, plan.releaseId), 'release', request);
   let admission: Admission | undefined;
@@ -102,16 +107,65 @@ export async function startRelease(
     }
   }
   if (admission.alreadyStarted) {
-    const existing = await client.workflow.getHandle(admission.workflowId).describe();
-    const version = existing.typedSearchAttributes.get(ReleaseVersion);
-    if (version !== plan.version) {
+    // The coordinator remembers the id; its workflow may be a moment from starting (the coordinator answers first).
+    let version: string | null | undefined;
+    for (let attempt = 1; (version = await versionOf(client, admission.workflowId)) === undefined; attempt++) {
+      if (attempt >= 10) break;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+    if (version === undefined) return { ...admission, releaseId: plan.releaseId };
+    return { ...alreadyThere(plan, version), ...admission };
+  }
+  // The coordinator answers in the workflow task that starts the release; Temporal creates the release's workflow a
+  // moment later. The caller may act on the release as soon as this returns, so return once it exists.
+  await untilItExists(client, admission.workflowId, plan);
+  return { ...admission, releaseId: plan.releaseId };
+}
+
+/** Waits (asking Temporal, not the worker) until the release the coordinator admitted exists. */
+async function untilItExists(client: Client, workflowId: string, plan: ReleaseInput['plan']): Promise<void> {
+  const deadline = Date.now() + WRITE_DEADLINE_MS;
+  for (let attempt = 0; ; attempt++) {
+    const version = await versionOf(client, workflowId);
+    if (version !== undefined) {
+      if (version !== plan.version) alreadyThere(plan, version);
+      return;
+    }
+    if (Date.now() >= deadline) {
       throw new EngineError(
-        'RELEASE_ID_CONFLICT',
-        `release ${plan.releaseId} of ${plan.service} already exists for version ${version ?? 'unknown'}, not ${plan.version}; use a new release id`,
+        'WORKER_UNAVAILABLE',
+        `the coordinator of ${plan.service} admitted release ${plan.releaseId} but its workflow did not start within ${WRITE_DEADLINE_MS / 1000}s; check the release (release.get), or ask again with the same release id (it starts at most once)`,
       );
     }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200, 10 * 2 ** attempt)));
   }
-  return { ...admission, releaseId: plan.releaseId };
+}
+
+/** The version of the release under `workflowId` (null if it names none), or undefined when there is no such workflow. */
+async function versionOf(client: Client, workflowId: string): Promise<string | null | undefined> {
+  try {
+    const described = await client.workflow.getHandle(workflowId).describe();
+    return described.typedSearchAttributes.get(ReleaseVersion) ?? null;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** A start of a release id that exists: the same release again (idempotent), or a conflict if the version differs. */
+function alreadyThere(plan: ReleaseInput['plan'], version: string | null): StartedRelease {
+  if (version !== plan.version) {
+    throw new EngineError(
+      'RELEASE_ID_CONFLICT',
+      `release ${plan.releaseId} of ${plan.service} already exists for version ${version ?? 'unknown'}, not ${plan.version}; use a new release id`,
+    );
+  }
+  return {
+    workflowId: releaseWorkflowId(plan.service, plan.releaseId),
+    alreadyStarted: true,
+    queuedBehind: [],
+    releaseId: plan.releaseId,
+  };
 }
 
 /** Asks the coordinator to abort what runs for the service and roll it back to its last known-good versions. */
