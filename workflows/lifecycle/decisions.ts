@@ -63,7 +63,9 @@ export async function decideGate(
   input: Omit<DecisionInput, 'authorization'>,
   signer: DecisionSigner,
 ): Promise<Gate> {
-  const handle = await runningRelease(client, service, releaseId);
+  // Straight to the release: a decision is one call to Temporal. Only a refused or undeliverable one looks at the
+  // release, to say that it has finished (or does not exist) rather than that the gate is not waiting.
+  const handle = client.workflow.getHandle(releaseWorkflowId(service, releaseId));
   const signed = signer.sign(handle.workflowId, decision, input);
   try {
     return await needingWorker(
@@ -74,9 +76,14 @@ export async function decideGate(
       () => handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [signed] }),
     );
   } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      await runningRelease(client, service, releaseId);
+      throw err;
+    }
     if (err instanceof WorkflowUpdateFailedError) {
       const refusal = refusalOf(err);
       const code = REFUSAL_CODES[refusal.type as RefusalCode | 'Unauthorized'] ?? 'GATE_NOT_WAITING';
+      if (code === 'GATE_NOT_WAITING') await runningRelease(client, service, releaseId);
       throw new EngineError(code, refusal.message);
     }
     throw err;
