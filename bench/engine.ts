@@ -231,7 +231,7 @@ async function main() {
       workerInfo[worker.name] = { ...worker.ready, startRssMiB: rss };
       say(
         `${worker.name} (pid ${worker.pid}): ${worker.ready.workers} worker(s), starting RSS ${rss.toFixed(0)} MiB, ` +
-          `workflow cache ${worker.ready.maxCachedWorkflows} per worker, heap limit ${worker.ready.heapLimitMiB} MiB`,
+          `workflow cache ${worker.ready.maxCachedWorkflows} (the first worker), heap limit ${worker.ready.heapLimitMiB} MiB`,
       );
     }
 

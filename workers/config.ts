@@ -41,6 +41,8 @@ export const WorkerEnv = ConfigStoreEnv.extend({
    * bundle; defaults to <DATA_DIR>/secrets/decision-public-keys.json (written by `npm start`).
    */
   DECISION_PUBLIC_KEYS_FILE: z.string().min(1).optional(),
+  /** Workflows the orchestrator keeps in memory; the rest are replayed when they have work (default 400). */
+  ORCHESTRATOR_CACHED_WORKFLOWS: z.coerce.number().int().min(2).optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Payload encryption keys (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_KEY_ID); unset, payloads go in clear. */
   ...PayloadKeysEnv.shape,

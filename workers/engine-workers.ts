@@ -36,7 +36,20 @@ export interface EngineWorkersOptions {
   /** Seals every payload the workers send to Temporal (payload encryption); omit to send them in clear. */
   payloadCodec?: AesGcmPayloadCodec;
   identity?: string;
+  /**
+   * The most workflows the orchestrator keeps in memory (coordinators, releases, rollbacks); the least recently used
+   * beyond it are evicted and replayed from their history when they next have work. Default ORCHESTRATOR_CACHE.
+   */
+  maxCachedWorkflows?: number;
 }
+
+/**
+ * Workflows the orchestrator keeps in memory by default. A release parked at a gate for days needs none of its memory
+ * until someone decides: evicted, it is replayed from its history (a few hundred events) when the decision comes. The
+ * SDK's default (about 2,300 on a 4 GiB heap) keeps them all: about 1 MiB of worker memory per parked release with its
+ * coordinator (bench/, P3 with 200 parked), so 1,000 parked would hold about 1 GiB more. This bounds it.
+ */
+export const ORCHESTRATOR_CACHE = 400;
 
 export async function createEngineWorkers(options: EngineWorkersOptions): Promise<Worker[]> {
   const { connection, namespace = 'default' } = options;
@@ -69,6 +82,7 @@ export async function createEngineWorkers(options: EngineWorkersOptions): Promis
         namespace,
         taskQueue: options.releaseTaskQueue,
         ...workflows,
+        maxCachedWorkflows: options.maxCachedWorkflows ?? ORCHESTRATOR_CACHE,
         dataConverter,
         activities: createReleaseActivities(options.releaseDeps),
         ...(options.identity ? { identity: `${options.identity}/orchestrator` } : {}),

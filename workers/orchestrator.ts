@@ -39,6 +39,7 @@ async function run() {
     releaseDeps: releaseDeps(env),
     regionDeps: regionDeps(env),
     payloadCodec: encryption.codec,
+    ...(env.ORCHESTRATOR_CACHED_WORKFLOWS ? { maxCachedWorkflows: env.ORCHESTRATOR_CACHED_WORKFLOWS } : {}),
   });
   console.log(
     `orchestrator worker polling ${env.RELEASE_TASK_QUEUE}${regions.length ? ` and ${regions.map((r) => `deploy.${r}`).join(', ')}` : ''} on ${env.TEMPORAL_ADDRESS}`,

@@ -140,7 +140,7 @@ export class WorkerProcess {
     const logFile = join(logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
     const child = track(
-      spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, entry)], {
+      spawn(process.execPath, ['--expose-gc', ...nodeArgs(), '--import', 'tsx', join(ROOT, entry)], {
         cwd: ROOT,
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -201,4 +201,9 @@ export class WorkerProcess {
     await this.request('stop', 15_000).catch(() => undefined);
     await stopProcess(this.child, 5_000);
   }
+}
+
+/** Extra Node.js flags for the worker processes, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+function nodeArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 }

@@ -40,6 +40,10 @@ async function run() {
     releaseDeps: providers.releaseDeps,
     regionDeps: providers.regionDeps,
     workflowBundle: { codePath: setup.bundlePath },
+    // The shipped default unless overridden, as the orchestrator worker reads it.
+    ...(process.env.ORCHESTRATOR_CACHED_WORKFLOWS
+      ? { maxCachedWorkflows: Number(process.env.ORCHESTRATOR_CACHED_WORKFLOWS) }
+      : {}),
   });
   const running = runWorkers(workers);
   serveBench({
