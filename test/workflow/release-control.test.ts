@@ -260,3 +260,36 @@ describe('a region whose agent is not running', () => {
     expect(engine.runs('b')).toBe('1.1.0');
   }, 60_000);
 });
+
+describe('a region that goes quiet while it rolls out', () => {
+  const engines = useWorkflowEngines();
+
+  it('is flagged while its siblings finish, and cleared when it answers again', async () => {
+    const engine = await engines.start({
+      environments: [{ name: 'production', waves: [['a', 'b']] }],
+      service: { stallAlertSeconds: 1 },
+    });
+    const [a, b] = [engine.region('a'), engine.region('b')];
+    // b's deploy does not answer (its fleet is stuck), so b reports nothing.
+    const stuck = engine.fleet.hold({ operation: 'deploy', region: b });
+    const { releaseId } = await engine.start('1.1.0');
+
+    const stalled = await engine.waitFor(
+      releaseId,
+      (s) => s.regions.find((r) => r.region === b)?.stalledSince !== undefined,
+      `${b} to be flagged`,
+    );
+    expect(stalled.stage).toBe('needs-attention');
+    expect(stalled.regions.find((r) => r.region === a)?.stalledSince).toBeUndefined();
+    expect(stalled.timeline.map((e) => e.message)).toContainEqual(
+      expect.stringMatching(new RegExp(`^${b}: no progress for`)),
+    );
+
+    stuck.open();
+    const done = await engine.waitForOutcome(releaseId);
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(done.regions.every((r) => r.stalledSince === undefined)).toBe(true);
+    expect(done.timeline.map((e) => e.message)).toContain(`${b}: progress again`);
+    expect([engine.runs('a'), engine.runs('b')]).toEqual(['1.1.0', '1.1.0']);
+  }, 60_000);
+});

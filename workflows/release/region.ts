@@ -37,6 +37,8 @@ export async function rollOut(
   taskQueue: string,
   wave: WavePlan,
   digest: string,
+  /** The wave watches its regions for silence (watchQuietRegions); without it, each region has its own timer. */
+  waveWatch = false,
 ): Promise<void> {
   const { plan, status } = run;
   const progress = run.regionOf(region);
@@ -74,7 +76,7 @@ export async function rollOut(
   });
   result.catch(() => undefined);
   try {
-    await answerDecisions(run, region, child, progress, () => finished);
+    await answerDecisions(run, region, child, progress, () => finished, waveWatch);
   } finally {
     // If this wave was cancelled, wait for the child to finish reverting its region before going on, so the
     // release's own compensations never race with it.
@@ -163,15 +165,17 @@ async function answerDecisions(
   child: ChildWorkflowHandle<typeof regionRolloutWorkflow>,
   progress: RegionProgress,
   finished: () => boolean,
+  waveWatch: boolean,
 ): Promise<void> {
   const { pendingDecisions, heardFrom } = run;
   let heard = heardFrom.get(region) ?? 0;
   for (;;) {
-    // One timer per region that fires only when the region is slow: no history cost while reports flow.
-    const woke = await condition(
-      () => finished() || pendingDecisions.some((d) => d.region === region),
-      run.plan.stallAlertSeconds * 1000,
-    );
+    const wake = () => finished() || pendingDecisions.some((d) => d.region === region);
+    // With the wave's watch flagging quiet regions, no timer here. Before it, one timer per region that fires only
+    // when the region is slow.
+    const woke = waveWatch
+      ? await condition(wake).then(() => true)
+      : await condition(wake, run.plan.stallAlertSeconds * 1000);
     if (!woke) {
       if ((heardFrom.get(region) ?? 0) === heard) markStalled(run, region);
       heard = heardFrom.get(region) ?? 0;
@@ -197,5 +201,21 @@ async function answerDecisions(
       ...(approval ? { approval } : {}),
     });
     if (outcome === 'approved') run.touch(progress, { status: 'canary' });
+  }
+}
+
+/**
+ * One stall watch for the regions of a wave: every stallAlertSeconds until `over`, flags each region still rolling out
+ * that reported nothing since the last look. A timer per wave instead of one per region (issue 12: history per
+ * region); a region is flagged after one to two thresholds of silence, as with a timer of its own.
+ */
+export async function watchQuietRegions(run: ReleaseRun, regions: string[], over: () => boolean): Promise<void> {
+  const heard = new Map(regions.map((region) => [region, run.heardFrom.get(region) ?? 0]));
+  while (!(await condition(over, run.plan.stallAlertSeconds * 1000))) {
+    for (const region of regions) {
+      const now = run.heardFrom.get(region) ?? 0;
+      if (run.running.has(region) && now === heard.get(region)) markStalled(run, region);
+      heard.set(region, now);
+    }
   }
 }

@@ -6,7 +6,7 @@ import type { WavePlan } from '../../domain/plan';
 import type { Compensation } from '../saga';
 import { now } from '../journal';
 import { inRegion, releaseActivities, releaseCompensations } from './activities';
-import { rollOut, watched, watchedEach } from './region';
+import { rollOut, watched, watchedEach, watchQuietRegions } from './region';
 import type { ReleaseRun } from './run-state';
 
 export async function runWave(run: ReleaseRun, wave: WavePlan, digest: string): Promise<void> {
@@ -57,10 +57,20 @@ export async function runWave(run: ReleaseRun, wave: WavePlan, digest: string): 
         .map(({ region, taskQueue }) => smokeTestUnchanged(run, region, taskQueue)),
     );
   }
+  const waveWatch = toRollOut.length > 0 && patched(WAVE_WATCH_PATCH);
   const waveScope = new CancellationScope();
   const runs = toRollOut.map(({ region, taskQueue }) =>
-    waveScope.run(() => rollOut(run, region, taskQueue, wave, digest)),
+    waveScope.run(() => rollOut(run, region, taskQueue, wave, digest, waveWatch)),
   );
+  let settled = false;
+  // Never throws (a cancelled release stops watching), so it cannot end the wave before its regions have settled.
+  const watching = waveWatch
+    ? watchQuietRegions(
+        run,
+        toRollOut.map((r) => r.region),
+        () => settled,
+      ).catch(() => undefined)
+    : undefined;
   let firstFailure: Error | undefined;
   for (const regionRun of runs) {
     regionRun.catch((err: unknown) => {
@@ -70,6 +80,8 @@ export async function runWave(run: ReleaseRun, wave: WavePlan, digest: string): 
     });
   }
   await Promise.allSettled(runs);
+  settled = true;
+  await watching;
   // One audit write per wave, not per region: the regions of a wave finish together, and history stays lean.
   await run.record.flush();
   if (firstFailure !== undefined) throw firstFailure;
@@ -80,6 +92,8 @@ export async function runWave(run: ReleaseRun, wave: WavePlan, digest: string): 
  * ledger learns them in one activity, and each region's way back is registered in wave order.
  */
 export const LEAN_WAVE_PATCH = 'lean-wave-bookkeeping';
+/** One stall watch for the regions rolling out in a wave, instead of a timer per region (region.ts). */
+export const WAVE_WATCH_PATCH = 'wave-stall-watch';
 
 async function readRegions(run: ReleaseRun, wave: WavePlan): Promise<void> {
   const { plan } = run;
