@@ -4,8 +4,6 @@
 // run as children, so a release that ends in any way (even terminated) frees the service. An emergency rollback
 // aborts whatever is in flight, then runs before anything else.
 import {
-  ApplicationFailure,
-  type ChildWorkflowHandle,
   condition,
   continueAsNew,
   allHandlersFinished,
@@ -15,7 +13,6 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { WorkflowFailureType } from '../domain/failures';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { releaseWorkflowId, rollbackWorkflowId } from '../domain/workflow-ids';
 import { refusedPayload } from '../domain/signed-message';
@@ -37,6 +34,7 @@ import {
   signedRollbackFields,
 } from './messages';
 import { releaseWorkflow } from './release';
+import { type Entry, refuseToLineUp } from './service-line';
 import { innermostMessage } from './saga';
 import {
   ReleaseRegions,
@@ -45,20 +43,6 @@ import {
   ReleaseStage,
   releaseSearchAttributes,
 } from './search-attributes';
-
-interface Entry {
-  kind: 'release' | 'rollback';
-  id: string;
-  workflowId: string;
-  requestedBy: string;
-  /** The version a release brings (releases only). */
-  version?: string;
-  admitted: boolean;
-  done: boolean;
-  handle?: ChildWorkflowHandle<typeof releaseWorkflow> | ChildWorkflowHandle<typeof emergencyRollbackWorkflow>;
-  /** Settles once the child has started, or its start failed (the entry is then gone). */
-  starting?: Promise<void>;
-}
 
 /** Ids remembered across continue-as-new, so a repeated start stays idempotent. */
 const SEEN_LIMIT = 500;
@@ -185,29 +169,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         }
         messages.check('release', signedReleaseFields(release), releaseWorkflowId(service, release.plan.releaseId));
         if (seen.includes(release.plan.releaseId)) return;
-        const [active] = live();
-        // The refusal names the blocking workflow, so a client can tell "in progress" from "just finished".
-        if (active && active.kind === 'rollback') {
-          throw ApplicationFailure.create({
-            type: 'ServiceBusy' satisfies WorkflowFailureType,
-            message: `an emergency rollback of ${service} (${active.id}, by ${active.requestedBy}) is in progress; start the release after it`,
-            details: [active.workflowId],
-          });
-        }
-        if (active && !queue) {
-          throw ApplicationFailure.create({
-            type: 'ServiceBusy' satisfies WorkflowFailureType,
-            message: `release ${active.id} of ${service} is in progress (requested by ${active.requestedBy}); wait for it to finish, or start with queue: true`,
-            details: [active.workflowId],
-          });
-        }
-        const queued = live().length - 1;
-        if (bounded && queued >= queueLimit) {
-          throw ApplicationFailure.create({
-            type: 'QueueFull' satisfies WorkflowFailureType,
-            message: `${service} already has ${queued} release${queued === 1 ? '' : 's'} queued behind ${active?.id ?? 'the one in progress'}, the most a service queues (${queueLimit}); start this one once some have finished`,
-          });
-        }
+        refuseToLineUp(service, live(), { queue, queueLimit: bounded ? queueLimit : undefined });
       },
     },
   );
