@@ -106,37 +106,29 @@ export async function startRelease(
       throw new EngineError('RELEASE_IN_PROGRESS', refusal.message);
     }
   }
-  if (admission.alreadyStarted) {
-    // The coordinator remembers the id; its workflow may be a moment from starting (the coordinator answers first).
-    let version: string | null | undefined;
-    for (let attempt = 1; (version = await versionOf(client, admission.workflowId)) === undefined; attempt++) {
-      if (attempt >= 10) break;
-      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-    }
-    if (version === undefined) return { ...admission, releaseId: plan.releaseId };
-    return { ...alreadyThere(plan, version), ...admission };
+  // The coordinator answers in the workflow task that starts the release (or from its memory of one it started);
+  // Temporal creates the release's workflow a moment later. The caller may act on the release as soon as this
+  // returns, so return once it exists, asking Temporal, not the worker.
+  const version = await versionOnceItExists(client, admission.workflowId);
+  if (version === undefined) {
+    // An id the coordinator remembers whose workflow Temporal no longer keeps (past its retention).
+    if (admission.alreadyStarted) return { ...admission, releaseId: plan.releaseId };
+    throw new EngineError(
+      'WORKER_UNAVAILABLE',
+      `the coordinator of ${plan.service} admitted release ${plan.releaseId} but its workflow did not start within ${WRITE_DEADLINE_MS / 1000}s; check the release (release.get), or ask again with the same release id (it starts at most once)`,
+    );
   }
-  // The coordinator answers in the workflow task that starts the release; Temporal creates the release's workflow a
-  // moment later. The caller may act on the release as soon as this returns, so return once it exists.
-  await untilItExists(client, admission.workflowId, plan);
+  // Another version under this id (started outside the coordinator a moment ago): a conflict.
+  if (version !== plan.version) return alreadyThere(plan, version);
   return { ...admission, releaseId: plan.releaseId };
 }
 
-/** Waits (asking Temporal, not the worker) until the release the coordinator admitted exists. */
-async function untilItExists(client: Client, workflowId: string, plan: ReleaseInput['plan']): Promise<void> {
+/** The version of the release under `workflowId` once it exists, or undefined if it does not within WRITE_DEADLINE_MS. */
+async function versionOnceItExists(client: Client, workflowId: string): Promise<string | null | undefined> {
   const deadline = Date.now() + WRITE_DEADLINE_MS;
   for (let attempt = 0; ; attempt++) {
     const version = await versionOf(client, workflowId);
-    if (version !== undefined) {
-      if (version !== plan.version) alreadyThere(plan, version);
-      return;
-    }
-    if (Date.now() >= deadline) {
-      throw new EngineError(
-        'WORKER_UNAVAILABLE',
-        `the coordinator of ${plan.service} admitted release ${plan.releaseId} but its workflow did not start within ${WRITE_DEADLINE_MS / 1000}s; check the release (release.get), or ask again with the same release id (it starts at most once)`,
-      );
-    }
+    if (version !== undefined || Date.now() >= deadline) return version;
     await new Promise((resolve) => setTimeout(resolve, Math.min(200, 10 * 2 ** attempt)));
   }
 }
