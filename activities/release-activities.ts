@@ -136,6 +136,34 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       }
     },
 
+    /**
+     * Which of `workflowIds` have closed (or are gone): the coordinator's check on a release or rollback it did not
+     * start itself (carried over continue-as-new), whose end it learns only from a signal that anyone could send.
+     * A workflow reports its end just before it closes: with `waitMs`, one still running is looked at again until it
+     * closes or the time is up.
+     */
+    async closedWorkflows(input: { workflowIds: string[]; waitMs?: number }): Promise<string[]> {
+      const { client } = Context.current();
+      const isClosed = async (workflowId: string) => {
+        try {
+          return (await client.workflow.getHandle(workflowId).describe()).status.name !== 'RUNNING';
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return true;
+          throw err;
+        }
+      };
+      const deadline = Date.now() + (input.waitMs ?? 0);
+      const closed = new Set<string>();
+      for (;;) {
+        const open = input.workflowIds.filter((id) => !closed.has(id));
+        for (const [i, done] of (await Promise.all(open.map(isClosed))).entries()) if (done) closed.add(open[i]!);
+        if (closed.size === input.workflowIds.length || Date.now() >= deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        Context.current().heartbeat();
+      }
+      return [...closed];
+    },
+
     /** The release calendar (freeze windows). */
     async loadCalendar(): Promise<ReleaseCalendar> {
       return calendar.load();

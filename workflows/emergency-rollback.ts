@@ -14,6 +14,7 @@ import {
   signedRollbackFields,
 } from './messages';
 import { confirmAdmission, refuseUnsignedStart } from './authorization';
+import { reportEndWhenAsked } from './end-report';
 import { noteOn, now, publishStage } from './journal';
 import { compensationStep, quickStep } from './profiles';
 import { innermostMessage } from './saga';
@@ -43,6 +44,7 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
     admitted = true;
   });
   setHandler(rollbackStatusQuery, () => status);
+  const reportEnd = reportEndWhenAsked(input.service, workflowInfo().workflowId);
 
   note(`emergency rollback of ${input.service} requested by ${input.requestedBy}: ${input.reason}`);
   if (!admitted) {
@@ -66,6 +68,7 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
       ? `emergency rollback done in ${status.regions.length} regions`
       : `emergency rollback failed in ${failed.map((r) => r.region).join(', ')}: those regions need a human`,
   );
+  await reportEnd();
   return status;
 
   /**

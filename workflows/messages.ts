@@ -103,6 +103,17 @@ export const resumeSignal = defineSignal<[{ by: string }]>('resume');
 export const abortSignal = defineSignal<[{ by: string; reason: string; rollback?: EmergencyRollbackInput }]>('abort');
 /** From the service coordinator: a queued release may start. */
 export const admitSignal = defineSignal('admit');
+/**
+ * From a newer run of the service coordinator (one that continued-as-new while this release or rollback was in its
+ * line, so it is no longer this workflow's parent and does not hear of its end): tell the coordinator when you end.
+ * Sent by anyone else, it costs one signal at the end and nothing more.
+ */
+export const reportEndSignal = defineSignal('reportEnd');
+/**
+ * To the service coordinator, from a release or rollback that was asked to report its end. The coordinator trusts
+ * nothing in it: it only looks (an activity that describes the workflow) whether the workflow named has closed.
+ */
+export const lineEntryEndedSignal = defineSignal<[{ workflowId: string }]>('lineEntryEnded');
 /** The release calendar changed: a release waiting for a freeze to end checks again. */
 export const recheckFreezeSignal = defineSignal('recheckFreeze');
 
@@ -161,6 +172,24 @@ export interface ServiceInput {
   seen?: string[];
   /** The most releases queued behind the one in progress (default QUEUE_LIMIT in workflows/service.ts). */
   queueLimit?: number;
+  /** History length past which the coordinator continues-as-new (default HISTORY_LIMIT; tests set it low). */
+  historyLimit?: number;
+  /**
+   * The line (the release or rollback in progress first, then those queued) carried over continue-as-new while
+   * busy. These workflows were started by an earlier run of the coordinator.
+   */
+  carried?: CarriedEntry[];
+}
+
+/** A release or rollback in the coordinator's line, as carried over continue-as-new. */
+export interface CarriedEntry {
+  kind: 'release' | 'rollback';
+  id: string;
+  workflowId: string;
+  requestedBy: string;
+  /** The version a release brings (releases only). */
+  version?: string;
+  admitted: boolean;
 }
 
 export interface ReleaseRequestMessage {

@@ -1,6 +1,6 @@
 // The coordinator's line of releases and rollbacks (workflows/service.ts): what an entry is, and when a release may
 // not join the line. Pure, so the update validator stays readable and deterministic.
-import { ApplicationFailure, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { ApplicationFailure, type ChildWorkflowHandle, type ExternalWorkflowHandle } from '@temporalio/workflow';
 import type { WorkflowFailureType } from '../domain/failures';
 import type { emergencyRollbackWorkflow } from './emergency-rollback';
 import type { releaseWorkflow } from './release';
@@ -14,7 +14,15 @@ export interface Entry {
   version?: string;
   admitted: boolean;
   done: boolean;
-  handle?: ChildWorkflowHandle<typeof releaseWorkflow> | ChildWorkflowHandle<typeof emergencyRollbackWorkflow>;
+  /**
+   * Started by an earlier run of the coordinator and carried over continue-as-new: its end is not reported by
+   * Temporal to this run, which learns of it by asking (see followCarried in workflows/service.ts).
+   */
+  carried?: boolean;
+  handle?:
+    | ChildWorkflowHandle<typeof releaseWorkflow>
+    | ChildWorkflowHandle<typeof emergencyRollbackWorkflow>
+    | ExternalWorkflowHandle;
   /** Settles once the child has started, or its start failed (the entry is then gone). */
   starting?: Promise<void>;
 }

@@ -23,6 +23,7 @@ import {
   abortSignal,
   admitSignal,
   requestReleaseUpdate,
+  lineEntryEndedSignal,
   requestRollbackUpdate,
   serviceStateQuery,
   type Admission,
@@ -34,6 +35,7 @@ import {
   signedRollbackFields,
 } from './messages';
 import { releaseWorkflow } from './release';
+import { BUSY_CONTINUE_PATCH, CarriedLine, carry } from './service-carried';
 import { type Entry, refuseToLineUp } from './service-line';
 import { innermostMessage } from './saga';
 import {
@@ -46,12 +48,11 @@ import {
 
 /** Ids remembered across continue-as-new, so a repeated start stays idempotent. */
 const SEEN_LIMIT = 500;
-/** Continue-as-new when idle and the history grew past this many events. */
+/** Continue-as-new once the history grew past this many events (when idle, or busy since BUSY_CONTINUE_PATCH). */
 const HISTORY_LIMIT = 2000;
 /**
  * The most releases one service queues behind the one in progress. Each queued release is a workflow waiting for its
- * turn and about ten events in this coordinator's history, which continues-as-new only when idle: the cap keeps that
- * history far inside Temporal's limits however busy the service is.
+ * turn, and carried over each continue-as-new while it waits.
  */
 export const QUEUE_LIMIT = 50;
 /** Coordinators from before QUEUE_LIMIT replay without it. */
@@ -67,11 +68,18 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
   const { service } = input;
   const bounded = patched(BOUNDED_QUEUE_PATCH);
   const answerOnAdmission = patched(ANSWER_ON_ADMISSION_PATCH);
+  const busyContinue = patched(BUSY_CONTINUE_PATCH);
+  const historyLimit = input.historyLimit ?? HISTORY_LIMIT;
   // Rollback ids are remembered apart from release ids: a rollback named like an earlier release must still run.
   const rollbackKey = (id: string) => (bounded ? `rollback:${id}` : id);
   const queueLimit = input.queueLimit ?? QUEUE_LIMIT;
   const seen: string[] = [...(input.seen ?? [])];
-  const entries: Entry[] = [];
+  const entries: Entry[] = CarriedLine.receive(input.carried ?? []);
+  const carried = new CarriedLine(entries);
+  // Busy, a run continues-as-new only once its line has moved (a request joined it, or an entry ended): each run then
+  // does real work, however low the history limit and however long the line it was handed.
+  const handedOver = entries.length;
+  const moved = () => busyContinue && (entries.length > handedOver || entries.some((e) => e.done));
   const remember = (id: string) => {
     if (!seen.includes(id)) seen.push(id);
     if (seen.length > SEEN_LIMIT) seen.splice(0, seen.length - SEEN_LIMIT);
@@ -85,10 +93,13 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
     const [active, ...queued] = live();
     return { service, ...(active ? { active: describe(active) } : {}), queued: queued.map(describe) };
   });
+  // Only a prompt to look: whether the workflow has ended is asked of Temporal (CarriedLine).
+  setHandler(lineEntryEndedSignal, (report) => carried.suspect(report?.workflowId));
+  if (entries.length > 0) void carried.follow();
 
-  const watch = (entry: Entry) => {
-    const handle = entry.handle;
-    if (!handle) return;
+  // A child's end comes from Temporal (to this run only: CarriedLine follows those of earlier runs).
+  const watch = (entry: Entry, handle: { result(): Promise<unknown> }) => {
+    entry.handle = handle as Entry['handle'];
     handle.result().then(
       () => {
         entry.done = true;
@@ -135,10 +146,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       const admission: Admission = { workflowId, alreadyStarted: false, queuedBehind: ahead.map((e) => e.id) };
       if (answerOnAdmission) {
         entry.starting = start().then(
-          (handle) => {
-            entry.handle = handle;
-            watch(entry);
-          },
+          (handle) => watch(entry, handle),
           (err: unknown) => {
             entries.splice(entries.indexOf(entry), 1);
             // Only a workflow under this id from outside this coordinator's memory (an old release whose id it has
@@ -149,14 +157,13 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         return admission;
       }
       try {
-        entry.handle = await start();
+        watch(entry, await start());
       } catch (err) {
         entries.splice(entries.indexOf(entry), 1);
         if (err instanceof WorkflowExecutionAlreadyStartedError)
           return { workflowId, alreadyStarted: true, queuedBehind: [] };
         throw err;
       }
-      watch(entry);
       return admission;
     },
     {
@@ -206,6 +213,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         } catch (err) {
           // It finished just now (this coordinator has not processed its completion yet): nothing to abort.
           log.info(`release ${entry.id} could not be aborted`, { error: innermostMessage(err) });
+          carried.suspect(entry.workflowId);
         }
       }
       // The rollback goes first in line: right behind the release that is finishing its own compensation.
@@ -219,7 +227,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       };
       const activeIndex = entries.findIndex((e) => !e.done);
       entries.splice(activeIndex < 0 ? entries.length : activeIndex + 1, 0, entry);
-      entry.handle = await startChild(emergencyRollbackWorkflow, {
+      const handle = await startChild(emergencyRollbackWorkflow, {
         workflowId,
         args: [
           {
@@ -238,7 +246,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
           { key: ReleaseRequestedBy, value: rollback.requestedBy },
         ],
       });
-      watch(entry);
+      watch(entry, handle);
       return { workflowId, aborted, alreadyStarted: false };
     },
     {
@@ -253,12 +261,12 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
     },
   );
 
-  // Admit the head of the line whenever the one before it has finished; continue-as-new when idle and large.
+  // Admit the head of the line whenever the one before it has finished; continue-as-new when large (and idle, before
+  // BUSY_CONTINUE_PATCH).
   for (;;) {
     await condition(() => {
       const head = live()[0];
-      const idle = !head;
-      return (head !== undefined && !head.admitted && head.handle !== undefined) || (idle && tooLong());
+      return (head !== undefined && !head.admitted && head.handle !== undefined) || ((!head || moved()) && tooLong());
     });
     const head = live()[0];
     if (head && !head.admitted && head.handle) {
@@ -267,21 +275,28 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
         await head.handle.signal(admitSignal);
       } catch (err) {
         log.warn(`could not admit ${head.kind} ${head.id}`, { error: innermostMessage(err) });
+        // A carried workflow that cannot be signalled has most likely ended: look, and admit the next one if so.
+        carried.suspect(head.workflowId);
       }
       continue;
     }
-    await condition(allHandlersFinished);
-    if (live().length === 0) {
+    // Every request answered and every child started: a busy line goes over whole, with the workflows' ids.
+    await condition(
+      () => allHandlersFinished() && (!busyContinue || entries.every((e) => e.done || e.handle !== undefined)),
+    );
+    if (busyContinue || live().length === 0) {
       await continueAsNew<typeof serviceWorkflow>({
         service,
         seen,
         ...(input.queueLimit !== undefined ? { queueLimit: input.queueLimit } : {}),
+        ...(input.historyLimit !== undefined ? { historyLimit: input.historyLimit } : {}),
+        ...(live().length > 0 ? { carried: live().map(carry) } : {}),
       });
     }
   }
 
   function tooLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
+    return info.continueAsNewSuggested || info.historyLength > historyLimit;
   }
 }

@@ -73,6 +73,8 @@ export interface StartOptions {
   bakeSeconds?: number;
   /** When this start creates the service's coordinator: the most releases it queues. */
   queueLimit?: number;
+  /** When this start creates the service's coordinator: the history length at which it continues-as-new. */
+  historyLimit?: number;
 }
 
 export type WorkflowEngine = Awaited<ReturnType<typeof startWorkflowEngine>>;
@@ -222,6 +224,7 @@ export async function startWorkflowEngine(options: WorkflowEngineOptions = {}) {
           taskQueue: releaseTaskQueue,
           queue: request.queue,
           ...(start.queueLimit !== undefined ? { queueLimit: start.queueLimit } : {}),
+          ...(start.historyLimit !== undefined ? { historyLimit: start.historyLimit } : {}),
         },
       );
       return { releaseId, plan };

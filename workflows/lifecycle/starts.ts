@@ -26,15 +26,30 @@ export interface StartedRelease extends Admission {
   releaseId: string;
 }
 
-function coordinator(service: string, taskQueue: string, queueLimit?: number) {
+function coordinator(service: string, taskQueue: string, limits: CoordinatorLimits) {
+  const { queueLimit, historyLimit } = limits;
   return new WithStartWorkflowOperation<typeof serviceWorkflow>('serviceWorkflow', {
     workflowId: serviceWorkflowId(service),
     taskQueue,
-    args: [{ service, ...(queueLimit !== undefined ? { queueLimit } : {}) }],
+    args: [
+      {
+        service,
+        ...(queueLimit !== undefined ? { queueLimit } : {}),
+        ...(historyLimit !== undefined ? { historyLimit } : {}),
+      },
+    ],
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: `Release coordinator of ${service}: one release at a time, queue, emergency rollbacks`,
     typedSearchAttributes: [{ key: ReleaseService, value: service }],
   });
+}
+
+/** For the service's coordinator when a start creates it (tests set them low). */
+export interface CoordinatorLimits {
+  /** The most releases it queues. */
+  queueLimit?: number;
+  /** The history length at which it continues-as-new. */
+  historyLimit?: number;
 }
 
 /** True when a release or rollback is closed, or has its outcome and is only writing its last records. */
@@ -59,12 +74,10 @@ async function isFinishing(client: Client, workflowId: string): Promise<boolean>
 export async function startRelease(
   client: Client,
   request: Omit<ReleaseInput, 'authorization' | 'queued'>,
-  options: {
+  options: CoordinatorLimits & {
     signer: DecisionSigner;
     taskQueue?: string;
     queue?: boolean;
-    /** For the service's coordinator when this start creates it: the most releases it queues. */
-    queueLimit?: number;
   },
 ): Promise<StartedRelease> {
   const { plan } = request;
@@ -86,11 +99,7 @@ export async function startRelease(
         () =>
           client.workflow.executeUpdateWithStart(requestReleaseUpdate, {
             args: [{ input, queue: options.queue ?? false }],
-            startWorkflowOperation: coordinator(
-              plan.service,
-              options.taskQueue ?? RELEASE_TASK_QUEUE,
-              options.queueLimit,
-            ),
+            startWorkflowOperation: coordinator(plan.service, options.taskQueue ?? RELEASE_TASK_QUEUE, options),
           }),
       );
     } catch (err) {
@@ -180,7 +189,7 @@ export async function requestEmergencyRollback(
       () =>
         client.workflow.executeUpdateWithStart(requestRollbackUpdate, {
           args: [input],
-          startWorkflowOperation: coordinator(input.service, options.taskQueue ?? RELEASE_TASK_QUEUE),
+          startWorkflowOperation: coordinator(input.service, options.taskQueue ?? RELEASE_TASK_QUEUE, {}),
         }),
     );
   } catch (err) {

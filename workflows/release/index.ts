@@ -14,6 +14,7 @@ import { condition, patched, sleep, TemporalFailure } from '@temporalio/workflow
 import type { ReleaseStatus } from '../../domain/release-status';
 import { signedReleaseFields, type ReleaseInput } from '../messages';
 import { confirmAdmission, refuseUnsignedStart } from '../authorization';
+import { reportEndWhenAsked } from '../end-report';
 import { now } from '../journal';
 import { releaseActivities, releaseCompensations } from './activities';
 import { passGate } from './gates';
@@ -30,6 +31,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   const signed = refuseUnsignedStart('release', input, signedReleaseFields, (i) => i.plan?.service);
   const run = new ReleaseRun(input, signed);
   installHandlers(run);
+  const reportEnd = reportEndWhenAsked(input.plan.service, run.workflowId);
+  const status = await releaseToTheEnd(run);
+  await reportEnd();
+  return status;
+}
+
+/** Runs the pipeline; rolls back on a release failure. */
+async function releaseToTheEnd(run: ReleaseRun): Promise<ReleaseStatus> {
   try {
     await run.main.run(() => release(run));
   } catch (err) {
