@@ -70,8 +70,9 @@ async function loadHistory(scenario: string, name: string): Promise<Recorded> {
   return {
     file: `${scenario}/${name}`,
     scenario,
-    // File names have the engine's random suffix replaced; the started event keeps the real id.
-    workflowId: started?.workflowId || name.replace(/\.json$/, '').replaceAll('__', '/'),
+    // File names have the engine's random suffix replaced (and a run number when a workflow continued-as-new); the
+    // started event keeps the real id.
+    workflowId: started?.workflowId || name.replace(/(~run\d+)?\.json$/, '').replaceAll('__', '/'),
     type: started?.workflowType?.name ?? 'unknown',
     history,
   };

@@ -475,10 +475,16 @@ export async function startTestEngine(options: EngineOptions = {}) {
     );
     const auditReads = `(WorkflowType = "auditReadWorkflow" AND TaskQueue = "${releaseTaskQueue}")`;
     const query = [...prefixes, `WorkflowId = "service/${service}"`, auditReads].join(' OR ');
-    for await (const execution of client.workflow.list({ query })) {
+    const executions: { workflowId: string; runId: string; startTime: Date }[] = [];
+    for await (const execution of client.workflow.list({ query })) executions.push(execution);
+    executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+    for (const execution of executions) {
       const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
       // (An alert record's id holds the alert's start time: no ':' in a file name.)
-      const name = execution.workflowId.replaceAll(suffix, 'x').replaceAll('/', '__').replaceAll(':', '-');
+      const base = execution.workflowId.replaceAll(suffix, 'x').replaceAll('/', '__').replaceAll(':', '-');
+      // A workflow that continued-as-new has one file per run, numbered in the order they started.
+      const runs = executions.filter((e) => e.workflowId === execution.workflowId);
+      const name = runs.length > 1 ? `${base}~run${runs.indexOf(execution) + 1}` : base;
       const json = historyToJSON(history);
       // Replays run without the engine's keys: an encrypted engine's histories are kept with their payloads opened
       // (what its workers saw). A payload sent in clear stays as it was sent.
