@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = builtinModules.filter((name) => !name.startsWith('_'));
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.tools/', '.data/', 'coverage/', 'dist/', 'test/fixtures/'] },
+  { ignores: ['node_modules/', '.tools/', '.data/', 'coverage/', 'dist/', 'web/dist/', 'test/fixtures/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -73,6 +73,25 @@ export default tseslint.config(
             { group: ['node:*'], message: 'domain/ is pure: zod only.' },
           ],
           paths: nodeBuiltins.map((name) => ({ name, message: 'domain/ is pure: zod only.' })),
+        },
+      ],
+    },
+  },
+  {
+    // The web console runs in the browser, and reaches the API only through its types.
+    files: ['web/src/**/*.ts'],
+    languageOptions: { globals: globals.browser },
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../../api/*', '../../api/**'],
+              message: 'web/ imports api/ types only.',
+              allowTypeImports: true,
+            },
+          ],
         },
       ],
     },

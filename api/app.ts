@@ -17,7 +17,10 @@ import {
   requestObserver,
   trpcCallLabels,
 } from './observability';
+import { join } from 'node:path';
+import { consoleFiles, sessionRoutes } from './console';
 import { authGate, type AuthRateLimitOptions, FailedAuthLimiter } from './rate-limit';
+import { SessionStore } from './sessions';
 import { createRestApi, expressContextOptions } from './rest';
 import { appRouter } from './routers';
 
@@ -33,7 +36,12 @@ export interface AppOptions {
   trustProxy?: boolean | number | string;
   /** The payload codec and who may call /codec (see api/codec-endpoint.ts); default: pass-through, dev UI origins. */
   codec?: Omit<CodecEndpointOptions, 'authenticator'>;
+  /** Where the built web console is (default web/dist); false serves no console. */
+  webDir?: string | false;
 }
+
+/** Where scripts/build-web.mjs puts the console. */
+export const WEB_DIST = join(__dirname, '..', 'web', 'dist');
 
 const MAX_BODY_SIZE = 256 * 1024;
 
@@ -44,7 +52,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const logger = options.logger ?? createApiLogger({ level: 'silent' });
   const metrics = new ApiMetrics({ ...options.metrics, temporal: deps.temporal, logger });
   const limiter = new FailedAuthLimiter(options.rateLimit);
-  const createContext = createContextFactory(deps);
+  const sessions = deps.sessions ?? new SessionStore();
+  const createContext = createContextFactory({ ...deps, sessions });
   app.use(requestObserver({ logger, metrics }));
 
   for (const path of ['/healthz', '/readyz', '/metrics']) app.use(path, allowMethods(['GET'], 'plain'));
@@ -70,7 +79,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
     trpcCallLabels(appRouter),
     // tRPC's adapter answers 405 to most methods it does not serve, but 500 to TRACE; settle them all here.
     allowMethods(['GET', 'POST'], 'trpc'),
-    authGate({ authenticator: deps.authenticator, limiter, transport: 'trpc' }),
+    authGate({ authenticator: deps.authenticator, sessions, limiter, transport: 'trpc' }),
     createExpressMiddleware({
       router: appRouter,
       createContext,
@@ -90,11 +99,14 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
       title: 'release-engine API',
       version: '1',
       maxBodySize: MAX_BODY_SIZE,
-      beforeCalls: [authGate({ authenticator: deps.authenticator, limiter, transport: 'rest' })],
+      beforeCalls: [authGate({ authenticator: deps.authenticator, sessions, limiter, transport: 'rest' })],
       createContext: (req, res, call) => createContext(expressContextOptions(req, res, call)),
       ...(options.onServerError ? { onServerError: options.onServerError } : {}),
     }),
   );
+
+  app.use('/session', sessionRoutes({ authenticator: deps.authenticator, sessions, limiter }));
+  if (options.webDir !== false) app.use(consoleFiles(options.webDir ?? WEB_DIST));
 
   app.use(notFound);
   app.use(

@@ -4,6 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type Principal, PrincipalId, Role } from '../domain/roles';
+import { cookieValue, CSRF_HEADER, csrfMatches, SESSION_COOKIE, type Session, type SessionStore } from './sessions';
 
 export { Role, type Principal } from '../domain/roles';
 
@@ -62,24 +63,45 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** What a request's Authorization header says: no token, a token and whose it is (undefined: nobody's). */
-export type RequestAuth = { token: undefined } | { token: string; principal: Principal | undefined };
+/**
+ * Who a request comes from: no credentials; a bearer token and whose it is (undefined: nobody's); or a web console
+ * session (sessions.ts), with whether the request may act (a read, or a change carrying the session's CSRF token).
+ */
+export type RequestAuth =
+  | { token: undefined; session?: undefined }
+  | { token: string; principal: Principal | undefined; session?: undefined }
+  | { token: undefined; session: Session; csrfOk: boolean };
 
 const resolved = new WeakMap<object, RequestAuth>();
+const READS = new Set(['GET', 'HEAD']);
 
 /**
- * Resolves the request's bearer token once per request (the failed-auth gate and the tRPC/REST context both ask),
- * so a token is hashed and compared against the tokens file a single time.
+ * Resolves the request's credentials once per request (the failed-auth gate and the tRPC/REST context both ask),
+ * so a token is hashed and compared against the tokens file a single time. A bearer token wins over a cookie.
  */
 export function requestAuth(
-  req: { headers: { authorization?: string | undefined } },
+  req: {
+    method?: string;
+    headers: { authorization?: string | undefined; cookie?: string | undefined } & IncomingHeaders;
+  },
   authenticator: TokenAuthenticator,
+  sessions?: SessionStore,
 ): RequestAuth {
   let auth = resolved.get(req);
   if (!auth) {
     const token = bearerToken(req.headers.authorization);
-    auth = token === undefined ? { token } : { token, principal: authenticator.authenticate(token) };
+    const session = token === undefined ? sessions?.get(cookieValue(req.headers.cookie, SESSION_COOKIE)) : undefined;
+    if (session) {
+      const presented = req.headers[CSRF_HEADER];
+      const csrfOk =
+        READS.has(req.method ?? 'GET') || csrfMatches(session, typeof presented === 'string' ? presented : undefined);
+      auth = { token: undefined, session, csrfOk };
+    } else {
+      auth = token === undefined ? { token } : { token, principal: authenticator.authenticate(token) };
+    }
     resolved.set(req, auth);
   }
   return auth;
 }
+
+type IncomingHeaders = Record<string, string | string[] | undefined>;

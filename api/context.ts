@@ -9,6 +9,7 @@ import type { DriftAcknowledgement, ObservedRegion } from '../domain/drift';
 import type { LedgerRecord } from '../domain/ledger';
 import type { DecisionSigner } from '../providers/keys/decision-keys';
 import { type Principal, requestAuth, type TokenAuthenticator } from './auth';
+import type { SessionStore } from './sessions';
 
 /** The API's view of the artifact store: enough to refuse a release of an artifact that does not exist. */
 export interface ArtifactLookup {
@@ -51,6 +52,8 @@ export interface ApiDeps {
   /** Without it, service.get reports drift as unknown and release.start does not check it. */
   fleet?: FleetObserver;
   driftAcks?: DriftAckAccess;
+  /** Web console sessions (cookie + CSRF token); createApp makes one when none is given. */
+  sessions?: SessionStore;
 }
 
 export interface ContextOptions {
@@ -80,7 +83,10 @@ export type Context = Awaited<ReturnType<typeof createContextInner>>;
 
 export function createContextFactory(deps: ApiDeps) {
   return function createContext({ req }: CreateExpressContextOptions): Context {
-    const auth = requestAuth(req, deps.authenticator);
+    const auth = requestAuth(req, deps.authenticator, deps.sessions);
+    // (A session's change without its CSRF token never gets here: the auth gate refuses it.)
+    if (auth.session)
+      return createContextInner({ deps, ...(auth.csrfOk ? { principal: auth.session.principal } : {}) });
     if (auth.token === undefined) return createContextInner({ deps });
     return createContextInner({ deps, ...(auth.principal ? { principal: auth.principal } : { invalidToken: true }) });
   };

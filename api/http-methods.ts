@@ -32,7 +32,7 @@ export const notFound: RequestHandler = (_req, res) => {
     .status(404)
     .type('text/plain')
     .send(
-      'no such endpoint; the API serves /trpc, /api/v1 (see /api/v1/openapi.json), /codec, /healthz, /readyz, /metrics\n',
+      'no such endpoint; the API serves the web console at /, /session, /trpc, /api/v1 (see /api/v1/openapi.json), /codec, /healthz, /readyz, /metrics\n',
     );
 };
 

@@ -15,6 +15,7 @@
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { Request, RequestHandler, Response } from 'express';
 import { hashToken, requestAuth, type TokenAuthenticator } from './auth';
+import type { SessionStore } from './sessions';
 import { notePrincipal } from './observability';
 import { sendRestError } from './rest';
 
@@ -124,22 +125,29 @@ export function clientKey(address: string | undefined): string {
 }
 
 function sendTooMany(res: Response, transport: 'trpc' | 'rest', message: string) {
+  sendError(res, transport, 429, 'TOO_MANY_REQUESTS', message);
+}
+
+function sendError(
+  res: Response,
+  transport: 'trpc' | 'rest',
+  status: 403 | 429,
+  code: 'FORBIDDEN' | 'TOO_MANY_REQUESTS',
+  message: string,
+) {
   if (transport === 'rest') {
-    sendRestError(res, 429, 'TOO_MANY_REQUESTS', message);
+    sendRestError(res, status, code, message);
     return;
   }
-  // The tRPC error shape, so tRPC clients (relctl) show the message.
-  res.status(429).json({
-    error: {
-      message,
-      code: TRPC_ERROR_CODES_BY_KEY.TOO_MANY_REQUESTS,
-      data: { code: 'TOO_MANY_REQUESTS', httpStatus: 429 },
-    },
+  // The tRPC error shape, so tRPC clients (relctl, the console) show the message.
+  res.status(status).json({
+    error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus: status } },
   });
 }
 
 export interface AuthGateOptions {
   authenticator: TokenAuthenticator;
+  sessions?: SessionStore;
   limiter: FailedAuthLimiter;
   transport: 'trpc' | 'rest';
 }
@@ -149,10 +157,25 @@ export interface AuthGateOptions {
  * request's log line) and counts an unknown one against the client. Refusing a missing or unknown token stays the
  * procedures' job, so public procedures behave as before.
  */
-export function authGate({ authenticator, limiter, transport }: AuthGateOptions): RequestHandler {
+export function authGate({ authenticator, sessions, limiter, transport }: AuthGateOptions): RequestHandler {
   return (req: Request, res, next) => {
     const client = clientKey(req.ip ?? req.socket.remoteAddress);
-    const auth = requestAuth(req, authenticator);
+    const auth = requestAuth(req, authenticator, sessions);
+    if (auth.session) {
+      if (!auth.csrfOk) {
+        sendError(
+          res,
+          transport,
+          403,
+          'FORBIDDEN',
+          'this change came with the console session cookie but without its CSRF token; reload the console and try again',
+        );
+        return;
+      }
+      notePrincipal(req, auth.session.principal.id);
+      next();
+      return;
+    }
     const tokenHash = auth.token === undefined ? undefined : hashToken(auth.token);
     const wait = limiter.blockedFor(client, tokenHash);
     if (wait > 0) {

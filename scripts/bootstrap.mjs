@@ -126,3 +126,35 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(1);
   }
 }
+
+/**
+ * Debian's chromium for the browser tests (driven by playwright-core): CHROMIUM_PATH, then chromium on PATH; when
+ * neither is there, installs the `chromium` package with apt-get (needs root, and Debian's package mirror).
+ * Returns its path.
+ */
+export function ensureChromium() {
+  if (process.env.CHROMIUM_PATH && isExecutable(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
+  const found = onPath('chromium');
+  if (found) return found;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new Error(
+      'The browser tests need chromium and it is not installed. Install it (sudo apt-get install chromium) or set ' +
+        'CHROMIUM_PATH to a Chromium binary, then run the tests again.',
+    );
+  }
+  say('installing chromium for the browser tests (apt-get) ...');
+  const started = Date.now();
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'chromium']]) {
+    const result = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+    if (result.status !== 0) {
+      throw new Error(
+        `\`apt-get ${args.join(' ')}\` failed; see its output above. Is Debian's package mirror reachable?`,
+      );
+    }
+  }
+  const installed = onPath('chromium');
+  if (!installed) throw new Error('apt-get installed chromium, but no `chromium` is on PATH');
+  say(`chromium installed in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return installed;
+}

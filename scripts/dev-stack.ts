@@ -420,6 +420,7 @@ async function main() {
     '================================================================================',
     ' release engine is ready',
     '================================================================================',
+    ` Console        ${api}/      sign in with a dev token below (alice approves, sam pauses and aborts)`,
     ` Temporal UI    http://${env.HOST}:${env.TEMPORAL_UI_PORT}/namespaces/default/workflows`,
     ` API (tRPC)     ${api}/trpc      health: ${api}/healthz  ${api}/readyz`,
     ` API (REST)     ${api}/api/v1    OpenAPI: ${api}/api/v1/openapi.json  metrics: ${api}/metrics`,

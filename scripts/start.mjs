@@ -10,6 +10,10 @@ try {
   ensureDependencies();
   const cli = ensureTemporalCli();
   process.stderr.write(`[bootstrap] Temporal CLI: ${cli.path} (from ${cli.source})\n`);
+  // Imported once the dependencies are there (it needs esbuild).
+  const { buildWeb } = await import('./build-web.mjs');
+  await buildWeb();
+  process.stderr.write('[bootstrap] web console built\n');
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'dev-stack.ts')], {
     cwd: ROOT,
     stdio: 'inherit',

@@ -1,4 +1,4 @@
-// `npm test`: bootstrap (dependencies, Temporal CLI), then lint, format check, typecheck and every vitest project
+// `npm test`: bootstrap (dependencies, Temporal CLI, chromium for the browser tests), then lint, format check, typecheck and every vitest project
 // (unit, workflow, acceptance, replay). Every step runs even if an earlier one failed, so one run reports
 // everything; the exit code is non-zero if any step failed.
 //
@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDependencies, ensureTemporalCli, ROOT } from './bootstrap.mjs';
+import { ensureChromium, ensureDependencies, ensureTemporalCli, ROOT } from './bootstrap.mjs';
 import { runInOwnGroup } from './run-group.mjs';
 
 // What tests write (temporary data dirs, databases, logs) is the owner's only, as in the stack (providers/file-modes.ts).
@@ -68,6 +68,10 @@ try {
     const cli = ensureTemporalCli();
     env.TEMPORAL_CLI = cli.path;
     process.stderr.write(`[test] Temporal CLI: ${cli.path} (from ${cli.source})\n`);
+  }
+  if (layers.length === 0 || layers.includes('acceptance')) {
+    env.CHROMIUM_PATH = ensureChromium();
+    process.stderr.write(`[test] chromium: ${env.CHROMIUM_PATH}\n`);
   }
 } catch (err) {
   process.stderr.write(`\n${err instanceof Error ? err.message : String(err)}\n`);

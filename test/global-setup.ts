@@ -68,6 +68,8 @@ async function startTemporal(): Promise<SharedTemporal> {
       log: { format: 'pretty', level: 'error' },
     },
   });
+  // The web console the acceptance tests open in a browser, as `npm start` builds it.
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
   const bundleDir = await mkdtemp(join(tmpdir(), 'release-engine-bundle-'));
   const stop = async () => {
     await env.teardown();

@@ -11,10 +11,12 @@ import { PrincipalId, READ_ROLES } from '../../domain/roles';
 import { planRelease } from '../../domain/plan';
 import { ReleaseRequest } from '../../domain/release-request';
 import { controlRelease, decideGate, getReleaseStatus, startRelease } from '../../workflows/lifecycle';
+import { inboxOf } from '../inbox';
+import { watchRelease } from '../watch';
 import { listReleases } from '../visibility';
 import type { Context } from '../context';
 import { serviceDrift } from '../drift';
-import { translated } from '../errors';
+import { toTRPCError, translated } from '../errors';
 import { requireRole, router } from '../trpc';
 
 /** A readable, unique release id for callers that do not bring their own: r-20261123-101500-3fa9. */
@@ -127,9 +129,26 @@ export const releaseRouter = router({
     )
     .query(({ ctx, input }) => translated(() => listReleases(ctx.temporal, input))),
 
+  /** Gates waiting for a decision the caller's roles allow, oldest first: the web console's inbox. */
+  inbox: requireRole(...READ_ROLES).query(({ ctx }) => translated(() => inboxOf(ctx.temporal, ctx.principal))),
+
   get: requireRole(...READ_ROLES)
     .input(ReleaseRef)
     .query(({ ctx, input }) => statusOrThrow(ctx, input)),
+
+  /**
+   * The release's status now, then each time it changes, until it has finished (server-sent events). Temporal says
+   * when the release's history grows; nothing polls.
+   */
+  watch: requireRole(...READ_ROLES)
+    .input(ReleaseRef)
+    .subscription(async function* ({ ctx, input, signal }) {
+      try {
+        yield* watchRelease(ctx.temporal, input.service, input.releaseId, signal);
+      } catch (err) {
+        throw toTRPCError(err);
+      }
+    }),
 
   /** Approve a waiting gate as the caller. The release refuses self-approval, missing roles and duplicates. */
   approve: requireRole('approver', 'sre')

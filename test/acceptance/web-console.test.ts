@@ -1,0 +1,164 @@
+// The web console in a real browser, as an approver and an operator use it: sign in with an API token, find what
+// waits for you, decide in one click, watch a release move live; refusals in the API's words; the session cookie is
+// httpOnly and SameSite, a change without the CSRF token is refused, and signing out ends the session.
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { useBrowser } from '../support/browser';
+import { type TestEngine, useEngines } from '../support/engine';
+
+async function signIn(page: Page, engine: TestEngine, who: string) {
+  await page.goto(engine.apiUrl);
+  await page.getByLabel('API token').fill(engine.tokens[who] ?? '');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText(`${who} (`).waitFor();
+}
+
+/** The first event after `connected` on the release.watch stream, as `relctl` or a script would read it. */
+async function firstStreamEvent(engine: TestEngine, releaseId: string, token: string | undefined) {
+  const input = encodeURIComponent(JSON.stringify({ service: engine.service, releaseId }));
+  const abort = new AbortController();
+  const res = await fetch(`${engine.apiUrl}/trpc/release.watch?input=${input}`, {
+    headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    signal: abort.signal,
+  });
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+      const events = text.split('\n\n').filter((e) => e.trim() && !e.includes('event: connected'));
+      const [first] = events;
+      if (first && text.endsWith('\n\n')) {
+        const event = /^event: (.*)$/m.exec(first)?.[1] ?? 'message';
+        const data = JSON.parse(/^data: (.*)$/m.exec(first)?.[1] ?? 'null') as unknown;
+        return { status: res.status, event, data };
+      }
+    }
+  } finally {
+    abort.abort();
+  }
+  throw new Error(`the stream ended without an event: ${text}`);
+}
+
+describe('web console', () => {
+  const engines = useEngines();
+  const browser = useBrowser();
+
+  it('an approver finds the waiting gate in the inbox, approves it with a comment, and watches the release finish', async () => {
+    const engine = await engines.start({ waves: [['a']] });
+    const { service } = engine;
+    await engine
+      .trpc('ci')
+      .release.start.mutate({ service, version: '1.1.0', releaseId: 'web-1', changeClass: 'normal' });
+    await engine.waitForStatus('web-1', (s) => s.stage === 'awaiting-approval');
+
+    const context = await (await browser()).newContext();
+    const page = await context.newPage();
+    // A wrong token is refused in words, and nothing is signed in.
+    await page.goto(engine.apiUrl);
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toBe('token: this token belongs to no one; check it, or ask an admin for one');
+
+    await signIn(page, engine, 'alice');
+    const card = page.locator('article.gate[data-release="web-1"]');
+    await card.waitFor();
+    expect(await card.textContent()).toContain(`${service}@1.1.0 · production-approval`);
+    expect(await card.textContent()).toContain('requested by ci');
+    expect(await card.textContent()).toContain('0 of 1 approval');
+    // The session is a cookie the page's script cannot read, sent to this site only.
+    const [cookie] = await context.cookies();
+    expect(cookie).toMatchObject({ name: 'relengine_session', httpOnly: true, sameSite: 'Strict' });
+    expect(await page.evaluate('document.cookie')).toBe('');
+
+    await card.getByPlaceholder('Comment (required to reject)').fill('dashboards look fine');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByText('Approved.').waitFor();
+    const decided = await engine.trpc('viewer').release.get.query({ service, releaseId: 'web-1' });
+    expect(decided.gates[0]?.decisions).toMatchObject([
+      { by: 'alice', decision: 'approve', comment: 'dashboards look fine' },
+    ]);
+
+    // The release page follows the release to its end without a reload.
+    await card.getByRole('link', { name: `${service}@1.1.0` }).click();
+    await page.getByTestId('stage').filter({ hasText: 'succeeded' }).waitFor({ timeout: 90_000 });
+    expect(await page.locator(`.region[data-region="${engine.regions[0]}"]`).textContent()).toContain(
+      '100% on the new version',
+    );
+    expect(await page.locator('.timeline').textContent()).toContain(
+      'alice approved gate production-approval: dashboards look fine',
+    );
+    await context.close();
+  });
+
+  it("refusals are shown in the API's words; a change without the CSRF token is refused; sign-out ends the session", async () => {
+    const engine = await engines.start({ waves: [['a']] });
+    const { service } = engine;
+    // dana is a pipeline and an approver: she may not approve her own release.
+    await engine
+      .trpc('dana')
+      .release.start.mutate({ service, version: '1.1.0', releaseId: 'web-2', changeClass: 'normal' });
+    await engine.waitForStatus('web-2', (s) => s.stage === 'awaiting-approval');
+
+    const context = await (await browser()).newContext();
+    const page = await context.newPage();
+    await signIn(page, engine, 'dana');
+    const card = page.locator('article.gate[data-release="web-2"]');
+    await card.waitFor();
+    expect(await card.textContent()).toContain('You requested this release: someone else must decide.');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await expect.poll(() => card.locator('.result.error').textContent()).toMatch(/dana .*(requested|own)/);
+    // Rejecting needs a reason, and the API says so.
+    await card.getByRole('button', { name: 'Reject' }).click();
+    await expect.poll(() => card.locator('.result.error').textContent()).toMatch(/comment/);
+
+    // A page on another site cannot use the cookie (SameSite); even this page cannot change anything without the
+    // session's CSRF token.
+    const forged = await page.evaluate(
+      async (input) => {
+        const res = await fetch('/trpc/release.pause', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(input),
+        });
+        return { status: res.status, body: (await res.json()) as { error?: { message?: string } } };
+      },
+      { service, releaseId: 'web-2' },
+    );
+    expect(forged.status).toBe(403);
+    expect(forged.body.error?.message).toMatch(/without its CSRF token/);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    const after = await page.evaluate(async () => (await fetch('/session')).status);
+    expect(after).toBe(401);
+    // The viewer sees an empty inbox: nothing waits for a viewer.
+    await signIn(page, engine, 'viewer');
+    await page.getByText('Nothing waits for a decision from viewer right now.').waitFor();
+    await context.close();
+  });
+
+  it('the release stream (server-sent events) answers the read roles only, and says so', async () => {
+    const engine = await engines.start({ waves: [['a']] });
+    const { service } = engine;
+    await engine
+      .trpc('ci')
+      .release.start.mutate({ service, version: '1.1.0', releaseId: 'web-3', changeClass: 'normal' });
+    await engine.waitForStatus('web-3', (s) => s.stage === 'awaiting-approval');
+
+    const viewer = await firstStreamEvent(engine, 'web-3', engine.tokens.viewer);
+    expect(viewer.event).toBe('message');
+    expect(viewer.data).toMatchObject({ releaseId: 'web-3', stage: 'awaiting-approval' });
+    const alerter = await firstStreamEvent(engine, 'web-3', engine.tokens.alertmanager);
+    expect(alerter.event).toBe('serialized-error');
+    expect(JSON.stringify(alerter.data)).toMatch(/may not do this: it needs the .* role/);
+    const nobody = await firstStreamEvent(engine, 'web-3', undefined);
+    expect(JSON.stringify(nobody.data)).toMatch(/send a bearer token/);
+    const ghost = await firstStreamEvent(engine, 'no-such-release', engine.tokens.viewer);
+    expect(JSON.stringify(ghost.data)).toContain(`there is no release no-such-release of ${service}`);
+  });
+});
