@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { TRPCClientError } from '@trpc/client';
 import { parseArtifactRef } from '../domain/names';
-import { type Api, apiClient, type Outputs, UsageError } from './api-client';
+import { apiClient, type Outputs, releaseStream, StreamRefusal, UsageError } from './api-client';
 import { ArtifactCommandError, artifactCommand } from './artifact-commands';
 import { readCommand } from './read-commands';
 
@@ -103,32 +103,36 @@ function printStatus(status: ReleaseView) {
   for (const c of status.compensations) console.log(`  compensation: ${c.status.padEnd(11)} ${c.name}`);
 }
 
-/** Follows a release until it ends, printing each new timeline event and what a waiting gate needs. */
-async function follow(api: Api, service: string, releaseId: string, json: boolean): Promise<ReleaseView> {
+/** How a release is followed: its status, each time it changes (release.watch). */
+type Watch = (service: string, releaseId: string) => AsyncGenerator<ReleaseView>;
+
+/**
+ * Follows a release until it ends, printing each new timeline event and what a waiting gate needs. The API pushes
+ * each change (release.watch); if the connection drops (the API restarted), it connects again for a while.
+ */
+async function follow(watch: Watch, service: string, releaseId: string, json: boolean): Promise<ReleaseView> {
   let printed = 0;
   let failures = 0;
   const hinted = new Set<string>();
   for (;;) {
-    let status: ReleaseView;
     try {
-      status = await api.release.get.query({ service, releaseId });
-      failures = 0;
-    } catch (err) {
-      // The API or the engine may restart while a release runs; keep following for a while.
-      if (++failures > 30) throw err;
-      await new Promise((r) => setTimeout(r, 2000));
-      continue;
-    }
-    if (!json) {
-      for (const event of status.timeline.slice(printed)) console.log(`${time(event.at)} ${event.message}`);
-      for (const gate of status.gates.filter((g) => g.status === 'waiting' && !hinted.has(g.id))) {
-        hinted.add(gate.id);
-        console.log(`         -> to decide: relctl release approve|reject ${service} ${releaseId} ${gate.id}`);
+      for await (const status of watch(service, releaseId)) {
+        failures = 0;
+        if (!json) {
+          for (const event of status.timeline.slice(printed)) console.log(`${time(event.at)} ${event.message}`);
+          for (const gate of status.gates.filter((g) => g.status === 'waiting' && !hinted.has(g.id))) {
+            hinted.add(gate.id);
+            console.log(`         -> to decide: relctl release approve|reject ${service} ${releaseId} ${gate.id}`);
+          }
+        }
+        printed = status.timeline.length;
+        if (status.outcome) return status;
       }
+    } catch (err) {
+      if (err instanceof StreamRefusal || ++failures > 30) throw err;
     }
-    printed = status.timeline.length;
-    if (status.outcome) return status;
-    await new Promise((r) => setTimeout(r, 1000));
+    // The stream ended or dropped before the outcome: connect again shortly.
+    await new Promise((r) => setTimeout(r, 2000));
   }
 }
 
@@ -207,6 +211,7 @@ async function main(argv: string[]): Promise<number> {
   const token = values.token ?? process.env.RELCTL_TOKEN;
   if (!token) throw new UsageError('no API token: pass --token or set RELCTL_TOKEN');
   const api = apiClient(url, token);
+  const watch: Watch = (service, releaseId) => releaseStream(url, token, service, releaseId);
   const out = (value: unknown, human: () => void) =>
     values.json ? console.log(JSON.stringify(value, null, 2)) : human();
   const [noun, verb, ...rest] = positionals;
@@ -261,7 +266,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.json) console.log(JSON.stringify(started, null, 2));
       return EXIT.ok;
     }
-    return report(await follow(api, ref.service, started.releaseId, values.json), values.json);
+    return report(await follow(watch, ref.service, started.releaseId, values.json), values.json);
   }
 
   if (noun === 'release') {
@@ -274,7 +279,7 @@ async function main(argv: string[]): Promise<number> {
         return EXIT.ok;
       }
       case 'watch':
-        return report(await follow(api, service, releaseId, values.json), values.json);
+        return report(await follow(watch, service, releaseId, values.json), values.json);
       case 'approve':
       case 'reject': {
         if (!gate) throw new UsageError(`release ${verb} needs <service> <release-id> <gate>`);

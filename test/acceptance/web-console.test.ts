@@ -47,7 +47,7 @@ describe('web console', () => {
   const browser = useBrowser();
 
   it('an approver finds the waiting gate in the inbox, approves it with a comment, and watches the release finish', async () => {
-    const engine = await engines.start({ waves: [['a']] });
+    const engine = await engines.start({ record: 'console-approve', waves: [['a']] });
     const { service } = engine;
     await engine
       .trpc('ci')
@@ -160,5 +160,48 @@ describe('web console', () => {
     expect(JSON.stringify(nobody.data)).toMatch(/send a bearer token/);
     const ghost = await firstStreamEvent(engine, 'no-such-release', engine.tokens.viewer);
     expect(JSON.stringify(ghost.data)).toContain(`there is no release no-such-release of ${service}`);
+  });
+
+  it('an SRE sees what each region runs and may roll back; operators keep the freeze calendar, bad windows named', async () => {
+    const engine = await engines.start({ waves: [['a'], ['b']] });
+    const { service } = engine;
+    const context = await (await browser()).newContext();
+    const page = await context.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await signIn(page, engine, 'sam');
+
+    await page.getByRole('link', { name: 'Services' }).click();
+    await page.getByRole('link', { name: service }).click();
+    for (const region of engine.regions) await page.locator(`tr[data-region="${region}"]`).waitFor();
+    expect(await page.getByText('Nothing in progress.').count()).toBe(1);
+    await page.getByRole('heading', { name: 'Emergency rollback' }).waitFor();
+    // The reason is required, and the API says so.
+    await page.getByRole('button', { name: 'Roll back' }).click();
+    await expect.poll(() => page.locator('.danger .result.error').textContent()).toMatch(/reason/);
+
+    await page.getByRole('link', { name: 'Calendar' }).click();
+    await page.getByText('No freeze window: releases may start any time.').waitFor();
+    const local = (ms: number) => {
+      const d = new Date(Date.now() + ms);
+      d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+      return d.toISOString().slice(0, 16);
+    };
+    await page.getByLabel('window id').fill('web-freeze');
+    await page.getByLabel('reason', { exact: true }).fill('load test');
+    await page.getByLabel('start').fill(local(3600_000));
+    await page.getByLabel('end').fill(local(60_000));
+    await page.getByRole('button', { name: 'Create' }).click();
+    await expect
+      .poll(() => page.locator('form .result.error').textContent())
+      .toMatch(/must be after start[\s\S]*at end/);
+    await page.getByLabel('end').fill(local(7200_000));
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('li[data-window="web-freeze"]').waitFor();
+    expect(await page.locator('li[data-window="web-freeze"]').textContent()).toContain('load test');
+    expect((await engine.trpc('viewer').calendar.list.query()).map((w) => w.id)).toEqual(['web-freeze']);
+    await page.locator('li[data-window="web-freeze"]').getByRole('button', { name: 'delete' }).click();
+    await page.getByText('No freeze window: releases may start any time.').waitFor();
+    expect(await engine.trpc('viewer').calendar.list.query()).toEqual([]);
+    await context.close();
   });
 });

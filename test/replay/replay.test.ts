@@ -10,8 +10,8 @@
 //
 // Histories are kept in sets, test/fixtures/histories/<set>/<scenario>/ (recorded with RECORD_HISTORIES=<set>): v1 was
 // recorded before the audit trail, migrations, notifications and config parity existed and stands for releases
-// started by that older code; each later set covers the code paths added since. One test per scenario, so a slow
-// machine gets a timeout per scenario and a failure names its scenario.
+// started by that older code; each later set covers the code paths added since. All histories replay in one run per
+// bundle (before the tests); one test per scenario then reports on its own, so a failure names its scenario.
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -37,8 +37,8 @@ const ROOT = resolve(__dirname, '..', '..');
 const HISTORIES = join(ROOT, 'test', 'fixtures', 'histories');
 const CAPTURE = join(__dirname, 'capture-interceptors.ts');
 const REORDERED_AUDIT = join(ROOT, 'test', 'fixtures', 'reordered-audit', 'interceptors.ts');
-/** Per scenario (two replays); generous, for a loaded two-core machine. */
-const SCENARIO_TIMEOUT = 180_000;
+/** Per scenario (it only reads the replays' results). */
+const SCENARIO_TIMEOUT = 10_000;
 /** Bundling (webpack) plus replays of every release history. */
 const FIXTURE_TIMEOUT = 300_000;
 
@@ -194,10 +194,20 @@ describe('replay of recorded histories', () => {
   let captureBundle: string;
   const reports: PayloadReport[] = [];
 
+  // Every history is replayed twice, each time in one replay run (a replay worker per scenario cost more than the
+  // replays themselves): with the workers' own bundle, and payload-exact with the capturing one. Each scenario's test
+  // then reports on its own histories.
+  let plain: Map<Recorded, ReplayResult>;
+  let captured: Map<Recorded, Awaited<ReturnType<typeof replayCapturing>>[number]>;
+
   beforeAll(async () => {
     quietRuntime();
     [histories, captureBundle] = await Promise.all([recordedHistories(), bundleWith([CAPTURE])]);
-  }, 180_000);
+    const plainResults = await replay({ codePath: inject('workflowBundlePath') }, histories);
+    plain = new Map(histories.map((h, i) => [h, plainResults[i] as ReplayResult]));
+    const capturedResults = await replayCapturing({ code: captureBundle }, histories);
+    captured = new Map(histories.map((h, i) => [h, capturedResults[i] as (typeof capturedResults)[number]]));
+  }, 900_000);
 
   afterAll(() => {
     if (reports.length > 0) console.log(`payload-exact replay: ${summary(reports)}`);
@@ -222,14 +232,23 @@ describe('replay of recorded histories', () => {
   for (const scenario of SCENARIOS) {
     it(
       `${scenario}: replays with the current code, sending what was recorded`,
-      async () => {
+      () => {
         const own = histories.filter((h) => h.scenario === scenario);
         expect(own.length).toBeGreaterThan(0);
-        const plain = await replay({ codePath: inject('workflowBundlePath') }, own);
-        expect(replayFailures(own, plain)).toEqual([]);
-        expect(plain).toHaveLength(own.length);
+        const results = own.map((h) => plain.get(h));
+        expect(results.every((r) => r !== undefined)).toBe(true);
+        expect(replayFailures(own, results as ReplayResult[])).toEqual([]);
 
-        const checked = await payloadReports(captureBundle, own);
+        const replayed = own.map((h) => captured.get(h));
+        expect(replayed.every((r) => r !== undefined)).toBe(true);
+        const ok = replayed as NonNullable<(typeof replayed)[number]>[];
+        expect(
+          replayFailures(
+            own,
+            ok.map((r) => r.result),
+          ),
+        ).toEqual([]);
+        const checked = own.map((h, i) => checkPayloads(h.file, h.history, ok[i]?.commands ?? []));
         reports.push(...checked);
         const problems = checked.flatMap((r) => r.problems);
         if (problems.length > 0) assert.fail(`payload-exact replay of ${scenario}:\n${problems.join('\n')}`);

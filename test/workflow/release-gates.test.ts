@@ -1,6 +1,7 @@
 // Human gates of a release: the approval before production (quorum, separation of duties, rejection, timeout) and
 // the config-drift decision when moving from one environment to the next.
 import { describe, expect, it } from 'vitest';
+import { releaseWorkflowId } from '../../domain/names';
 import { useWorkflowEngines } from '../support/workflow-engine';
 
 const stagingThenProduction = [
@@ -44,6 +45,17 @@ describe('the approval gate before production', () => {
 
     const first = await engine.approve(releaseId, 'production-approval', 'alice', 'CHG-1');
     expect([first.status, first.decisions.length, first.quorum]).toEqual(['waiting', 1, 2]);
+    // The Temporal UI's "current details" say where the release is and what it waits for, in words.
+    const details = async () =>
+      (
+        await engine.client.workflow
+          .getHandle(releaseWorkflowId(engine.service, releaseId))
+          .query<{ currentDetails?: string }>('__temporal_workflow_metadata')
+      ).currentDetails ?? '';
+    expect(await details()).toContain('**Stage:** awaiting-approval');
+    expect(await details()).toContain(
+      '**Next:** gate production-approval waits for 1 more approval(s) from approver: 2 approvals before the first production wave (normal change)',
+    );
     await expect(engine.approve(releaseId, 'production-approval', 'alice')).rejects.toMatchObject({
       code: 'DUPLICATE_DECISION',
       message: 'alice has already decided on gate production-approval',
@@ -66,6 +78,7 @@ describe('the approval gate before production', () => {
       'gate.approved',
     ]);
     expect(await engine.acceptedDecisions(releaseId)).toEqual(['approve:alice', 'approve:bob']);
+    expect(await details()).toContain('**Next:** nothing: the release has ended (succeeded)');
   }, 60_000);
 
   it('a rejection rolls back what the release did and keeps who rejected it and why', async () => {

@@ -6,6 +6,8 @@ import { h, show } from './dom';
 import { inboxPage } from './inbox';
 import { releasePage } from './release';
 import { releasesPage } from './releases';
+import { servicePage, servicesPage } from './services';
+import { calendarPage } from './calendar';
 
 const root = document.getElementById('app') as HTMLElement;
 let stopPage: (() => void) | undefined;
@@ -59,6 +61,8 @@ function shell(me: Me): void {
     {},
     h('a', { href: '#/inbox' }, 'Inbox'),
     h('a', { href: '#/releases' }, 'Releases'),
+    h('a', { href: '#/services' }, 'Services'),
+    h('a', { href: '#/calendar' }, 'Calendar'),
     h('span', { class: 'who' }, `${me.principal} (${me.roles.join(', ')})`),
     h(
       'button',
@@ -81,11 +85,15 @@ function shell(me: Me): void {
     stopPage = undefined;
     const [, page = 'inbox', ...rest] = location.hash.replace(/^#/, '').split('/');
     for (const link of nav.querySelectorAll('a')) {
-      link.classList.toggle('current', link.getAttribute('href') === `#/${page}`);
+      const section = page === 'release' ? 'releases' : page === 'service' ? 'services' : page;
+      link.classList.toggle('current', link.getAttribute('href') === `#/${section}`);
     }
     if (page === 'release' && rest.length >= 2) {
       stopPage = releasePage(content, me, decodeURIComponent(rest[0] ?? ''), decodeURIComponent(rest[1] ?? ''));
     } else if (page === 'releases') stopPage = releasesPage(content);
+    else if (page === 'services') stopPage = servicesPage(content);
+    else if (page === 'service' && rest[0]) stopPage = servicePage(content, me, decodeURIComponent(rest[0]));
+    else if (page === 'calendar') stopPage = calendarPage(content, me);
     else stopPage = inboxPage(content, me);
   };
   window.onhashchange = route;

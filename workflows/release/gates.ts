@@ -66,6 +66,9 @@ function statusOf(gate: Gate): Gate['status'] {
   return gate.status;
 }
 
+/** Releases from before it replay with an unlabelled gate timer. */
+const LABELLED_GATE_TIMER_PATCH = 'labelled-gate-timer';
+
 /** Opens a gate and waits for its quorum, a rejection, or its timeout. */
 export async function waitForGate(run: ReleaseRun, gate: Gate, stage: ReleaseStage): Promise<Gate['status']> {
   gate.status = 'waiting';
@@ -76,8 +79,14 @@ export async function waitForGate(run: ReleaseRun, gate: Gate, stage: ReleaseSta
   run.record.notify('gate.waiting', { gate: gate.id, reason: gate.description });
   await run.record.flush();
   let decided = true;
-  if (gate.timeoutSeconds) decided = await condition(() => gate.status !== 'waiting', gate.timeoutSeconds * 1000);
-  else await condition(() => gate.status !== 'waiting');
+  if (gate.timeoutSeconds && patched(LABELLED_GATE_TIMER_PATCH)) {
+    // The Temporal UI shows the timer with this label instead of a bare "Timer 2 hours".
+    decided = await condition(() => gate.status !== 'waiting', gate.timeoutSeconds * 1000, {
+      summary: `gate ${gate.id}: waits ${gate.timeoutSeconds}s for ${gate.quorum} approval(s) from ${gate.roles.join(' or ')}`,
+    });
+  } else if (gate.timeoutSeconds) {
+    decided = await condition(() => gate.status !== 'waiting', gate.timeoutSeconds * 1000);
+  } else await condition(() => gate.status !== 'waiting');
   if (!decided) {
     closeGate(gate, 'timed-out');
     run.note(

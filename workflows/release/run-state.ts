@@ -10,6 +10,7 @@ import { SignedMessages } from '../authorization';
 import type { regionRolloutWorkflow } from '../region-rollout';
 import { Saga } from '../saga';
 import { noteOn, now, publishStage } from '../journal';
+import { showDetails } from './details';
 import { ReleaseRecord } from './record';
 
 /** A region's request for a human decision on an inconclusive analysis, waiting to be opened as a gate. */
@@ -120,6 +121,7 @@ export class ReleaseRun {
 
   note(message: string, region?: string): void {
     noteOn(this.status.timeline, message, region);
+    showDetails(this.status);
   }
 
   audit: ReleaseRecord['audit'] = (action, fields) => this.record.audit(action, fields);
@@ -154,6 +156,7 @@ export class ReleaseRun {
     if (this.status.stage === stage) return;
     this.status.stage = stage;
     publishStage(stage);
+    showDetails(this.status);
   }
 
   regionOf(region: string): RegionProgress {
