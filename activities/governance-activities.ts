@@ -10,9 +10,11 @@ export interface GovernanceActivityDeps {
   audit: AuditStore;
   /** Where release events go; none configured means nobody is told. */
   notifier?: Notifier;
+  /** The web console's address: a notification without a link of its own links to the release's page there. */
+  consoleUrl?: string;
 }
 
-export function createGovernanceActivities({ audit, notifier }: GovernanceActivityDeps) {
+export function createGovernanceActivities({ audit, notifier, consoleUrl }: GovernanceActivityDeps) {
   return {
     /** Appends events to the audit trail, in order. Idempotent by event id, so a retry stores nothing twice. */
     async appendAudit(events: AuditEvent[]): Promise<{ stored: number }> {
@@ -40,7 +42,7 @@ export function createGovernanceActivities({ audit, notifier }: GovernanceActivi
     async notifyRelease(event: ReleaseEvent): Promise<{ delivered: boolean; reason?: string }> {
       if (!notifier) return { delivered: false, reason: 'no notifier configured' };
       try {
-        await notifier.notify(event);
+        await notifier.notify(consoleUrl && !event.url ? { ...event, url: releasePageUrl(consoleUrl, event) } : event);
         return { delivered: true };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -54,4 +56,10 @@ export function createGovernanceActivities({ audit, notifier }: GovernanceActivi
       }
     },
   };
+}
+
+/** The release's page in the web console (its route lives in the URL's hash: web/src/main.ts). */
+export function releasePageUrl(consoleUrl: string, event: Pick<ReleaseEvent, 'service' | 'releaseId'>): string {
+  const base = consoleUrl.endsWith('/') ? consoleUrl : `${consoleUrl}/`;
+  return `${base}#/release/${encodeURIComponent(event.service)}/${encodeURIComponent(event.releaseId)}`;
 }

@@ -346,7 +346,8 @@ async function main() {
       'worker',
       process.execPath,
       tsx('workers/orchestrator.ts'),
-      { ...common, WORKER_METRICS_ADDRESS: `${env.HOST}:${env.WORKER_METRICS_PORT}` },
+      // Notifications link to the release's page in the console.
+      { ...common, WORKER_METRICS_ADDRESS: `${env.HOST}:${env.WORKER_METRICS_PORT}`, CONSOLE_URL: `${api}/` },
       log('worker'),
       pid('worker'),
       (workerPid) => polls('releases', workerPid),

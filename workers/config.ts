@@ -31,6 +31,8 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   AUDIT_TRUSTED_PUBLIC_KEYS: z.string().optional(),
   /** Slack-compatible webhook for release notifications; unset, nobody is notified. */
   NOTIFY_WEBHOOK_URL: z.url().optional(),
+  /** Where people open the web console (the API's public address): notifications link to the release's page there. */
+  CONSOLE_URL: z.url().optional(),
   /**
    * A prebuilt workflow bundle (bundleWorkflowCode output, built with `failureConverterPath` set to
    * workers/failure-converter.cjs); without it the worker bundles at start.

@@ -36,6 +36,7 @@ export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
     }),
     databases: createDatabaseResolver({ env: process.env, dataDir: paths.root }),
     ...(env.NOTIFY_WEBHOOK_URL ? { notifier: new WebhookNotifier({ url: env.NOTIFY_WEBHOOK_URL }) } : {}),
+    ...(env.CONSOLE_URL ? { consoleUrl: env.CONSOLE_URL } : {}),
   };
 }
 

@@ -3,16 +3,11 @@
 import { ApplicationFailure, type ChildWorkflowHandle, type ExternalWorkflowHandle } from '@temporalio/workflow';
 import type { WorkflowFailureType } from '../domain/failures';
 import type { emergencyRollbackWorkflow } from './emergency-rollback';
+import type { CarriedEntry } from './messages';
 import type { releaseWorkflow } from './release';
 
-export interface Entry {
-  kind: 'release' | 'rollback';
-  id: string;
-  workflowId: string;
-  requestedBy: string;
-  /** The version a release brings (releases only). */
-  version?: string;
-  admitted: boolean;
+/** A release or rollback in the line: what goes over continue-as-new, and this run's own knowledge of it. */
+export interface Entry extends CarriedEntry {
   done: boolean;
   /**
    * Started by an earlier run of the coordinator and carried over continue-as-new: its end is not reported by

@@ -119,6 +119,11 @@ describe('what a release leaves behind', () => {
       expect.stringMatching(/canary .* failed/i),
       expect.stringMatching(/rolled back/i),
     ]);
+    // Each message links to the release's page in the web console.
+    const messages = hook.received.filter((m) => m.text.includes('1.2.0')).map((m) => JSON.stringify(m));
+    for (const message of messages) {
+      expect(message).toContain(`<${engine.apiUrl}/#/release/${service}/second|Open the release>`);
+    }
   });
 
   it('a webhook that fails does not hold the release up', async () => {

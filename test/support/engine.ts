@@ -263,6 +263,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         audit: auditTrail,
         databases,
         ...(options.webhookUrl ? { notifier: new WebhookNotifier({ url: options.webhookUrl, timeoutMs: 2000 }) } : {}),
+        consoleUrl: `${apiUrl}/`,
       },
       regionDeps,
       workflowBundle: { codePath: workflowBundlePath },
