@@ -92,6 +92,22 @@ describe('web console', () => {
     expect(await page.locator('.timeline').textContent()).toContain(
       'alice approved gate production-approval: dashboards look fine',
     );
+
+    // The audit trail tells the story, and its hash chain verifies.
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByLabel('release id').fill('web-1');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('table.audit').textContent()).toContain('gate.approved');
+    expect(await page.locator('table.audit').textContent()).toContain('alice');
+    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await expect.poll(() => page.locator('.result.ok').textContent()).toMatch(/^The trail verifies: \d+ records/);
+
+    // DORA, week by week: this week's bar counts the release.
+    await page.getByRole('link', { name: 'Metrics' }).click();
+    await page.getByLabel('service').selectOption(service);
+    const bars = page.locator('[data-metric="Successful releases per week"] .bar-label');
+    await expect.poll(() => bars.last().textContent()).toBe('1');
+    expect(await page.locator('ul.summary').textContent()).not.toBe('');
     await context.close();
   });
 

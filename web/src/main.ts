@@ -8,6 +8,7 @@ import { releasePage } from './release';
 import { releasesPage } from './releases';
 import { servicePage, servicesPage } from './services';
 import { calendarPage } from './calendar';
+import { auditPage, metricsPage } from './insights';
 
 const root = document.getElementById('app') as HTMLElement;
 let stopPage: (() => void) | undefined;
@@ -63,6 +64,8 @@ function shell(me: Me): void {
     h('a', { href: '#/releases' }, 'Releases'),
     h('a', { href: '#/services' }, 'Services'),
     h('a', { href: '#/calendar' }, 'Calendar'),
+    h('a', { href: '#/metrics' }, 'Metrics'),
+    ...(me.roles.some((r) => r !== 'pipeline' && r !== 'alerter') ? [h('a', { href: '#/audit' }, 'Audit')] : []),
     h('span', { class: 'who' }, `${me.principal} (${me.roles.join(', ')})`),
     h(
       'button',
@@ -94,6 +97,8 @@ function shell(me: Me): void {
     else if (page === 'services') stopPage = servicesPage(content);
     else if (page === 'service' && rest[0]) stopPage = servicePage(content, me, decodeURIComponent(rest[0]));
     else if (page === 'calendar') stopPage = calendarPage(content, me);
+    else if (page === 'metrics') stopPage = metricsPage(content);
+    else if (page === 'audit') stopPage = auditPage(content);
     else stopPage = inboxPage(content, me);
   };
   window.onhashchange = route;
