@@ -44,4 +44,36 @@ export const metricsRouter = router({
       const facts = await translated(() => doraFacts(ctx.temporal, spec.name, period, artifactCreatedAt));
       return computeDora(spec.name, period, facts.releases, facts.rollbacks);
     }),
+
+  /**
+   * The same figures week by week over the last `weeks` weeks (the web console's charts), and for the whole span:
+   * one read of Temporal visibility for the span, split by when each release or rollback finished.
+   */
+  doraWeekly: requireRole(...READ_ROLES)
+    .input(z.strictObject({ service: ServiceName, weeks: z.number().int().min(1).max(26).default(8) }))
+    .query(async ({ ctx, input }) => {
+      const spec = serviceOrThrow(ctx, input.service);
+      const to = Date.now();
+      const from = to - input.weeks * 7 * DAY_MS;
+      const span = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+      const artifactCreatedAt = (version: string) =>
+        ctx.artifacts
+          ? ctx.artifacts.resolve(spec.name, version).then((a) => a?.createdAt)
+          : Promise.resolve(undefined);
+      const facts = await translated(() => doraFacts(ctx.temporal, spec.name, span, artifactCreatedAt));
+      const weeks = Array.from({ length: input.weeks }, (_, i) => {
+        const period = {
+          from: new Date(from + i * 7 * DAY_MS).toISOString(),
+          to: new Date(from + (i + 1) * 7 * DAY_MS).toISOString(),
+        };
+        const inWeek = (at: string) => at >= period.from && at < period.to;
+        return computeDora(
+          spec.name,
+          period,
+          facts.releases.filter((r) => inWeek(r.finishedAt)),
+          facts.rollbacks.filter((r) => inWeek(r.finishedAt)),
+        );
+      });
+      return { weeks, whole: computeDora(spec.name, span, facts.releases, facts.rollbacks) };
+    }),
 });

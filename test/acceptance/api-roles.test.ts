@@ -40,6 +40,7 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
     'audit.verify': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
     'audit.checkpoint': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
     'metrics.dora': { roles: READ, input: { service: 'no-such-service' } },
+    'metrics.doraWeekly': { roles: READ, input: { service: 'no-such-service' } },
     'alerts.alertmanager': {
       roles: ['alerter', 'sre'],
       input: {

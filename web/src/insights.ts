@@ -6,7 +6,6 @@ import { at, h, show } from './dom';
 
 type Dora = Outputs['metrics']['dora'];
 const WEEKS = 8;
-const WEEK_MS = 7 * 86400_000;
 
 export function metricsPage(content: HTMLElement): () => void {
   document.title = 'Metrics · Release engine';
@@ -18,15 +17,8 @@ export function metricsPage(content: HTMLElement): () => void {
     if (!service) return;
     show(charts, h('p', { class: 'muted' }, 'Loading…'));
     try {
-      const now = Date.now();
-      const weeks = await Promise.all(
-        Array.from({ length: WEEKS }, (_, i) => {
-          const to = new Date(now - (WEEKS - 1 - i) * WEEK_MS).toISOString();
-          const from = new Date(now - (WEEKS - i) * WEEK_MS).toISOString();
-          return api.metrics.dora.query({ service, from, to });
-        }),
-      );
-      const whole = await api.metrics.dora.query({ service, days: WEEKS * 7 });
+      // One call: the API reads the eight weeks once and splits them.
+      const { weeks, whole } = await api.metrics.doraWeekly.query({ service, weeks: WEEKS });
       if (stopped) return;
       show(
         charts,
