@@ -4,7 +4,7 @@
 // carried itself: it asks each to report its end (reportEndSignal), and looks, with an activity that describes them,
 // whenever one reports, whenever a signal to one fails, and now and then in case one was terminated (a terminated
 // workflow reports nothing). Nothing it is told is trusted: only what Temporal says of the workflow.
-import { condition, getExternalWorkflowHandle, log, proxyActivities } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ReleaseActivities } from '../activities';
 import type { CarriedEntry } from './messages';
 import { reportEndSignal } from './messages';
@@ -33,7 +33,25 @@ export class CarriedLine {
   /** Workflow ids to look at: reported ended, or a signal to them failed. */
   private readonly suspects = new Set<string>();
 
-  constructor(private readonly entries: Entry[]) {}
+  private readonly handedOver: number;
+  private readonly firstLength = workflowInfo().historyLength;
+
+  constructor(private readonly entries: Entry[]) {
+    this.handedOver = entries.length;
+  }
+
+  /**
+   * Whether a busy run may continue-as-new: once its line has moved (a request joined it, or an entry ended), or its
+   * history has grown well past what taking over the line cost (unprompted looks while a release waits at a gate for
+   * weeks). Never in a loop, however low the history limit and however long the line it was handed.
+   */
+  moved(historyLimit: number): boolean {
+    return (
+      this.entries.length > this.handedOver ||
+      this.entries.some((e) => e.done) ||
+      workflowInfo().historyLength - this.firstLength > Math.max(historyLimit, 4 * this.handedOver + 50)
+    );
+  }
 
   /** The line as handed over: its entries reach the workflows through external handles. */
   static receive(carried: readonly CarriedEntry[]): Entry[] {

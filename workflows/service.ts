@@ -76,16 +76,7 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
   const seen: string[] = [...(input.seen ?? [])];
   const entries: Entry[] = CarriedLine.receive(input.carried ?? []);
   const carried = new CarriedLine(entries);
-  // Busy, a run continues-as-new only once its line has moved (a request joined it, or an entry ended), or its history
-  // has grown well past what taking over the line cost (unprompted looks while a release waits at a gate for weeks):
-  // never in a loop, however low the history limit and however long the line it was handed.
-  const handedOver = entries.length;
   const firstLength = workflowInfo().historyLength;
-  const moved = () =>
-    busyContinue &&
-    (entries.length > handedOver ||
-      entries.some((e) => e.done) ||
-      workflowInfo().historyLength - firstLength > Math.max(historyLimit, 4 * handedOver + 50));
   const remember = (id: string) => {
     if (!seen.includes(id)) seen.push(id);
     if (seen.length > SEEN_LIMIT) seen.splice(0, seen.length - SEEN_LIMIT);
@@ -274,7 +265,11 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
       const head = live()[0];
       if (head && !head.admitted && head.handle) return true;
       // Idle, a run continues only if something happened in it (a history limit set absurdly low loops no runs).
-      return (head ? moved() : !busyContinue || workflowInfo().historyLength > firstLength) && tooLong();
+      return (
+        (head
+          ? busyContinue && carried.moved(historyLimit)
+          : !busyContinue || workflowInfo().historyLength > firstLength) && tooLong()
+      );
     });
     const head = live()[0];
     if (head && !head.admitted && head.handle) {
