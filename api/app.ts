@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { consoleFiles, sessionRoutes } from './console';
 import { authGate, type AuthRateLimitOptions, FailedAuthLimiter } from './rate-limit';
 import { SessionStore } from './sessions';
+import { ReleaseChanges } from './changes';
 import { createRestApi, expressContextOptions } from './rest';
 import { appRouter } from './routers';
 
@@ -53,7 +54,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const metrics = new ApiMetrics({ ...options.metrics, temporal: deps.temporal, logger });
   const limiter = new FailedAuthLimiter(options.rateLimit);
   const sessions = deps.sessions ?? new SessionStore();
-  const createContext = createContextFactory({ ...deps, sessions });
+  const changes = deps.changes ?? new ReleaseChanges(deps.temporal);
+  const createContext = createContextFactory({ ...deps, sessions, changes });
   app.use(requestObserver({ logger, metrics }));
 
   for (const path of ['/healthz', '/readyz', '/metrics']) app.use(path, allowMethods(['GET'], 'plain'));

@@ -9,6 +9,7 @@ import type { DriftAcknowledgement, ObservedRegion } from '../domain/drift';
 import type { LedgerRecord } from '../domain/ledger';
 import type { DecisionSigner } from '../providers/keys/decision-keys';
 import { type Principal, requestAuth, type TokenAuthenticator } from './auth';
+import type { ReleaseChanges } from './changes';
 import type { SessionStore } from './sessions';
 
 /** The API's view of the artifact store: enough to refuse a release of an artifact that does not exist. */
@@ -54,6 +55,8 @@ export interface ApiDeps {
   driftAcks?: DriftAckAccess;
   /** Web console sessions (cookie + CSRF token); createApp makes one when none is given. */
   sessions?: SessionStore;
+  /** The console's "something changed" stream; createApp makes one when none is given. */
+  changes?: ReleaseChanges;
 }
 
 export interface ContextOptions {
@@ -74,6 +77,7 @@ export function createContextInner(options: ContextOptions) {
     ledger: options.deps.ledger,
     fleet: options.deps.fleet,
     driftAcks: options.deps.driftAcks,
+    changes: options.deps.changes,
     principal: options.principal,
     invalidToken: options.invalidToken ?? false,
   };

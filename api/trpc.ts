@@ -42,6 +42,22 @@ const authenticated = t.middleware(({ ctx, next }) => {
   return next({ ctx: { principal: ctx.principal } });
 });
 
+/**
+ * After a change made for a person through the API (a start, a decision, a control message), tells the console's
+ * listeners which release changed (api/changes.ts), so their pages reload at once.
+ */
+export const announcesChange = t.middleware(async ({ ctx, getRawInput, next }) => {
+  const result = await next();
+  if (result.ok) {
+    const input = (await getRawInput()) as { service?: unknown; releaseId?: unknown } | undefined;
+    const releaseId = (result.data as { releaseId?: unknown } | undefined)?.releaseId ?? input?.releaseId;
+    if (typeof input?.service === 'string' && typeof releaseId === 'string') {
+      ctx.changes?.announce(input.service, releaseId);
+    }
+  }
+  return result;
+});
+
 /** A procedure callable by principals holding any of `roles` (admins may call everything): 403 otherwise. */
 export function requireRole(...roles: Role[]) {
   return t.procedure.use(authenticated).use(({ ctx, next }) => {

@@ -17,7 +17,7 @@ import { listReleases } from '../visibility';
 import type { Context } from '../context';
 import { serviceDrift } from '../drift';
 import { toTRPCError, translated } from '../errors';
-import { requireRole, router } from '../trpc';
+import { announcesChange, requireRole, router } from '../trpc';
 
 /** A readable, unique release id for callers that do not bring their own: r-20261123-101500-3fa9. */
 export function newId(prefix: string, now = new Date()): string {
@@ -85,6 +85,7 @@ export const releaseRouter = router({
     }),
 
   start: requireRole('pipeline')
+    .use(announcesChange)
     .input(ReleaseRequest)
     .mutation(async ({ ctx, input }) => {
       const service = serviceOrThrow(ctx, input.service);
@@ -150,8 +151,18 @@ export const releaseRouter = router({
       }
     }),
 
+  /**
+   * Which releases changed (started, moved to another stage, ended, decided, paused...), as they change: the console's
+   * inbox and release list reload on it (server-sent events; see api/changes.ts).
+   */
+  changes: requireRole(...READ_ROLES).subscription(async function* ({ ctx, signal }) {
+    if (!ctx.changes) throw new TRPCError({ code: 'NOT_IMPLEMENTED', message: 'this API has no change stream' });
+    yield* ctx.changes.subscribe(signal);
+  }),
+
   /** Approve a waiting gate as the caller. The release refuses self-approval, missing roles and duplicates. */
   approve: requireRole('approver', 'sre')
+    .use(announcesChange)
     .input(ReleaseRef.extend({ gate: z.string().min(1).max(200), comment: Comment.optional() }))
     .mutation(({ ctx, input }) =>
       translated(() =>
@@ -172,6 +183,7 @@ export const releaseRouter = router({
 
   /** Reject a waiting gate as the caller: the release rolls back. A reason is required. */
   reject: requireRole('approver', 'sre')
+    .use(announcesChange)
     .input(ReleaseRef.extend({ gate: z.string().min(1).max(200), comment: Comment }))
     .mutation(({ ctx, input }) =>
       translated(() =>
@@ -191,6 +203,7 @@ export const releaseRouter = router({
     ),
 
   pause: requireRole('operator', 'sre')
+    .use(announcesChange)
     .input(ReleaseRef.extend({ reason: Comment.optional() }))
     .mutation(async ({ ctx, input }) => {
       await translated(() =>
@@ -210,6 +223,7 @@ export const releaseRouter = router({
     }),
 
   resume: requireRole('operator', 'sre')
+    .use(announcesChange)
     .input(ReleaseRef)
     .mutation(async ({ ctx, input }) => {
       await translated(() =>
@@ -226,6 +240,7 @@ export const releaseRouter = router({
 
   /** Stop the release and roll back everything it did. A reason is required. */
   abort: requireRole('sre')
+    .use(announcesChange)
     .input(ReleaseRef.extend({ reason: Comment }))
     .mutation(async ({ ctx, input }) => {
       await translated(() =>

@@ -2,7 +2,7 @@
 // and an emergency rollback never takes a region to a version that was taken back (demoted) or that a release it
 // aborted was moving to, and says per region why it chose its target.
 import { describe, expect, it } from 'vitest';
-import { hitRouter, type TestEngine, useEngines, waitUntil } from '../support/engine';
+import { failureMessage, hitRouter, type TestEngine, useEngines, waitUntil } from '../support/engine';
 
 describe('aborted releases and safe rollback targets', () => {
   const engines = useEngines();
@@ -33,6 +33,9 @@ describe('aborted releases and safe rollback targets', () => {
       reason: 'aborted by sam before it changed anything: wrong version',
     });
     expect(aborted.stage).toBe('aborted');
+    expect(await failureMessage(engine, 'second')).toBe(
+      `${service}@1.3.0 (release second) aborted before it changed anything; the reason is in the release status (relctl release status, or the console)`,
+    );
     expect(aborted.compensations).toEqual([]);
     expect(await engine.fleetEvents('second')).toEqual([]);
     expect(await engine.artifacts.promotion(service, '1.3.0')).toMatchObject({ status: 'candidate' });

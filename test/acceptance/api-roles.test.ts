@@ -19,6 +19,7 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
     'release.inbox': { roles: READ, input: undefined },
     // A stream (server-sent events): its roles are checked in web-console.test.ts, over a real stream.
     'release.watch': { roles: READ, input: ghost },
+    'release.changes': { roles: READ, input: undefined },
     'release.timeline': { roles: READ, input: ghost },
     'release.approve': { roles: ['approver', 'sre'], input: { ...ghost, gate: 'production-approval' } },
     'release.reject': { roles: ['approver', 'sre'], input: { ...ghost, gate: 'production-approval', comment: 'no' } },

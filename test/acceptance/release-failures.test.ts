@@ -1,7 +1,7 @@
 // When a release goes wrong: failing canaries, a failure in a later wave, an abort mid-bake, and an analysis that
 // cannot decide. Each must end with every region on its previous version and the story told.
 import { describe, expect, it } from 'vitest';
-import { hitRouter, type TestEngine, useEngines } from '../support/engine';
+import { failureMessage, hitRouter, type TestEngine, useEngines } from '../support/engine';
 
 describe('release failures and compensation', () => {
   const engines = useEngines();
@@ -44,6 +44,11 @@ describe('release failures and compensation', () => {
       ['revert expand migrations 0001_greetings, 0002_greeting_locale in production', 'done'],
       [`demote artifact ${service}@1.2.0`, 'done'],
     ]);
+    // The Temporal UI heads the release with its outcome in words; the reason (a canary's numbers here, a person's
+    // words elsewhere) stays sealed with the status.
+    expect(await failureMessage(engine, 'bad-canary')).toBe(
+      `${service}@1.2.0 (release bad-canary) rolled back as designed (CanaryFailed): 3 compensations ran in reverse order; the reason is in the release status (relctl release status, or the console)`,
+    );
   });
 
   it('a failure in the second wave: both waves go back, the second before the first', async () => {

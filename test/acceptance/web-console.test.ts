@@ -1,10 +1,12 @@
-// The web console in a real browser, as an approver and an operator use it: sign in with an API token, find what
-// waits for you, decide in one click, watch a release move live; refusals in the API's words; the session cookie is
-// httpOnly and SameSite, a change without the CSRF token is refused, and signing out ends the session.
+// The web console in a real browser, as approvers, operators, SREs and viewers use it: sign in with an API token, find
+// what waits for you (it appears without a reload), decide in one click, watch a release move live; pause and resume;
+// roll a service back; refusals in the API's words; a viewer sees nothing that changes anything; the session cookie
+// is httpOnly and SameSite, a change without the CSRF token is refused, and signing out ends the session. Every page
+// is checked with axe-core (no serious or critical violation) and photographed at 1280x800 (docs/screenshots).
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { useBrowser } from '../support/browser';
-import { type TestEngine, useEngines } from '../support/engine';
+import { checkPage, useBrowser } from '../support/browser';
+import { type TestEngine, useEngines, waitUntil } from '../support/engine';
 
 async function signIn(page: Page, engine: TestEngine, who: string) {
   await page.goto(engine.apiUrl);
@@ -46,13 +48,9 @@ describe('web console', () => {
   const engines = useEngines();
   const browser = useBrowser();
 
-  it('an approver finds the waiting gate in the inbox, approves it with a comment, and watches the release finish', async () => {
+  it('an approver sees the gate arrive in the inbox, approves it, watches the release finish; an SRE rolls it back', async () => {
     const engine = await engines.start({ record: 'console-approve', waves: [['a']] });
     const { service } = engine;
-    await engine
-      .trpc('ci')
-      .release.start.mutate({ service, version: '1.1.0', releaseId: 'web-1', changeClass: 'normal' });
-    await engine.waitForStatus('web-1', (s) => s.stage === 'awaiting-approval');
 
     const context = await (await browser()).newContext();
     const page = await context.newPage();
@@ -63,10 +61,18 @@ describe('web console', () => {
     await expect
       .poll(() => page.getByRole('alert').textContent())
       .toBe('token: this token belongs to no one; check it, or ask an admin for one');
+    await checkPage(page, 'sign-in');
 
     await signIn(page, engine, 'alice');
+    await page.getByText('Nothing waits for a decision from approver right now.').waitFor();
+    await page.locator('.live').filter({ hasText: 'live' }).waitFor();
+    // The release starts while the inbox is open: its gate appears without a reload.
+    await engine
+      .trpc('ci')
+      .release.start.mutate({ service, version: '1.1.0', releaseId: 'web-1', changeClass: 'normal' });
     const card = page.locator('article.gate[data-release="web-1"]');
-    await card.waitFor();
+    await card.waitFor({ timeout: 60_000 });
+    await checkPage(page, 'inbox');
     expect(await card.textContent()).toContain(`${service}@1.1.0 · production-approval`);
     expect(await card.textContent()).toContain('requested by ci');
     expect(await card.textContent()).toContain('0 of 1 approval');
@@ -92,6 +98,18 @@ describe('web console', () => {
     expect(await page.locator('.timeline').textContent()).toContain(
       'alice approved gate production-approval: dashboards look fine',
     );
+    await checkPage(page, 'release');
+
+    await page.getByRole('link', { name: 'Releases' }).click();
+    await page.locator('tr[data-release="web-1"]').waitFor();
+    await page.getByLabel('outcome').selectOption('rolled-back');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('No release matches.').waitFor();
+    expect(page.url()).toContain('#/releases?outcome=rolled-back');
+    await page.getByLabel('outcome').selectOption('succeeded');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator('tr[data-release="web-1"]').waitFor();
+    await checkPage(page, 'releases');
 
     // The audit trail tells the story, and its hash chain verifies.
     await page.getByRole('link', { name: 'Audit' }).click();
@@ -101,6 +119,7 @@ describe('web console', () => {
     expect(await page.locator('table.audit').textContent()).toContain('alice');
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await expect.poll(() => page.locator('.result.ok').textContent()).toMatch(/^The trail verifies: \d+ records/);
+    await checkPage(page, 'audit');
 
     // DORA, week by week: this week's bar counts the release.
     await page.getByRole('link', { name: 'Metrics' }).click();
@@ -108,7 +127,39 @@ describe('web console', () => {
     const bars = page.locator('[data-metric="Successful releases per week"] .bar-label');
     await expect.poll(() => bars.last().textContent()).toBe('1');
     expect(await page.locator('ul.summary').textContent()).not.toBe('');
+    await checkPage(page, 'metrics');
     await context.close();
+
+    // An SRE rolls the service back from its page: reason required, confirmed, on record.
+    const sre = await (await browser()).newContext();
+    const srePage = await sre.newPage();
+    const confirmations: string[] = [];
+    srePage.on('dialog', (dialog) => {
+      confirmations.push(dialog.message());
+      void dialog.accept();
+    });
+    await signIn(srePage, engine, 'sam');
+    await srePage.goto(`${engine.apiUrl}/#/service/${service}`);
+    await srePage.locator(`tr[data-region="${engine.regions[0]}"]`).filter({ hasText: '1.1.0' }).waitFor();
+    await checkPage(srePage, 'service');
+    await srePage.getByLabel('rollback reason').fill('errors after 1.1.0');
+    await srePage.getByRole('button', { name: 'Roll back' }).click();
+    const started = srePage.locator('.danger .result.ok');
+    await started.waitFor();
+    expect(confirmations).toEqual([
+      `Roll every region of ${service} back to its last known-good version? Anything in flight is aborted first.`,
+    ]);
+    const rollbackId = /Emergency rollback (\S+) started/.exec((await started.textContent()) ?? '')?.[1] ?? '';
+    await waitUntil(async () => {
+      const status = await engine.trpc('viewer').rollback.get.query({ service, rollbackId });
+      return status.stage === 'succeeded';
+    }, 60_000);
+    await srePage.reload();
+    await srePage
+      .locator(`tr[data-region="${engine.regions[0]}"]`)
+      .filter({ hasText: '1.0.0 (rolled back from 1.1.0)' })
+      .waitFor();
+    await sre.close();
   });
 
   it("refusals are shown in the API's words; a change without the CSRF token is refused; sign-out ends the session", async () => {
@@ -152,9 +203,47 @@ describe('web console', () => {
     await page.getByLabel('API token').waitFor();
     const after = await page.evaluate(async () => (await fetch('/session')).status);
     expect(after).toBe(401);
-    // The viewer sees an empty inbox: nothing waits for a viewer.
+
+    // An operator pauses the release from its page, and resumes it; each asks first.
+    const asked: string[] = [];
+    page.on('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.accept(dialog.type() === 'prompt' ? 'checking the dashboards' : undefined);
+    });
+    await signIn(page, engine, 'olga');
+    await page.goto(`${engine.apiUrl}/#/release/${service}/web-2`);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page
+      .getByTestId('stage')
+      .filter({ hasText: /^paused$/ })
+      .waitFor();
+    expect(await page.locator('.timeline').textContent()).toContain('paused by olga: checking the dashboards');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page
+      .getByTestId('stage')
+      .filter({ hasText: /^awaiting-approval$/ })
+      .waitFor();
+    expect(asked).toEqual([
+      `Pause ${service}@1.1.0? Bakes in progress keep counting. Reason (optional):`,
+      `Resume ${service}@1.1.0?`,
+    ]);
+    // An operator may not abort (an SRE's call), so there is no Abort button for her.
+    expect(await page.getByRole('button', { name: 'Abort' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    // The viewer sees an empty inbox (nothing waits for a viewer), and no button that changes anything anywhere.
     await signIn(page, engine, 'viewer');
     await page.getByText('Nothing waits for a decision from viewer right now.').waitFor();
+    const changes = /^(Approve|Reject|Pause|Resume|Abort|Roll back|Create|delete)$/;
+    for (const [where, ready] of [
+      [`#/release/${service}/web-2`, page.getByTestId('stage')],
+      [`#/service/${service}`, page.locator(`tr[data-region="${engine.regions[0]}"]`)],
+      ['#/calendar', page.getByRole('heading', { name: 'Freeze windows' })],
+    ] as const) {
+      await page.goto(`${engine.apiUrl}/${where}`);
+      await ready.waitFor();
+      expect(await page.getByRole('button', { name: changes }).count(), where).toBe(0);
+    }
     await context.close();
   });
 
@@ -179,7 +268,7 @@ describe('web console', () => {
   });
 
   it('an SRE sees what each region runs and may roll back; operators keep the freeze calendar, bad windows named', async () => {
-    const engine = await engines.start({ waves: [['a'], ['b']] });
+    const engine = await engines.start({ waves: [['a']] });
     const { service } = engine;
     const context = await (await browser()).newContext();
     const page = await context.newPage();
@@ -187,6 +276,8 @@ describe('web console', () => {
     await signIn(page, engine, 'sam');
 
     await page.getByRole('link', { name: 'Services' }).click();
+    await page.getByRole('link', { name: service }).waitFor();
+    await checkPage(page, 'services');
     await page.getByRole('link', { name: service }).click();
     for (const region of engine.regions) await page.locator(`tr[data-region="${region}"]`).waitFor();
     expect(await page.getByText('Nothing in progress.').count()).toBe(1);
@@ -214,6 +305,7 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Create' }).click();
     await page.locator('li[data-window="web-freeze"]').waitFor();
     expect(await page.locator('li[data-window="web-freeze"]').textContent()).toContain('load test');
+    await checkPage(page, 'calendar');
     expect((await engine.trpc('viewer').calendar.list.query()).map((w) => w.id)).toEqual(['web-freeze']);
     await page.locator('li[data-window="web-freeze"]').getByRole('button', { name: 'delete' }).click();
     await page.getByText('No freeze window: releases may start any time.').waitFor();

@@ -557,6 +557,12 @@ export async function startTestEngine(options: EngineOptions = {}) {
   };
 }
 
+/** The message the Temporal UI shows for a release that ended in failure (its WorkflowExecutionFailed event). */
+export async function failureMessage(engine: TestEngine, releaseId: string): Promise<string | null | undefined> {
+  const events = await engine.history(`release/${engine.service}/${releaseId}`);
+  return events.at(-1)?.workflowExecutionFailedEventAttributes?.failure?.message;
+}
+
 /**
  * Removes what belongs to this machine from a recorded history (worker identities hold the hostname, stack traces
  * hold the checkout's path); replay needs neither. Written compact.

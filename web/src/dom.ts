@@ -55,3 +55,21 @@ export function ago(iso: string | undefined, now = Date.now()): string {
 export function at(iso: string | undefined): string {
   return iso ? new Date(iso).toLocaleString() : '';
 }
+
+/** A table: one header row of `headers`, then `rows` (each a `tr`, built by the caller). */
+export function table(attributes: Attributes, headers: string[], rows: HTMLTableRowElement[]): HTMLTableElement {
+  return h(
+    'table',
+    attributes,
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
+    h('tbody', {}, rows),
+  );
+}

@@ -1,5 +1,6 @@
 // Inbox: every gate waiting for a decision my roles allow, oldest first. Approve or reject with a comment in one
-// click; a refusal (my own release, already decided, wrong role) is shown in the API's words.
+// click; a refusal (my own release, already decided, wrong role) is shown in the API's words. The page stays current
+// over the API's release.changes stream (server-sent events): a new gate appears, a decided one goes, without a reload.
 import { api, type Me, type Outputs, plainMessage } from './api';
 import { ago, at, h, show } from './dom';
 
@@ -7,38 +8,71 @@ type Item = Outputs['release']['inbox'][number];
 
 export function inboxPage(content: HTMLElement, me: Me): () => void {
   let stopped = false;
+  /** The cards on the page, by gate; a card the person is writing in, or has decided in, outlives a reload. */
+  let cards = new Map<string, HTMLElement>();
+  const decided = new Set<string>();
+  const live = h('span', { class: 'live muted' }, 'connecting…');
   const load = async () => {
     let items: Item[];
     try {
       items = await api.release.inbox.query();
     } catch (err) {
-      show(content, h('p', { class: 'error' }, plainMessage(err)));
+      if (!stopped) show(content, h('p', { class: 'error', role: 'alert' }, plainMessage(err)));
       return;
     }
     if (stopped) return;
     document.title = items.length > 0 ? `(${items.length}) Inbox · Release engine` : 'Inbox · Release engine';
+    const next = new Map<string, HTMLElement>();
+    for (const item of items) {
+      const key = keyOf(item);
+      const old = cards.get(key);
+      next.set(key, old && (decided.has(key) || busy(old)) ? old : card(item, () => decided.add(key)));
+    }
+    for (const key of decided) {
+      const old = cards.get(key);
+      if (old && !next.has(key)) next.set(key, old);
+    }
+    cards = next;
     show(
       content,
-      h('h1', {}, 'Waiting for you'),
-      items.length === 0
+      h('div', { class: 'release-head' }, h('h1', {}, 'Waiting for you'), live),
+      cards.size === 0
         ? h('p', { class: 'muted empty' }, `Nothing waits for a decision from ${me.roles.join(' or ')} right now.`)
-        : h(
-            'div',
-            { class: 'cards' },
-            items.map((item) => card(item, load)),
-          ),
+        : h('div', { class: 'cards' }, [...cards.values()]),
     );
   };
   void load();
+  // A gate opens, a release moves on or someone else decides: the inbox reloads by itself.
+  const subscription = api.release.changes.subscribe(undefined, {
+    onStarted: () => (live.textContent = 'live'),
+    onData: () => void load(),
+    onError: () => (live.textContent = 'not live: reload the page'),
+  });
   return () => {
     stopped = true;
+    subscription.unsubscribe();
   };
 }
 
-function card(item: Item, reload: () => Promise<void>): HTMLElement {
+function keyOf(item: Item): string {
+  return `${item.service}/${item.releaseId}/${item.gate.id}`;
+}
+
+/** The person is writing a comment in this card, or has the focus in it. */
+function busy(card: HTMLElement): boolean {
+  const comment = card.querySelector('textarea');
+  return (comment?.value.trim() ?? '') !== '' || card.contains(document.activeElement);
+}
+
+function card(item: Item, onDecided: () => void): HTMLElement {
   const { gate } = item;
   const approvals = gate.decisions.filter((d) => d.decision === 'approve');
-  const comment = h('textarea', { name: 'comment', rows: 2, placeholder: 'Comment (required to reject)' });
+  const comment = h('textarea', {
+    name: 'comment',
+    rows: 2,
+    placeholder: 'Comment (required to reject)',
+    'aria-label': `comment on ${gate.id}`,
+  });
   const result = h('p', { class: 'result', role: 'status' });
   const decide = (decision: 'approve' | 'reject') => async () => {
     result.className = 'result';
@@ -55,7 +89,7 @@ function card(item: Item, reload: () => Promise<void>): HTMLElement {
       }
       result.textContent = decision === 'approve' ? 'Approved.' : 'Rejected: the release rolls back.';
       result.classList.add('ok');
-      setTimeout(() => void reload(), 1500);
+      onDecided();
     } catch (err) {
       result.textContent = plainMessage(err);
       result.classList.add('error');

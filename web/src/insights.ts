@@ -2,7 +2,7 @@
 // (successful releases, change failure rate, median lead time), with the API's own summary of the whole period.
 // Audit: the append-only trail, filtered by service and release, and a verification of its hash chain.
 import { api, type Outputs, plainMessage } from './api';
-import { at, h, show } from './dom';
+import { at, h, show, table } from './dom';
 
 type Dora = Outputs['metrics']['dora'];
 const WEEKS = 8;
@@ -113,44 +113,31 @@ export function auditPage(content: HTMLElement): () => void {
         list,
         records.length === 0
           ? h('p', { class: 'muted empty' }, 'No record matches.')
-          : h(
-              'table',
+          : table(
               { class: 'releases audit' },
-              h(
-                'thead',
-                {},
+              ['#', 'When', 'Who', 'What', 'Service', 'Release', 'Details'],
+              records.map((r) =>
                 h(
                   'tr',
-                  {},
-                  ['#', 'When', 'Who', 'What', 'Service', 'Release', 'Details'].map((c) => h('th', {}, c)),
-                ),
-              ),
-              h(
-                'tbody',
-                {},
-                records.map((r) =>
+                  { 'data-seq': r.seq },
+                  h('td', {}, r.seq),
+                  h('td', {}, at(r.at)),
+                  h('td', {}, r.actor),
+                  h('td', {}, r.action),
+                  h('td', {}, r.service),
+                  h('td', {}, r.releaseId ?? ''),
                   h(
-                    'tr',
-                    { 'data-seq': r.seq },
-                    h('td', {}, r.seq),
-                    h('td', {}, at(r.at)),
-                    h('td', {}, r.actor),
-                    h('td', {}, r.action),
-                    h('td', {}, r.service),
-                    h('td', {}, r.releaseId ?? ''),
-                    h(
-                      'td',
-                      { class: 'muted' },
-                      [
-                        r.gate && `gate ${r.gate}`,
-                        r.region,
-                        r.beforeVersion && `${r.beforeVersion} →`,
-                        r.afterVersion,
-                        r.reason && `“${r.reason}”`,
-                      ]
-                        .filter(Boolean)
-                        .join(' '),
-                    ),
+                    'td',
+                    { class: 'muted' },
+                    [
+                      r.gate && `gate ${r.gate}`,
+                      r.region,
+                      r.beforeVersion && `${r.beforeVersion} →`,
+                      r.afterVersion,
+                      r.reason && `“${r.reason}”`,
+                    ]
+                      .filter(Boolean)
+                      .join(' '),
                   ),
                 ),
               ),

@@ -86,7 +86,7 @@ function shell(me: Me): void {
   const route = () => {
     stopPage?.();
     stopPage = undefined;
-    const [, page = 'inbox', ...rest] = location.hash.replace(/^#/, '').split('/');
+    const [, page = 'inbox', ...rest] = (location.hash.replace(/^#/, '').split('?')[0] ?? '').split('/');
     for (const link of nav.querySelectorAll('a')) {
       const section = page === 'release' ? 'releases' : page === 'service' ? 'services' : page;
       link.classList.toggle('current', link.getAttribute('href') === `#/${section}`);

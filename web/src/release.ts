@@ -44,7 +44,7 @@ function render(content: HTMLElement, me: Me, status: Status, live: HTMLElement)
       h(
         'span',
         { class: `stage ${status.stage}`, 'data-testid': 'stage' },
-        status.paused ? `${status.stage} (paused)` : status.stage,
+        status.paused && status.stage !== 'paused' ? `${status.stage} (paused)` : status.stage,
       ),
       live,
     ),

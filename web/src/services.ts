@@ -1,7 +1,7 @@
 // Services: what each region runs per environment (from the version ledger) and whether it really does (drift), the
 // release in flight and those queued, recent releases, and an emergency rollback for SREs (reason required, confirmed).
 import { api, type Me, type Outputs, plainMessage } from './api';
-import { ago, at, h, show } from './dom';
+import { ago, at, h, show, table } from './dom';
 
 type Service = Outputs['service']['get'];
 
@@ -14,29 +14,16 @@ export function servicesPage(content: HTMLElement): () => void {
       show(
         content,
         h('h1', {}, 'Services'),
-        h(
-          'table',
+        table(
           { class: 'releases' },
-          h(
-            'thead',
-            {},
+          ['Service', 'Environments', 'Regions'],
+          services.map((s) =>
             h(
               'tr',
               {},
-              ['Service', 'Environments', 'Regions'].map((c) => h('th', {}, c)),
-            ),
-          ),
-          h(
-            'tbody',
-            {},
-            services.map((s) =>
-              h(
-                'tr',
-                {},
-                h('td', {}, h('a', { href: `#/service/${encodeURIComponent(s.name)}` }, s.name)),
-                h('td', {}, s.environments.map((e) => `${e.name}${e.production ? ' (production)' : ''}`).join(', ')),
-                h('td', {}, s.regions.length),
-              ),
+              h('td', {}, h('a', { href: `#/service/${encodeURIComponent(s.name)}` }, s.name)),
+              h('td', {}, s.environments.map((e) => `${e.name}${e.production ? ' (production)' : ''}`).join(', ')),
+              h('td', {}, s.regions.length),
             ),
           ),
         ),
@@ -99,32 +86,19 @@ function render(
     h('h1', {}, service.service.name),
     inFlight,
     h('h2', {}, 'What each region runs'),
-    h(
-      'table',
+    table(
       { class: 'releases' },
-      h(
-        'thead',
-        {},
+      ['Region', 'Environment', 'Version', 'Since', 'By release', 'Drift'],
+      service.regions.map((r) =>
         h(
           'tr',
-          {},
-          ['Region', 'Environment', 'Version', 'Since', 'By release', 'Drift'].map((c) => h('th', {}, c)),
-        ),
-      ),
-      h(
-        'tbody',
-        {},
-        service.regions.map((r) =>
-          h(
-            'tr',
-            { 'data-region': r.region },
-            h('td', {}, r.region),
-            h('td', {}, r.environment),
-            h('td', {}, r.version ?? '—', r.rolledBackFrom ? ` (rolled back from ${r.rolledBackFrom})` : ''),
-            h('td', { title: at(r.recordedAt ?? undefined) }, ago(r.recordedAt ?? undefined)),
-            h('td', {}, r.releaseId ?? ''),
-            h('td', { class: `drift ${r.drift.status}` }, driftText(r.drift)),
-          ),
+          { 'data-region': r.region },
+          h('td', {}, r.region),
+          h('td', {}, r.environment),
+          h('td', {}, r.version ?? '—', r.rolledBackFrom ? ` (rolled back from ${r.rolledBackFrom})` : ''),
+          h('td', { title: at(r.recordedAt ?? undefined) }, ago(r.recordedAt ?? undefined)),
+          h('td', {}, r.releaseId ?? ''),
+          h('td', { class: `drift ${r.drift.status}` }, driftText(r.drift)),
         ),
       ),
     ),

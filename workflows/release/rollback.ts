@@ -2,7 +2,7 @@
 // the timeline and the audit trail. A compensation that fails, or that cannot run safely, opens an intervention
 // gate for an SRE instead of being skipped or guessed.
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
-import { releaseFailure } from '../failures';
+import { readableReleaseFailure, releaseFailure } from '../failures';
 import type { Gate } from '../../domain/approval';
 import type { FailureType } from '../../domain/failures';
 import type { ReleaseResult } from '../../domain/release-status';
@@ -46,6 +46,7 @@ export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
     run.record.notify(result === 'rolled-back' ? 'release.rolled-back' : 'release.failed', { reason: finalReason });
     await run.record.notified();
   });
+  if (patched(READABLE_OUTCOME_PATCH)) throw readableReleaseFailure(type, endHeadline(run, result, type), [status]);
   throw releaseFailure(type, finalReason, [status]);
 }
 
@@ -62,7 +63,40 @@ async function endAborted(run: ReleaseRun, abort: { by: string; reason: string }
     run.record.notify('release.aborted', { reason: `by ${abort.by}, before it changed anything: ${abort.reason}` });
     await run.record.notified();
   });
+  if (patched(READABLE_OUTCOME_PATCH)) {
+    throw readableReleaseFailure('ReleaseAborted', endHeadline(run, 'aborted', 'ReleaseAborted'), [status]);
+  }
   throw releaseFailure('ReleaseAborted', reason, [status]);
+}
+
+/**
+ * Releases end with a failure whose message the Temporal UI shows in clear: the outcome in the engine's own words.
+ * (Before, the message was the reason, sealed like every failure message, and the UI showed "Encoded failure".)
+ */
+const READABLE_OUTCOME_PATCH = 'readable-outcome';
+
+/**
+ * The outcome in words, from the engine's own facts only: the reason may quote a person (an abort reason, a gate's
+ * comment) or a provider, so it stays sealed in the status the failure carries (`relctl release status`, the console).
+ */
+export function endHeadline(run: ReleaseRun, result: 'rolled-back' | 'failed' | 'aborted', type: FailureType): string {
+  const { status } = run;
+  const done = status.compensations.filter((c) => c.status === 'done').length;
+  const undone = status.compensations.length - done;
+  const where = `${status.service}@${status.version} (release ${status.releaseId})`;
+  const why = 'the reason is in the release status (relctl release status, or the console)';
+  switch (result) {
+    case 'aborted':
+      return `${where} aborted before it changed anything; ${why}`;
+    case 'rolled-back':
+      return `${where} rolled back ${type === 'ReleaseAborted' ? 'after an abort' : `as designed (${type})`}: ${plural(done, 'compensation')} ran in reverse order; ${why}`;
+    case 'failed':
+      return `${where} failed (${type}) and ${undone > 0 ? `${plural(undone, 'compensation')} did not run: a human must look` : 'had nothing to undo'}; ${why}`;
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function compensationHooks(run: ReleaseRun): SagaHooks {
