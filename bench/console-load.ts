@@ -21,10 +21,9 @@ import { seedDemoArtifacts } from '../demo/seed';
 import { ServiceCatalog } from '../domain/catalog';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import type { TrustFile } from '../providers/artifacts/trust-store';
-import { dataPaths } from '../providers/data-paths';
 import { seedDemo } from '../scripts/seed-demo';
-import { findTemporalCli, freePort, loadAverage, machineInfo, median, percentile, portIsFree, ROOT, say } from './support';
-import { sleep } from './support';
+import { findTemporalCli, freePort, loadAverage, machineInfo, median, percentile, portIsFree } from './support';
+import { ROOT, say, sleep } from './support';
 
 const THRESHOLD_MS = 1000;
 const argv = process.argv.slice(2);
@@ -34,7 +33,12 @@ const arg = (name: string, fallback: number) => {
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: not a count: ${argv[at + 1]}`);
   return value;
 };
-const options = { reps: arg('reps', 10), releases: arg('releases', 5), bake: arg('bake', 10), keep: argv.includes('--keep') };
+const options = {
+  reps: arg('reps', 10),
+  releases: arg('releases', 5),
+  bake: arg('bake', 10),
+  keep: argv.includes('--keep'),
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // the stack: as bench/canary-verdicts.ts starts it (its helpers are private to that script, so a few lines again)
@@ -132,7 +136,8 @@ async function timeCall(url: string, token: string, stream = false): Promise<num
   else {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     let text = '';
-    while (!/\n\n(?![\s\S]*event: connected)[\s\S]*data: [\s\S]*\n\n/.test(`\n\n${text}`)) {
+    const blocks = () => text.split('\n\n').slice(0, -1);
+    while (!blocks().some((block) => block.includes('data:') && !block.includes('event: connected'))) {
       const { value, done } = await reader.read();
       if (done) throw new Error(`${url}: the stream ended without an event`);
       text += new TextDecoder().decode(value);
@@ -151,7 +156,9 @@ const verdict = (n: number | undefined) => (n === undefined ? '-' : n < THRESHOL
 async function main() {
   const started = new Date();
   const machine = machineInfo();
-  say(`machine: ${machine.cores} cores (${machine.cpuModel}); load average ${machine.loadAverageBeforeStart.join(' ')}`);
+  say(
+    `machine: ${machine.cores} cores (${machine.cpuModel}); load average ${machine.loadAverageBeforeStart.join(' ')}`,
+  );
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-console-'));
   let stack: Awaited<ReturnType<typeof startStack>> | undefined;
   let browser: Browser | undefined;
@@ -173,7 +180,9 @@ async function main() {
 
   try {
     say('building the web console (scripts/build-web.mjs, as npm start does) ...');
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const catalog = await benchCatalog(options.releases);
     const services = catalog.services.map((s) => s.name);
     const catalogFile = join(dataDir, 'catalog.json');
@@ -193,36 +202,47 @@ async function main() {
     const stackStartSeconds = (Date.now() - t) / 1000;
     const { apiUrl } = stack;
     const token = (who: string) => credentials[who] ?? '';
-    const trpc = (who: string) =>
+    const client = (who: string) =>
       createTRPCClient<AppRouter>({
         links: [httpLink({ url: `${apiUrl}/trpc`, headers: () => ({ authorization: `Bearer ${token(who)}` }) })],
       });
+    const [pipeline, alice] = [client('ci-pipeline'), client('alice')];
     say(`stack up in ${stackStartSeconds.toFixed(1)}s; starting one normal change per service (bake ${options.bake}s)`);
 
     t = Date.now();
     const releases = services.map((service, i) => ({ service, releaseId: `bench-console-${i + 1}-${Date.now()}` }));
     for (const r of releases) {
       const reason = 'bench console-load: a release at its production gate';
-      await trpc('ci-pipeline').release.start.mutate({ ...r, version: '1.1.0', changeClass: 'normal', bakeSeconds: options.bake, reason });
+      await pipeline.release.start.mutate({
+        ...r,
+        version: '1.1.0',
+        changeClass: 'normal',
+        bakeSeconds: options.bake,
+        reason,
+      });
     }
     const atGate = new Set<string>();
     for (const deadline = Date.now() + 10 * 60_000; atGate.size < releases.length; await sleep(1000)) {
-      if (Date.now() > deadline) throw new Error(`only ${atGate.size} of ${releases.length} releases reached their gate`);
+      if (Date.now() > deadline)
+        throw new Error(`only ${atGate.size} of ${releases.length} releases reached their gate`);
       for (const r of releases.filter((r) => !atGate.has(r.releaseId))) {
-        const status = await trpc('alice').release.get.query(r).catch(() => undefined);
-        if (status?.outcome) throw new Error(`${r.service} ${r.releaseId} ended (${status.outcome.result}) before its gate`);
+        const status = await alice.release.get.query(r).catch(() => undefined);
+        if (status?.outcome)
+          throw new Error(`${r.service} ${r.releaseId} ended (${status.outcome.result}) before its gate`);
         for (const gate of status?.gates ?? []) {
           if (gate.status !== 'waiting' || gate.id === 'production-approval') continue;
           say(`  ${r.service}: gate ${gate.id} opened on the way (not the production one); alice approves it`);
-          await trpc('alice').release.approve.mutate({ ...r, gate: gate.id, comment: 'bench: on the way to production' });
+          await alice.release.approve.mutate({ ...r, gate: gate.id, comment: 'bench: on the way to production' });
         }
         const production = status?.gates.find((g) => g.id === 'production-approval' && g.status === 'waiting');
         if (status?.stage === 'awaiting-approval' && production) atGate.add(r.releaseId);
       }
     }
-    while ((await trpc('alice').release.inbox.query()).length < releases.length) await sleep(500);
+    while ((await alice.release.inbox.query()).length < releases.length) await sleep(500);
     const setupSeconds = (Date.now() - t) / 1000;
-    say(`all ${releases.length} releases at their production gate and in alice's inbox after ${setupSeconds.toFixed(0)}s`);
+    say(
+      `all ${releases.length} releases at their production gate and in alice's inbox after ${setupSeconds.toFixed(0)}s`,
+    );
 
     // The API calls alone, then the pages in the browser.
     const loadDuring = [loadAverage()];
@@ -263,24 +283,24 @@ async function main() {
 
     // The table: one row per measure, the 1 s next to each number.
     const rows: [string, number | undefined, number[]][] = [
-      ['inbox loaded (goto to cards visible)', samples.inboxCold.wallMs, warm.inbox.map((l) => l.wallMs)],
-      ['  in the page (navigation start)', samples.inboxCold.inPageMs, warm.inbox.map((l) => l.inPageMs)],
-      ['release page loaded (goto to stage)', samples.releaseCold.wallMs, warm.release.map((l) => l.wallMs)],
-      ['  in the page (navigation start)', samples.releaseCold.inPageMs, warm.release.map((l) => l.inPageMs)],
+      ['inbox: goto to cards visible', samples.inboxCold.wallMs, warm.inbox.map((l) => l.wallMs)],
+      ['inbox: in the page (from navigation)', samples.inboxCold.inPageMs, warm.inbox.map((l) => l.inPageMs)],
+      ['release page: goto to stage visible', samples.releaseCold.wallMs, warm.release.map((l) => l.wallMs)],
+      ['release page: in the page', samples.releaseCold.inPageMs, warm.release.map((l) => l.inPageMs)],
       ['API alone: release.inbox', undefined, server.inbox],
       ['API alone: release.get', undefined, server.get],
       ['API alone: release.watch 1st event', undefined, server.watchFirstEvent],
     ];
     const summary = rows.map(([measure, cold, values]) => ({
-      measure: measure.trim(),
+      measure,
       coldMs: cold,
       ...{ medianMs: median(values), p90Ms: percentile(values, 90), maxMs: Math.max(...values), n: values.length },
     }));
     const lines = [
       `${'ms'.padEnd(38)} ${'cold'.padStart(11)} ${'median'.padStart(11)} ${'p90'.padStart(11)} ${'max'.padStart(11)}`,
-      ...summary.map((s, i) => {
+      ...summary.map((s) => {
         const cell = (n: number | undefined) => (n === undefined ? '-' : `${ms(n)} ${verdict(n)}`).padStart(11);
-        return `${(rows[i]?.[0] ?? '').padEnd(38)} ${cell(s.coldMs)} ${cell(s.medianMs)} ${cell(s.p90Ms)} ${cell(s.maxMs)}`;
+        return `${s.measure.padEnd(38)} ${cell(s.coldMs)} ${cell(s.medianMs)} ${cell(s.p90Ms)} ${cell(s.maxMs)}`;
       }),
     ];
     const file = join(ROOT, 'bench', 'results', `console-load-${started.toISOString().replace(/[:.]/g, '-')}.json`);

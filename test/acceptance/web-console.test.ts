@@ -117,6 +117,11 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     await expect.poll(() => page.locator('table.audit').textContent()).toContain('gate.approved');
     expect(await page.locator('table.audit').textContent()).toContain('alice');
+    await page.getByLabel('who').fill('alice');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect
+      .poll(async () => [...new Set(await page.locator('table.audit tbody td:nth-child(3)').allTextContents())])
+      .toEqual(['alice']);
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await expect.poll(() => page.locator('.result.ok').textContent()).toMatch(/^The trail verifies: \d+ records/);
     await checkPage(page, 'audit');
@@ -295,13 +300,13 @@ describe('web console', () => {
     };
     await page.getByLabel('window id').fill('web-freeze');
     await page.getByLabel('reason', { exact: true }).fill('load test');
-    await page.getByLabel('start').fill(local(3600_000));
-    await page.getByLabel('end').fill(local(60_000));
+    await page.getByLabel('start', { exact: true }).fill(local(3600_000));
+    await page.getByLabel('end', { exact: true }).fill(local(60_000));
     await page.getByRole('button', { name: 'Create' }).click();
     await expect
       .poll(() => page.locator('form .result.error').textContent())
       .toMatch(/must be after start[\s\S]*at end/);
-    await page.getByLabel('end').fill(local(7200_000));
+    await page.getByLabel('end', { exact: true }).fill(local(7200_000));
     await page.getByRole('button', { name: 'Create' }).click();
     await page.locator('li[data-window="web-freeze"]').waitFor();
     expect(await page.locator('li[data-window="web-freeze"]').textContent()).toContain('load test');
@@ -310,6 +315,16 @@ describe('web console', () => {
     await page.locator('li[data-window="web-freeze"]').getByRole('button', { name: 'delete' }).click();
     await page.getByText('No freeze window: releases may start any time.').waitFor();
     expect(await engine.trpc('viewer').calendar.list.query()).toEqual([]);
+    // A weekly window: every weekend, in the time zone given.
+    await page.getByLabel('window id').fill('weekends');
+    await page.getByLabel('reason', { exact: true }).fill('nobody on call');
+    await page.getByLabel('repeats').selectOption('weekly');
+    await page.getByLabel('time zone').fill('Europe/Berlin');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('li[data-window="weekends"]').waitFor();
+    expect(await engine.trpc('viewer').calendar.list.query()).toMatchObject([
+      { id: 'weekends', kind: 'weekly', timeZone: 'Europe/Berlin', start: { day: 'fri', time: '16:00' } },
+    ]);
     await context.close();
   });
 });

@@ -108,12 +108,66 @@ function touches(w: Window, day: (typeof DAYS)[number], start: Date, end: Date):
 }
 
 function createForm(reload: () => Promise<void>): HTMLElement {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const id = h('input', { name: 'id', placeholder: 'id, e.g. black-friday', 'aria-label': 'window id' });
   const reason = h('input', { name: 'reason', placeholder: 'reason', 'aria-label': 'reason', size: 30 });
+  const kind = h(
+    'select',
+    { name: 'kind', 'aria-label': 'repeats' },
+    h('option', { value: 'one-off' }, 'once'),
+    h('option', { value: 'daily' }, 'every day'),
+    h('option', { value: 'weekly' }, 'every week'),
+  );
+  // Once: two moments in the browser's time. Daily: two times of day. Weekly: a day and time to a day and time.
   const start = h('input', { name: 'start', type: 'datetime-local', 'aria-label': 'start' });
   const end = h('input', { name: 'end', type: 'datetime-local', 'aria-label': 'end' });
+  const dayPicker = (label: string, value: string) => {
+    const select = h(
+      'select',
+      { 'aria-label': label },
+      DAYS.map((d) => h('option', { value: d }, d)),
+    );
+    select.value = value;
+    return select;
+  };
+  const startDay = dayPicker('start day', 'fri');
+  const endDay = dayPicker('end day', 'mon');
+  const startTime = h('input', { type: 'time', 'aria-label': 'start time', value: '16:00' });
+  const endTime = h('input', { type: 'time', 'aria-label': 'end time', value: '09:00' });
+  const timeZone = h('input', { name: 'timeZone', 'aria-label': 'time zone', value: zone, size: 18 });
+  const once = h('span', { class: 'fields' }, start, end);
+  const repeating = h('span', { class: 'fields' }, startDay, startTime, ' to ', endDay, endTime, timeZone);
+  const showKind = () => {
+    once.hidden = kind.value !== 'one-off';
+    repeating.hidden = kind.value === 'one-off';
+    startDay.hidden = endDay.hidden = kind.value !== 'weekly';
+  };
+  kind.addEventListener('change', showKind);
+  showKind();
   const result = h('p', { class: 'result', role: 'status' });
   const iso = (local: string) => (local ? new Date(local).toISOString() : '');
+  const windowOf = () => {
+    const common = { id: id.value.trim(), reason: reason.value };
+    if (kind.value === 'daily') {
+      return {
+        ...common,
+        kind: 'daily' as const,
+        timeZone: timeZone.value.trim(),
+        startTime: startTime.value,
+        endTime: endTime.value,
+      };
+    }
+    if (kind.value === 'weekly') {
+      return {
+        ...common,
+        kind: 'weekly' as const,
+        timeZone: timeZone.value.trim(),
+        start: { day: startDay.value as (typeof DAYS)[number], time: startTime.value },
+        end: { day: endDay.value as (typeof DAYS)[number], time: endTime.value },
+      };
+    }
+    return { ...common, kind: 'one-off' as const, start: iso(start.value), end: iso(end.value) };
+  };
   return h(
     'form',
     {
@@ -121,33 +175,25 @@ function createForm(reload: () => Promise<void>): HTMLElement {
       onsubmit: (event: Event) => {
         event.preventDefault();
         result.className = 'result';
-        api.calendar.create
-          .mutate({
-            kind: 'one-off',
-            id: id.value.trim(),
-            reason: reason.value,
-            start: iso(start.value),
-            end: iso(end.value),
-          })
-          .then(
-            (created) => {
-              result.textContent = `Created: ${created.window.description}.`;
-              result.classList.add('ok');
-              void reload();
-            },
-            (err: unknown) => {
-              result.textContent = plainMessage(err);
-              result.classList.add('error');
-            },
-          );
+        api.calendar.create.mutate(windowOf()).then(
+          (created) => {
+            result.textContent = `Created: ${created.window.description}.`;
+            result.classList.add('ok');
+            void reload();
+          },
+          (err: unknown) => {
+            result.textContent = plainMessage(err);
+            result.classList.add('error');
+          },
+        );
       },
     },
-    h('h2', {}, 'New one-off freeze'),
-    h('div', { class: 'filters' }, id, reason, start, end, h('button', { type: 'submit' }, 'Create')),
+    h('h2', {}, 'New freeze window'),
+    h('div', { class: 'filters' }, id, reason, kind, once, repeating, h('button', { type: 'submit' }, 'Create')),
     h(
       'p',
       { class: 'muted' },
-      `Times are your browser's (${Intl.DateTimeFormat().resolvedOptions().timeZone}); now is ${at(new Date().toISOString())}. Daily and weekly windows: calendar.create over the API (REST: POST /api/v1/calendar/create).`,
+      `Once: times are your browser's (${zone}); now is ${at(new Date().toISOString())}. Every day or every week: times in the time zone given (an end at or before the start ends the next day, or the next week).`,
     ),
     result,
   );

@@ -99,16 +99,26 @@ export function auditPage(content: HTMLElement): () => void {
   let stopped = false;
   const service = h('input', { name: 'service', placeholder: 'service', 'aria-label': 'service' });
   const releaseId = h('input', { name: 'releaseId', placeholder: 'release id', 'aria-label': 'release id' });
+  // Who and what narrow the records read (the trail is read by service, release and time; the rest is on the page).
+  const actor = h('input', { name: 'actor', placeholder: 'who', 'aria-label': 'who' });
+  const action = h('input', { name: 'action', placeholder: 'what, e.g. gate.approved', 'aria-label': 'what' });
+  const since = h('input', { name: 'since', type: 'date', 'aria-label': 'since', title: 'since' });
   const verdict = h('p', { class: 'result', role: 'status' });
   const list = h('div', {});
   const load = async () => {
     try {
-      const records = await api.audit.list.query({
+      let records = await api.audit.list.query({
         ...(service.value.trim() ? { service: service.value.trim() } : {}),
         ...(releaseId.value.trim() ? { releaseId: releaseId.value.trim() } : {}),
+        ...(since.value ? { since: new Date(`${since.value}T00:00`).toISOString() } : {}),
         limit: 500,
       });
       if (stopped) return;
+      const who = actor.value.trim().toLowerCase();
+      const what = action.value.trim().toLowerCase();
+      records = records.filter(
+        (r) => (!who || r.actor.toLowerCase().includes(who)) && (!what || r.action.toLowerCase().includes(what)),
+      );
       show(
         list,
         records.length === 0
@@ -178,6 +188,9 @@ export function auditPage(content: HTMLElement): () => void {
       },
       service,
       releaseId,
+      actor,
+      action,
+      since,
       h('button', { type: 'submit' }, 'Search'),
       h('button', { type: 'button', onclick: () => void verify() }, 'Verify the chain'),
     ),
