@@ -5,6 +5,7 @@
 // is checked with axe-core (no serious or critical violation) and photographed at 1280x800 (docs/screenshots).
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { ReleaseService, ReleaseVersion } from '../../workflows/search-attributes';
 import { checkPage, useBrowser } from '../support/browser';
 import { type TestEngine, useEngines, waitUntil } from '../support/engine';
 
@@ -99,6 +100,12 @@ describe('web console', () => {
       'alice approved gate production-approval: dashboards look fine',
     );
     await checkPage(page, 'release');
+    // In the Temporal UI, filtering by the service finds the region's rollout next to the release.
+    const region = await engine.client.workflow
+      .getHandle(`region-rollout/${service}/web-1/${engine.regions[0]}`)
+      .describe();
+    expect(region.typedSearchAttributes.get(ReleaseService)).toBe(service);
+    expect(region.typedSearchAttributes.get(ReleaseVersion)).toBe('1.1.0');
 
     await page.getByRole('link', { name: 'Releases' }).click();
     await page.locator('tr[data-release="web-1"]').waitFor();

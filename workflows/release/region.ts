@@ -1,16 +1,20 @@
 // One region's run within a release: its rollout child on the region's task queue, the human decisions it asks
 // for, the reports it sends, and the stall watch that flags a region whose agent has gone quiet.
-import { CancellationScope, type ChildWorkflowHandle, condition, log, startChild } from '@temporalio/workflow';
+import { CancellationScope, type ChildWorkflowHandle, condition, log, patched, startChild } from '@temporalio/workflow';
 import { regionRolloutWorkflowId } from '../../domain/workflow-ids';
 import type { WavePlan } from '../../domain/plan';
 import type { RegionProgress } from '../../domain/release-status';
 import { regionDecisionSignal, type RegionEvent } from '../messages';
 import { regionRolloutWorkflow } from '../region-rollout';
+import { ReleaseRegions, ReleaseService, ReleaseVersion } from '../search-attributes';
 import { now } from '../journal';
 import { releaseActivities } from './activities';
 import { askForDecision } from './gates';
 import { regionEventEffects } from './region-events';
 import type { ReleaseRun } from './run-state';
+
+/** Region rollouts carry the release's service and version and their region as search attributes. */
+const REGION_SEARCH_ATTRIBUTES_PATCH = 'region-search-attributes';
 
 /** Applies a region's report to the release (see regionEventEffects). */
 export function onRegionEvent(run: ReleaseRun, event: RegionEvent): void {
@@ -67,6 +71,16 @@ export async function rollOut(
     // A region left by a terminated release reverts itself instead of staying half-rolled-out.
     parentClosePolicy: 'REQUEST_CANCEL',
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    // Filtering the Temporal UI by service (ReleaseService="hello") shows the regions' rollouts next to the release.
+    ...(patched(REGION_SEARCH_ATTRIBUTES_PATCH)
+      ? {
+          typedSearchAttributes: [
+            { key: ReleaseService, value: plan.service },
+            { key: ReleaseVersion, value: plan.version },
+            { key: ReleaseRegions, value: [region] },
+          ],
+        }
+      : {}),
     staticSummary: `${region}: ${plan.service}@${plan.version} via ${plan.canary.steps.map((s) => `${s.percent}%`).join(' > ')} > 100% (wave ${wave.index + 1})`,
   });
   run.running.set(region, child);
