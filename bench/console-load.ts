@@ -126,7 +126,7 @@ async function timeLoad(context: BrowserContext, url: string, ready: Ready): Pro
   try {
     const start = performance.now();
     await page.goto(url, { waitUntil: 'commit' });
-    const inPageMs = (await page.evaluate(untilShown(ready))) as number;
+    const inPageMs = await page.evaluate<number>(untilShown(ready));
     return { wallMs: performance.now() - start, inPageMs };
   } finally {
     await page.close();
