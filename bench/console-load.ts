@@ -228,15 +228,19 @@ async function main() {
 
     t = Date.now();
     const releases = services.map((service, i) => ({ service, releaseId: `bench-console-${i + 1}-${Date.now()}` }));
+    const reason = 'bench console-load: a release at its production gate';
     for (const r of releases) {
-      const reason = 'bench console-load: a release at its production gate';
-      await pipeline.release.start.mutate({
-        ...r,
-        version: '1.1.0',
-        changeClass: 'normal',
-        bakeSeconds: options.bake,
-        reason,
-      });
+      const request = { ...r, version: '1.1.0', changeClass: 'normal' as const, bakeSeconds: options.bake, reason };
+      // A busy worker may not confirm in time; the same release id starts at most once, so ask again.
+      for (let attempt = 1; ; attempt++) {
+        const refused = await pipeline.release.start.mutate(request).then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        if (!refused) break;
+        if (attempt === 5) throw refused;
+        say(`  ${r.service}: ${refused.message.slice(0, 60)}...; asking again`);
+      }
     }
     const atGate = new Set<string>();
     for (const deadline = Date.now() + 10 * 60_000; atGate.size < releases.length; await sleep(1000)) {

@@ -16,11 +16,18 @@ async function signIn(page: Page, engine: TestEngine, who: string) {
   await page.getByText(`${who} (`).waitFor();
 }
 
-/** The first event after `connected` on the release.watch stream, as `relctl` or a script would read it. */
-async function firstStreamEvent(engine: TestEngine, releaseId: string, token: string | undefined) {
+/** The first event after `connected` on a stream (release.watch, else `procedure`), as a script would read it. */
+async function firstStreamEvent(
+  engine: TestEngine,
+  releaseId: string,
+  token: string | undefined,
+  procedure = 'release.watch',
+  onConnected?: () => void,
+) {
   const input = encodeURIComponent(JSON.stringify({ service: engine.service, releaseId }));
   const abort = new AbortController();
-  const res = await fetch(`${engine.apiUrl}/trpc/release.watch?input=${input}`, {
+  const query = procedure === 'release.watch' ? `?input=${input}` : '';
+  const res = await fetch(`${engine.apiUrl}/trpc/${procedure}${query}`, {
     headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     signal: abort.signal,
   });
@@ -31,6 +38,7 @@ async function firstStreamEvent(engine: TestEngine, releaseId: string, token: st
       const { value, done } = await reader.read();
       if (done) break;
       text += new TextDecoder().decode(value);
+      if (text.includes('event: connected')) onConnected?.();
       const events = text.split('\n\n').filter((e) => e.trim() && !e.includes('event: connected'));
       const [first] = events;
       if (first && text.endsWith('\n\n')) {
@@ -275,6 +283,16 @@ describe('web console', () => {
     expect(JSON.stringify(alerter.data)).toMatch(/may not do this: it needs the .* role/);
     const nobody = await firstStreamEvent(engine, 'web-3', undefined);
     expect(JSON.stringify(nobody.data)).toMatch(/send a bearer token/);
+    // The console's change stream: a start announces itself; read roles only, too.
+    let connected = () => {};
+    const listening = new Promise<void>((resolve) => (connected = resolve));
+    const started = firstStreamEvent(engine, '', engine.tokens.viewer, 'release.changes', connected);
+    await listening;
+    await engine.trpc('ci').release.start.mutate({ service, version: '1.3.0', releaseId: 'web-4', queue: true });
+    const { changes } = (await started).data as { changes: { service: string; releaseId: string }[] };
+    expect(changes).toContainEqual(expect.objectContaining({ service, releaseId: 'web-4' }));
+    const changesAlerter = await firstStreamEvent(engine, '', engine.tokens.alertmanager, 'release.changes');
+    expect(JSON.stringify(changesAlerter.data)).toMatch(/may not do this: it needs the .* role/);
     const ghost = await firstStreamEvent(engine, 'no-such-release', engine.tokens.viewer);
     expect(JSON.stringify(ghost.data)).toContain(`there is no release no-such-release of ${service}`);
   });
