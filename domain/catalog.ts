@@ -83,6 +83,54 @@ export const ApprovalSettings = z.strictObject({
 });
 export type ApprovalSettingsSpec = z.infer<typeof ApprovalSettings>;
 
+/** A command the exec driver runs: the program and its arguments, run without a shell (no expansion, no pipes). */
+export const ExecCommand = z
+  .array(z.string().min(1, 'an argument may not be empty').max(4096))
+  .min(1, 'a command is [program, ...arguments]')
+  .max(64);
+
+/** The demo fleet (fleetd): FLEET_URL and FLEET_TOKEN_FILE say where it is. */
+export const LocalFleetSpec = z.strictObject({ driver: z.literal('local') });
+/** AWS Systems Manager Run Command, instances tagged Service and Region (AWS_REGION, FLEET_REGION_ENDPOINTS). */
+export const SsmFleetSpec = z.strictObject({ driver: z.literal('ssm') });
+/**
+ * The deploy tooling a team already has (kubectl, helm, nomad, systemd, a script): the region agent runs the command
+ * the catalog names for each step, under the contract in README "Fleet drivers" (JSON in on stdin and the environment,
+ * JSON out on stdout; exit 0 done, 2 refused, anything else retried).
+ */
+export const ExecFleetSpec = z.strictObject({
+  driver: z.literal('exec'),
+  commands: z.strictObject({
+    deploy: ExecCommand,
+    setTraffic: ExecCommand,
+    promote: ExecCommand,
+    revert: ExecCommand,
+    status: ExecCommand,
+    /** Optional: the region's request counters per version, for the canary analysis (else METRICS_SOURCE). */
+    metrics: ExecCommand.optional(),
+  }),
+  /** Longest a step's command may run before it is killed and the step retried. */
+  timeoutSeconds: z.number().int().min(1).max(3600).default(300),
+  /** The deploy command also starts a baseline of the stable version, and setTraffic routes it the canary's share. */
+  sameAgeBaseline: z.boolean().default(false),
+  /**
+   * Variables of the region agent's environment the commands get (e.g. KUBECONFIG); besides these, only PATH, HOME,
+   * LANG and TZ. The agent's own secrets are never passed on unless named here.
+   */
+  passEnv: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'))
+    .max(50)
+    .default([]),
+});
+
+/** Which driver deploys a service (or one of its environments): `"local"` alone is short for `{ "driver": "local" }`. */
+export const FleetSpec = z.preprocess(
+  (value) => (typeof value === 'string' ? { driver: value } : value),
+  z.discriminatedUnion('driver', [LocalFleetSpec, SsmFleetSpec, ExecFleetSpec]),
+);
+export type FleetSpec = z.infer<typeof FleetSpec>;
+export type FleetDriverName = FleetSpec['driver'];
+
 export const EnvironmentSpec = z.strictObject({
   name: EnvironmentName,
   /** Production environments get the human approval gate of normal and emergency changes. */
@@ -94,6 +142,8 @@ export const EnvironmentSpec = z.strictObject({
   database: z.boolean().default(false),
   /** Waves of regions: waves run in order, the regions of one wave in parallel. */
   waves: z.array(z.array(RegionName).min(1, 'a wave needs at least one region')).min(1, 'needs at least one wave'),
+  /** This environment's fleet, when it differs from the service's (e.g. exec in production, local in staging). */
+  fleet: FleetSpec.optional(),
 });
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;
 
@@ -101,8 +151,8 @@ export const ServiceSpec = z
   .strictObject({
     name: ServiceName,
     description: z.string().max(500).optional(),
-    /** Which fleet target driver deploys this service. */
-    fleet: z.enum(['local']).default('local'),
+    /** Which fleet driver deploys this service, unless an environment names its own. */
+    fleet: FleetSpec.default({ driver: 'local' }),
     /** Default bake of each canary step, in seconds, when neither the step nor the release sets one. */
     bakeSeconds: BakeSeconds.default(30),
     /** Optional bake between two waves, after the earlier wave finished. */
@@ -176,4 +226,10 @@ export function isProduction(env: EnvironmentSpec): boolean {
 
 export function findService(catalog: ServiceCatalog, name: string): ServiceSpec | undefined {
   return catalog.services.find((service) => service.name === name);
+}
+
+/** The fleet that deploys `region` of `service`: its environment's, else the service's. */
+export function fleetSpecFor(service: ServiceSpec, region: string): FleetSpec {
+  const environment = service.environments.find((env) => env.waves.some((wave) => wave.includes(region)));
+  return environment?.fleet ?? service.fleet;
 }

@@ -1,6 +1,6 @@
 // Entry point of fleetd, the local demo fleet (see fleetd.ts).
 import { z } from 'zod';
-import { findService } from '../domain/catalog';
+import { findService, fleetSpecFor } from '../domain/catalog';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { loadCatalog } from '../providers/catalog';
 import { dataPaths } from '../providers/data-paths';
@@ -38,9 +38,13 @@ async function run() {
   const env = parseEnv(FleetEnv);
   const catalog = await loadCatalog(env.CATALOG_FILE);
   const paths = dataPaths(env.DATA_DIR);
-  const regions = catalog.services
-    .filter((s) => s.fleet === 'local')
-    .flatMap((s) => s.environments.flatMap((e) => e.waves.flat().map((region) => ({ service: s.name, region }))));
+  // fleetd runs the regions the catalog deploys with the local driver (an environment may name another).
+  const regions = catalog.services.flatMap((s) =>
+    s.environments
+      .flatMap((e) => e.waves.flat())
+      .filter((region) => fleetSpecFor(s, region).driver === 'local')
+      .map((region) => ({ service: s.name, region })),
+  );
   for (const service of Object.keys(env.FLEET_INITIAL_VERSIONS)) {
     if (!findService(catalog, service))
       throw new Error(`FLEET_INITIAL_VERSIONS names ${service}, which is not in the catalog`);

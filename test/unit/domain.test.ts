@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { catalogRegions, ServiceCatalog, ServiceSpec } from '../../domain/catalog';
+import { catalogRegions, fleetSpecFor, ServiceCatalog, ServiceSpec } from '../../domain/catalog';
 import { parseArtifactRef, releaseWorkflowId } from '../../domain/names';
 import { planRelease } from '../../domain/plan';
 import { ReleaseRequest } from '../../domain/release-request';
@@ -72,6 +72,43 @@ describe('service catalog', () => {
     expect(z.prettifyError(twice.error!)).toMatch(/service hello is listed twice/);
     const empty = ServiceSpec.safeParse({ name: 'x', environments: [{ name: 'p', waves: [[]] }] });
     expect(z.prettifyError(empty.error!)).toMatch(/a wave needs at least one region/);
+  });
+
+  it('takes a fleet per service and per environment; a bad one is named by its field', () => {
+    const exec = {
+      driver: 'exec',
+      commands: {
+        deploy: ['deploy.sh'],
+        setTraffic: ['traffic.sh'],
+        promote: ['promote.sh'],
+        revert: ['revert.sh'],
+        status: ['status.sh', '--json'],
+      },
+    };
+    const mixed = ServiceSpec.parse({
+      name: 'hello',
+      fleet: 'local',
+      environments: [
+        { name: 'staging', waves: [['stg-1']] },
+        { name: 'production', fleet: exec, waves: [['eu-1']] },
+      ],
+    });
+    expect(fleetSpecFor(mixed, 'stg-1')).toEqual({ driver: 'local' });
+    expect(fleetSpecFor(mixed, 'eu-1')).toMatchObject({ driver: 'exec', timeoutSeconds: 300, sameAgeBaseline: false });
+    expect(ServiceSpec.parse({ name: 'x', environments: [{ name: 'p', waves: [['a']] }] }).fleet).toEqual({
+      driver: 'local',
+    });
+
+    const problems = (fleet: unknown) =>
+      z.prettifyError(
+        ServiceSpec.safeParse({ name: 'x', environments: [{ name: 'p', fleet, waves: [['a']] }] }).error!,
+      );
+    expect(problems('kubernetes')).toMatch(/environments\[0\]\.fleet\.driver/);
+    expect(problems({ driver: 'exec', commands: { ...exec.commands, deploy: [] } })).toMatch(
+      /a command is \[program, \.\.\.arguments\][\s\S]*environments\[0\]\.fleet\.commands\.deploy/,
+    );
+    expect(problems({ driver: 'exec', commands: { deploy: ['d'] } })).toMatch(/fleet\.commands\.setTraffic/);
+    expect(problems({ ...exec, timeoutSeconds: 0 })).toMatch(/fleet\.timeoutSeconds/);
   });
 
   it('lists every region once, in release order', () => {
