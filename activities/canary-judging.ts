@@ -66,7 +66,7 @@ export function lookSchedule(bakeSeconds: number, plan: SequentialCanaryPlan) {
   return { looks, intervalMs: (spanSeconds * 1000) / looks, warmupMs: plan.warmupSeconds * 1000 };
 }
 
-export function createCanaryJudging(deps: { metrics: MetricsSource; capabilities: () => FleetCapabilities }) {
+export function createCanaryJudging(deps: { metrics: MetricsSource; capabilities: (ref: RegionRef) => FleetCapabilities }) {
   const { metrics } = deps;
   return {
     /** Judges one canary step sequentially: fail as soon as shown, pass once the bake is over and it is shown. */
@@ -107,7 +107,7 @@ export function createCanaryJudging(deps: { metrics: MetricsSource; capabilities
           const window = await translateErrors(() => metrics.window(ref, before.last, { signal }));
           const baselineKind =
             before.baselineKind ??
-            (deps.capabilities().sameAgeBaseline &&
+            (deps.capabilities(ref).sameAgeBaseline &&
             input.baselineVersion !== undefined &&
             window[baselineLabel(input.baselineVersion)] !== undefined
               ? 'same-age'

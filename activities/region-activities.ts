@@ -27,7 +27,7 @@ const EMPTY: MetricCounts = { requests: 0, errors: 0, latencyMsSum: 0, latencyBu
 
 export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
   return {
-    ...createCanaryJudging({ metrics, capabilities: () => fleet.capabilities }),
+    ...createCanaryJudging({ metrics, capabilities: (ref) => fleet.capabilitiesOf?.(ref) ?? fleet.capabilities }),
     ...createPromotedWatch({ metrics }),
 
     /** What the region runs now. Read before a change, so the workflow knows what to go back to. */

@@ -7,7 +7,7 @@ import { CalendarStore } from '../providers/calendar-store';
 import { openConfigStore } from '../providers/config-store/open';
 import { VersionLedger } from '../providers/config-store/version-ledger';
 import { DriftAckStore } from '../providers/config-store/drift-acks';
-import { openFleetTarget } from '../providers/fleet/open';
+import { openCatalogFleet } from '../providers/fleet/open';
 import { dataPaths } from '../providers/data-paths';
 import { restrictUmask } from '../providers/file-modes';
 import { parseEnv } from '../providers/env';
@@ -50,7 +50,7 @@ async function run() {
       calendar: new CalendarStore(configStore),
       ledger: new VersionLedger(configStore),
       // Read-only use: what each region runs, against the ledger (drift); the API never changes the fleet.
-      fleet: openFleetTarget(env),
+      fleet: openCatalogFleet(env, catalog, { who: 'the API', runsCommands: false }),
       driftAcks: new DriftAckStore(configStore),
     },
     {

@@ -8,7 +8,7 @@ import { parseEnv } from '../providers/env';
 import { restrictUmask } from '../providers/file-modes';
 import { WorkerEnv, workerTrustedKeys } from './config';
 import { connectWithRetry, createEngineWorkers, runWorkers } from './engine-workers';
-import { regionDeps, releaseDeps } from './providers';
+import { describeDrivers, regionDeps, releaseDeps } from './providers';
 
 async function run() {
   restrictUmask();
@@ -28,6 +28,8 @@ async function run() {
       : env.REGION_AGENTS === 'none'
         ? []
         : env.REGION_AGENTS.split(',').map((r) => r.trim());
+  const regionsDeps = regionDeps(env, catalog, 'the orchestrator worker');
+  console.log(describeDrivers(regionsDeps.router));
   const connection = await connectWithRetry(env.TEMPORAL_ADDRESS, { log: (m) => console.log(m) });
   const workers = await createEngineWorkers({
     connection,
@@ -37,7 +39,7 @@ async function run() {
     regions,
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
     releaseDeps: releaseDeps(env),
-    regionDeps: regionDeps(env),
+    regionDeps: regionsDeps,
     payloadCodec: encryption.codec,
     ...(env.ORCHESTRATOR_CACHED_WORKFLOWS ? { maxCachedWorkflows: env.ORCHESTRATOR_CACHED_WORKFLOWS } : {}),
   });

@@ -9,7 +9,9 @@ import { CalendarStore } from '../providers/calendar-store';
 import { openConfigStore } from '../providers/config-store/open';
 import { VersionLedger } from '../providers/config-store/version-ledger';
 import { dataPaths } from '../providers/data-paths';
-import { openFleetTarget } from '../providers/fleet/open';
+import type { ServiceCatalog } from '../domain/catalog';
+import { openCatalogFleet, openFleetTarget } from '../providers/fleet/open';
+import type { FleetRouter } from '../providers/fleet/fleet-router';
 import { FleetMetricsSource } from '../providers/metrics/fleet-metrics';
 import { PrometheusMetricsSource } from '../providers/metrics/prometheus';
 import { WebhookNotifier } from '../providers/notify/webhook-notifier';
@@ -40,15 +42,33 @@ export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
   };
 }
 
-export function regionDeps(env: WorkerEnv): RegionActivityDeps {
-  const fleet = openFleetTarget(env);
+/**
+ * What region activities deploy through: with `catalog`, each service and environment through the driver the catalog
+ * names (`who` is this worker, in refusals); without, FLEET_DRIVER's one driver.
+ */
+export function regionDeps(
+  env: WorkerEnv,
+  catalog?: ServiceCatalog,
+  who = 'this worker',
+): RegionActivityDeps & { router?: FleetRouter } {
+  const router = catalog ? openCatalogFleet(env, catalog, { who, runsCommands: true }) : undefined;
+  const fleet = router ?? openFleetTarget(env);
   const metrics =
     env.METRICS_SOURCE === 'prometheus'
       ? new PrometheusMetricsSource({
           url: required(env.PROMETHEUS_URL, 'PROMETHEUS_URL', 'with METRICS_SOURCE=prometheus'),
         })
       : new FleetMetricsSource(fleet);
-  return { fleet, metrics };
+  return { fleet, metrics, ...(router ? { router } : {}) };
+}
+
+/** "fleet drivers: local, exec (ssm not served: AWS_REGION is not set)", for a worker's start-up lines. */
+export function describeDrivers(router: FleetRouter | undefined): string {
+  if (!router) return 'fleet driver: one for every service (FLEET_DRIVER)';
+  const drivers = router.servedDrivers();
+  const served = drivers.filter((d) => d.served).map((d) => d.driver);
+  const not = drivers.filter((d) => !d.served).map((d) => `${d.driver} not served: ${d.why ?? ''}`);
+  return `fleet drivers the catalog uses: ${served.join(', ') || 'none served'}${not.length ? ` (${not.join('; ')})` : ''}`;
 }
 
 function required(value: string | undefined, name: string, why: string): string {

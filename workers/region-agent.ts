@@ -7,7 +7,8 @@ import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { parseEnv } from '../providers/env';
 import { WorkerEnv, workerTrustedKeys } from './config';
 import { connectWithRetry, createEngineWorkers, runWorkers } from './engine-workers';
-import { regionDeps } from './providers';
+import { loadCatalog } from '../providers/catalog';
+import { describeDrivers, regionDeps } from './providers';
 
 const RegionAgentEnv = WorkerEnv.extend({ REGION: RegionName });
 
@@ -16,6 +17,9 @@ async function run() {
   const encryption = payloadEncryption(env);
   console.log(encryption.summary);
   Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL) });
+  // Commands of the exec driver come from the catalog only, so the agent reads it too.
+  const deps = regionDeps(env, await loadCatalog(env.CATALOG_FILE), `the region agent for ${env.REGION}`);
+  console.log(describeDrivers(deps.router));
   const connection = await connectWithRetry(env.TEMPORAL_ADDRESS, { log: (m) => console.log(m) });
   const workers = await createEngineWorkers({
     connection,
@@ -23,7 +27,7 @@ async function run() {
     trustedKeys: await workerTrustedKeys(env),
     regions: [env.REGION],
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
-    regionDeps: regionDeps(env),
+    regionDeps: deps,
     payloadCodec: encryption.codec,
   });
   console.log(`region agent for ${env.REGION} polling deploy.${env.REGION}`);

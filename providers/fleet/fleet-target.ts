@@ -88,6 +88,8 @@ export interface CallOptions {
 
 export interface FleetTarget {
   readonly capabilities: FleetCapabilities;
+  /** A fleet whose drivers differ per region (FleetRouter) says per region; others use `capabilities`. */
+  capabilitiesOf?(ref: RegionRef): FleetCapabilities;
   /** Starts instances of `version` at 0% traffic (a canary with no traffic yet). */
   deploy(request: DeployRequest, options?: CallOptions): Promise<DeployResult>;
   /** Sends `percent` of the region's traffic to `version`, the rest to the stable version. */

@@ -1,16 +1,23 @@
-// Chooses the fleet target driver from configuration: fleetd (`local`, the demo fleet) or SSM Run Command. Shared by
-// the worker, which deploys through it, and the API, which asks it what each region runs (the drift check).
+// Chooses the fleet target driver from configuration: fleetd (`local`, the demo fleet), SSM Run Command, or the exec
+// driver (a team's own commands), per service and environment as the catalog says. Shared by the worker, which
+// deploys through it, and the API, which asks it what each region runs (the drift check) and never runs commands.
 import { z } from 'zod';
 import { createSsmClient } from '../aws/ssm-client';
 import { requireAwsRegion } from '../config-store/open';
 import { dataPaths } from '../data-paths';
+import type { ServiceCatalog } from '../../domain/catalog';
 import { controlTokenFile } from './control-token';
+import { ExecFleetTarget } from './exec-fleet';
+import { type FleetDrivers, FleetRouter } from './fleet-router';
 import type { FleetTarget } from './fleet-target';
 import { LocalFleetTarget } from './local-fleet';
 import { SsmFleetTarget } from './ssm-fleet';
 
 export const FleetTargetEnv = z.object({
-  /** Where services run: `local` (fleetd, the demo fleet) or `ssm` (AWS Systems Manager Run Command). */
+  /**
+   * Before the catalog named a fleet per service: `ssm` sends the services the catalog gives `local` to SSM instead.
+   * Leave it unset and say `"fleet": { "driver": "ssm" }` in the catalog.
+   */
   FLEET_DRIVER: z.enum(['local', 'ssm']).default('local'),
   /** fleetd's control API (the `local` fleet target). */
   FLEET_URL: z.url().default('http://127.0.0.1:7310'),
@@ -24,10 +31,44 @@ export const FleetTargetEnv = z.object({
 });
 export type FleetTargetEnv = z.infer<typeof FleetTargetEnv>;
 
-/** The fleet target the environment names. */
-export function openFleetTarget(
-  env: FleetTargetEnv & { DATA_DIR: string; AWS_REGION?: string | undefined; SSM_ENDPOINT?: string | undefined },
-): FleetTarget {
+type OpenEnv = FleetTargetEnv & {
+  DATA_DIR: string;
+  AWS_REGION?: string | undefined;
+  SSM_ENDPOINT?: string | undefined;
+};
+
+/**
+ * The fleet of every service in `catalog`, each through the driver the catalog names for it; `who` is this process
+ * in refusals ("the region agent for eu-1"). Commands of the exec driver run only where `runsCommands` is set (the
+ * workers); the API answers "unknown" for those regions instead.
+ */
+export function openCatalogFleet(
+  env: OpenEnv,
+  catalog: ServiceCatalog,
+  options: { who: string; runsCommands: boolean },
+): FleetRouter {
+  // FLEET_DRIVER=ssm (the setting from before): SSM for every service, checked now, as before.
+  const legacySsm = env.FLEET_DRIVER === 'ssm' ? openFleetTarget(env) : undefined;
+  const ssm: FleetDrivers['ssm'] = legacySsm
+    ? () => legacySsm
+    : env.AWS_REGION
+      ? () => openFleetTarget({ ...env, FLEET_DRIVER: 'ssm' })
+      : { unavailable: 'AWS_REGION is not set' };
+  return new FleetRouter(
+    catalog,
+    {
+      local: legacySsm ? () => legacySsm : () => openFleetTarget({ ...env, FLEET_DRIVER: 'local' }),
+      ssm,
+      exec: options.runsCommands
+        ? (settings) => new ExecFleetTarget(settings)
+        : { unavailable: 'its commands run in the workers (region agents), not in the API' },
+    },
+    options.who,
+  );
+}
+
+/** One driver for every service (FLEET_DRIVER): the fleet of tools and tests that talk to one fleet. */
+export function openFleetTarget(env: OpenEnv): FleetTarget {
   if (env.FLEET_DRIVER === 'local') {
     return new LocalFleetTarget(env.FLEET_URL, {
       tokenFile: controlTokenFile(env, dataPaths(env.DATA_DIR).fleetControlToken),
