@@ -121,8 +121,7 @@ export class FleetRouter implements FleetTarget {
         false,
       );
     }
-    const target =
-      spec.driver === 'exec' ? (how)(spec) : (how as () => FleetTarget)();
+    const target = spec.driver === 'exec' ? how(spec) : (how as () => FleetTarget)();
     this.built.set(cacheKey, target);
     return target;
   }
