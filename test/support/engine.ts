@@ -41,6 +41,8 @@ import { FileConfigStore } from '../../providers/config-store/file-config-store'
 import { VersionLedger } from '../../providers/config-store/version-ledger';
 import { DriftAckStore } from '../../providers/config-store/drift-acks';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
+import { ExecFleetTarget } from '../../providers/fleet/exec-fleet';
+import { FleetRouter } from '../../providers/fleet/fleet-router';
 import { FleetMetricsSource } from '../../providers/metrics/fleet-metrics';
 import { WebhookNotifier } from '../../providers/notify/webhook-notifier';
 import { openDatabase } from '../../providers/sql/database';
@@ -97,6 +99,13 @@ export interface EngineOptions {
   /** Extra catalog fields of the service (canary, approvals, onFreeze, ...), merged over test defaults. */
   service?: Record<string, unknown>;
   bakeSeconds?: number;
+  /**
+   * How the service deploys: fleetd's driver (default), or the exec driver running test/fixtures/exec-fleet/
+   * fleetd-step.mjs, which drives the same fleetd through its control API as a team's script would.
+   */
+  fleet?: 'local' | 'exec';
+  /** With fleet 'exec': the step timeout, and EXEC_HANG_ONCE for the scripts (see fleetd-step.mjs). */
+  exec?: { timeoutSeconds?: number; hangOnceFile?: string };
   /** Where the worker runs: in this process (fast), as a child process (killable), or not at all. */
   worker?: 'in-process' | 'process' | 'none';
   instancesPerRegion?: number;
@@ -135,7 +144,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     services: [
       {
         name: service,
-        fleet: 'local',
+        fleet: options.fleet === 'exec' ? execFleetSpec(options.exec?.timeoutSeconds) : 'local',
         bakeSeconds: options.bakeSeconds ?? 2,
         canary: TEST_CANARY,
         smokeTest: { requests: 5 },
@@ -243,7 +252,22 @@ export async function startTestEngine(options: EngineOptions = {}) {
   // ---- the worker ----
   let inProcess: { workers: Worker[]; run: Promise<void>; connection: NativeConnection } | undefined;
   const extraAgents: { workers: Worker[]; run: Promise<void>; connection: NativeConnection }[] = [];
-  const regionDeps = { fleet, metrics: new FleetMetricsSource(fleet) };
+  // The exec driver's scripts find fleetd through the catalog's passEnv; the canary's numbers come from them too.
+  const execEnv = {
+    PATH: process.env.PATH,
+    FLEET_URL: fleetStarted.controlUrl,
+    FLEET_TOKEN_FILE: fleetStarted.controlTokenFile,
+    ...(options.exec?.hangOnceFile ? { EXEC_HANG_ONCE: options.exec.hangOnceFile } : {}),
+  };
+  const regionFleet =
+    options.fleet === 'exec'
+      ? new FleetRouter(
+          catalog,
+          { exec: (settings) => new ExecFleetTarget(settings, { env: execEnv }) },
+          'the test worker',
+        )
+      : fleet;
+  const regionDeps = { fleet: regionFleet, metrics: new FleetMetricsSource(regionFleet) };
   const served = options.agents ? options.agents.map((name) => `${name}-${suffix}`) : regions;
   let child: ChildProcess | undefined;
 
@@ -314,6 +338,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         DATA_DIR: paths.root,
         FLEET_URL: fleetStarted.controlUrl,
         FLEET_TOKEN_FILE: fleetStarted.controlTokenFile,
+        ...(options.exec?.hangOnceFile ? { EXEC_HANG_ONCE: options.exec.hangOnceFile } : {}),
         TRUSTED_KEYS_FILE: trustedKeysFile,
         AUDIT_DATABASE_URL: auditUrl,
         AUDIT_SIGNING_KEY_FILE: auditSigningKeyFile,
@@ -554,6 +579,19 @@ export async function startTestEngine(options: EngineOptions = {}) {
     killWorkerProcess,
     stopWorker,
     close,
+  };
+}
+
+/** The exec fleet of the tests: every step runs fleetd-step.mjs, which drives fleetd over its control API. */
+function execFleetSpec(timeoutSeconds = 30) {
+  const step = [process.execPath, join(ROOT, 'test', 'fixtures', 'exec-fleet', 'fleetd-step.mjs')];
+  return {
+    driver: 'exec',
+    commands: { deploy: step, setTraffic: step, promote: step, revert: step, status: step, metrics: step },
+    timeoutSeconds,
+    // fleetd starts a same-age baseline next to each canary, whoever asks it to deploy.
+    sameAgeBaseline: true,
+    passEnv: ['FLEET_URL', 'FLEET_TOKEN_FILE', 'EXEC_HANG_ONCE'],
   };
 }
 
