@@ -66,7 +66,10 @@ export function lookSchedule(bakeSeconds: number, plan: SequentialCanaryPlan) {
   return { looks, intervalMs: (spanSeconds * 1000) / looks, warmupMs: plan.warmupSeconds * 1000 };
 }
 
-export function createCanaryJudging(deps: { metrics: MetricsSource; capabilities: (ref: RegionRef) => FleetCapabilities }) {
+export function createCanaryJudging(deps: {
+  metrics: MetricsSource;
+  capabilities: (ref: RegionRef) => FleetCapabilities;
+}) {
   const { metrics } = deps;
   return {
     /** Judges one canary step sequentially: fail as soon as shown, pass once the bake is over and it is shown. */

@@ -49,10 +49,13 @@ export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
     /** Sends `percent` of the region's traffic to the new version and starts the analysis window there. */
     async shiftTraffic(input: RegionStepInput & { percent: number }): Promise<MetricsSnapshot> {
       const { service, region, version, percent, releaseId } = input;
-      return translateErrors(async () => {
-        await fleet.setTraffic({ service, region, version, percent, requestId: releaseId });
-        return metrics.snapshot({ service, region });
-      });
+      // Heartbeats: a team's own traffic command (the exec driver) may take a while.
+      return withHeartbeat((signal) =>
+        translateErrors(async () => {
+          await fleet.setTraffic({ service, region, version, percent, requestId: releaseId }, { signal });
+          return metrics.snapshot({ service, region }, { signal });
+        }),
+      );
     },
 
     /**

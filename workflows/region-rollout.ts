@@ -46,6 +46,8 @@ export const SEQUENTIAL_CANARY_PATCH = 'sequential-canary';
  * report sent alone cost the release a signal event and a workflow task, and the rollout two events.
  */
 export const LEAN_REPORTS_PATCH = 'lean-region-reports';
+/** Traffic shifts run as fleet steps (10 min, heartbeats), not quick reads. */
+const TRAFFIC_AS_FLEET_STEP_PATCH = 'traffic-as-fleet-step';
 
 /** The judging activity of one step: it lasts the warm-up and the bake, extended up to maxBakeFactor, and heartbeats. */
 function judging(bakeSeconds: number, plan: SequentialCanaryPlan) {
@@ -149,7 +151,10 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
 
     for (const [index, { percent, bakeSeconds }] of input.steps.entries()) {
       await holdWhilePaused();
-      const since = await quick.shiftTraffic.executeWithOptions(
+      // A traffic shift is a fleet change like a deploy (the exec driver runs a team's command for it): the fleet
+      // step's budget and heartbeats, not the 30 s of a quick read.
+      const shifter = patched(TRAFFIC_AS_FLEET_STEP_PATCH) ? fleet : quick;
+      const since = await shifter.shiftTraffic.executeWithOptions(
         { summary: `${region}: ${percent}% of traffic to ${version}` },
         [{ ...step, percent }],
       );

@@ -28,6 +28,7 @@ describe('exec fleet driver', () => {
   it("a release through the team's script: every region deployed once, even after the script died mid-deploy", async () => {
     const hang = join(tmpdir(), `exec-hang-once-${randomUUID()}`);
     const engine = await engines.start({
+      record: 'exec-release',
       fleet: 'exec',
       waves: [['a'], ['b']],
       exec: { timeoutSeconds: 5, hangOnceFile: hang },
@@ -46,7 +47,7 @@ describe('exec fleet driver', () => {
   });
 
   it('a failing canary rolls back through the script; later regions are never touched', async () => {
-    const engine = await engines.start({ fleet: 'exec', waves: [['a'], ['b']] });
+    const engine = await engines.start({ record: 'exec-failing-canary', fleet: 'exec', waves: [['a'], ['b']] });
     const [a, b] = engine.regions as [string, string];
     await engine.trpc('ci').release.start.mutate({ service: engine.service, version: '1.2.0', releaseId: 'exec-bad' });
     const done = await engine.waitForOutcome('exec-bad', 120_000);
@@ -64,7 +65,13 @@ describe('exec fleet driver', () => {
   });
 
   it('a worker killed while a region bakes: the release completes through the script, each region deployed once', async () => {
-    const engine = await engines.start({ fleet: 'exec', waves: [['a'], ['b']], bakeSeconds: 4, worker: 'process' });
+    const engine = await engines.start({
+      record: 'exec-worker-crash',
+      fleet: 'exec',
+      waves: [['a'], ['b']],
+      bakeSeconds: 4,
+      worker: 'process',
+    });
     await engine
       .trpc('ci')
       .release.start.mutate({ service: engine.service, version: '1.1.0', releaseId: 'exec-crash' });
