@@ -109,8 +109,16 @@ export const ExecFleetSpec = z.strictObject({
     /** Optional: the region's request counters per version, for the canary analysis (else METRICS_SOURCE). */
     metrics: ExecCommand.optional(),
   }),
-  /** Longest a step's command may run before it is killed and the step retried. */
-  timeoutSeconds: z.number().int().min(1).max(3600).default(300),
+  /**
+   * Longest a step's command may run before it is killed and the step retried; under the fleet step's own budget of
+   * 10 minutes, so the engine stops the command before Temporal gives up on the attempt.
+   */
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(540, 'must be at most 540 (a fleet step has 10 minutes; the command must end within them)')
+    .default(300),
   /** The deploy command also starts a baseline of the stable version, and setTraffic routes it the canary's share. */
   sameAgeBaseline: z.boolean().default(false),
   /**
