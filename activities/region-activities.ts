@@ -1,7 +1,7 @@
 // Region activities: run on the region's task queue (deploy.<region>), i.e. by the agent in that region.
 // Each is idempotent: the fleet target works by desired state, so a retry after a worker crash changes nothing.
 import { judgeCanary, type AnalysisPolicy, type CanaryVerdict, type MetricCounts } from '../domain/canary';
-import { baselineLabel, type FleetTarget } from '../providers/fleet/fleet-target';
+import { baselineLabel, type FleetTarget, type StepOutput } from '../providers/fleet/fleet-target';
 import type { MetricsSnapshot, MetricsSource } from '../providers/metrics/metrics-source';
 import { combineCounts, createCanaryJudging } from './canary-judging';
 import { createPromotedWatch } from './promoted-watch';
@@ -36,24 +36,27 @@ export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
     },
 
     /** Starts the new version's instances at 0% of the traffic. */
-    async deployCanary(input: RegionStepInput & { digest: string }): Promise<{ alreadyRunning: boolean }> {
+    async deployCanary(input: RegionStepInput & { digest: string }): Promise<{ alreadyRunning: boolean } & StepOutput> {
       const { service, region, version, digest, releaseId } = input;
       return withHeartbeat((signal) =>
         translateErrors(async () => {
           const deployed = await fleet.deploy({ service, region, version, digest, requestId: releaseId }, { signal });
-          return { alreadyRunning: deployed.alreadyRunning };
+          return { alreadyRunning: deployed.alreadyRunning, ...outputOf(deployed) };
         }),
       );
     },
 
     /** Sends `percent` of the region's traffic to the new version and starts the analysis window there. */
-    async shiftTraffic(input: RegionStepInput & { percent: number }): Promise<MetricsSnapshot> {
+    async shiftTraffic(input: RegionStepInput & { percent: number }): Promise<MetricsSnapshot & StepOutput> {
       const { service, region, version, percent, releaseId } = input;
       // Heartbeats: a team's own traffic command (the exec driver) may take a while.
       return withHeartbeat((signal) =>
         translateErrors(async () => {
-          await fleet.setTraffic({ service, region, version, percent, requestId: releaseId }, { signal });
-          return metrics.snapshot({ service, region }, { signal });
+          const shifted = await fleet.setTraffic(
+            { service, region, version, percent, requestId: releaseId },
+            { signal },
+          );
+          return { ...(await metrics.snapshot({ service, region }, { signal })), ...outputOf(shifted) };
         }),
       );
     },
@@ -84,11 +87,12 @@ export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
     },
 
     /** Moves all traffic to the new version and drains the old one. */
-    async promoteRegion(input: RegionStepInput): Promise<void> {
+    async promoteRegion(input: RegionStepInput): Promise<StepOutput> {
       const { service, region, version, releaseId } = input;
-      await withHeartbeat((signal) =>
+      const promoted = await withHeartbeat((signal) =>
         translateErrors(() => fleet.promote({ service, region, version, requestId: releaseId }, { signal })),
       );
+      return outputOf(promoted);
     },
 
     /** Sends `requests` requests through the region's entry point; passes with at most `maxFailures` failures. */
@@ -115,13 +119,19 @@ export function createRegionActivities({ fleet, metrics }: RegionActivityDeps) {
     },
 
     /** Puts the region back on `version` (starting it again if needed) and drains every other version. */
-    async revertRegion(input: RegionStepInput): Promise<void> {
+    async revertRegion(input: RegionStepInput): Promise<StepOutput> {
       const { service, region, version, releaseId } = input;
-      await withHeartbeat((signal) =>
+      const reverted = await withHeartbeat((signal) =>
         translateErrors(() => fleet.revert({ service, region, version, requestId: releaseId }, { signal })),
       );
+      return outputOf(reverted);
     },
   };
 }
 
 export type RegionActivities = ReturnType<typeof createRegionActivities>;
+
+/** A fleet step's output (the exec driver's command log), when it said anything. */
+function outputOf(result: void | StepOutput): StepOutput {
+  return result?.output ? { output: result.output } : {};
+}

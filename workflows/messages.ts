@@ -147,13 +147,13 @@ export interface RegionRolloutResult {
 
 /** Progress reported by a region rollout to its release. */
 export type RegionEvent =
-  | { region: string; kind: 'deployed' }
-  | { region: string; kind: 'traffic'; step: number; percent: number }
+  | { region: string; kind: 'deployed'; output?: string }
+  | { region: string; kind: 'traffic'; step: number; percent: number; output?: string }
   | { region: string; kind: 'verdict'; step: number; percent: number; verdict: CanaryVerdict }
   | { region: string; kind: 'needs-decision'; step: number; percent: number; verdict: CanaryVerdict }
-  | { region: string; kind: 'promoted' }
+  | { region: string; kind: 'promoted'; output?: string }
   | { region: string; kind: 'smoke-test'; passed: boolean; failures: number; requests: number }
-  | { region: string; kind: 'reverted'; to: string; reason: string };
+  | { region: string; kind: 'reverted'; to: string; reason: string; output?: string };
 
 export const regionEventSignal = defineSignal<[RegionEvent]>('regionEvent');
 /** Several reports of one region, in order, sent at once (rollouts with lean reports). */

@@ -46,6 +46,17 @@ export const SEQUENTIAL_CANARY_PATCH = 'sequential-canary';
  * report sent alone cost the release a signal event and a workflow task, and the rollout two events.
  */
 export const LEAN_REPORTS_PATCH = 'lean-region-reports';
+/** A fleet step's output (the exec driver's command log) goes with the region's report to the release. */
+const STEP_OUTPUT_PATCH = 'fleet-step-output';
+
+/**
+ * The output a fleet step returned, for a report. Only a step that said something has an output, and only rollouts
+ * that were started with this code ever get one (the patch marks the history where the first one is reported).
+ */
+function said(result: { output?: string } | void | undefined): { output?: string } {
+  return result?.output && patched(STEP_OUTPUT_PATCH) ? { output: result.output } : {};
+}
+
 /** Traffic shifts run as fleet steps (10 min, heartbeats), not quick reads. */
 const TRAFFIC_AS_FLEET_STEP_PATCH = 'traffic-as-fleet-step';
 
@@ -144,21 +155,22 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
 
   try {
     await holdWhilePaused();
-    await fleet.deployCanary.executeWithOptions({ summary: `${region}: start ${service}@${version} at 0% traffic` }, [
-      { ...step, digest: input.digest },
-    ]);
-    report({ region, kind: 'deployed' });
+    const deployed = await fleet.deployCanary.executeWithOptions(
+      { summary: `${region}: start ${service}@${version} at 0% traffic` },
+      [{ ...step, digest: input.digest }],
+    );
+    report({ region, kind: 'deployed', ...said(deployed) });
 
     for (const [index, { percent, bakeSeconds }] of input.steps.entries()) {
       await holdWhilePaused();
       // A traffic shift is a fleet change like a deploy (the exec driver runs a team's command for it): the fleet
       // step's budget and heartbeats, not the 30 s of a quick read.
       const shifter = patched(TRAFFIC_AS_FLEET_STEP_PATCH) ? fleet : quick;
-      const since = await shifter.shiftTraffic.executeWithOptions(
+      const { output, ...since } = await shifter.shiftTraffic.executeWithOptions(
         { summary: `${region}: ${percent}% of traffic to ${version}` },
         [{ ...step, percent }],
       );
-      report({ region, kind: 'traffic', step: index, percent });
+      report({ region, kind: 'traffic', step: index, percent, ...said({ output }) });
       if (bakeSeconds > 0) flush();
       // The bake keeps counting while the release is paused: a pause holds the next step, not the observation.
       const verdict = sequential
@@ -203,8 +215,11 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
     }
 
     await holdWhilePaused();
-    await fleet.promoteRegion.executeWithOptions({ summary: `${region}: promote ${version} to 100%` }, [step]);
-    report({ region, kind: 'promoted' });
+    const promoted = await fleet.promoteRegion.executeWithOptions(
+      { summary: `${region}: promote ${version} to 100%` },
+      [step],
+    );
+    report({ region, kind: 'promoted', ...said(promoted) });
     const smoke = await fleet.smokeTest.executeWithOptions(
       { summary: `${region}: smoke test ${input.smokeTest.requests} x GET ${input.smokeTest.path}` },
       [{ ...ref, ...input.smokeTest }],
@@ -224,10 +239,11 @@ export async function regionRolloutWorkflow(input: RegionRolloutInput): Promise<
     const previous = input.previousVersion;
     if (previous) {
       await CancellationScope.nonCancellable(async () => {
-        await compensation.revertRegion.executeWithOptions({ summary: `${region}: back to ${previous}` }, [
-          { ...step, version: previous },
-        ]);
-        report({ region, kind: 'reverted', to: previous, reason: innermostMessage(err) });
+        const reverted = await compensation.revertRegion.executeWithOptions(
+          { summary: `${region}: back to ${previous}` },
+          [{ ...step, version: previous }],
+        );
+        report({ region, kind: 'reverted', to: previous, reason: innermostMessage(err), ...said(reverted) });
       });
     }
     // Not from a cancelled scope: a signal sent from one never leaves.

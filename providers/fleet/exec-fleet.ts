@@ -25,6 +25,7 @@ import {
   type RegionRunning,
   type RegionState,
   runningFromState,
+  type StepOutput,
 } from './fleet-target';
 
 export type ExecFleetSettings = z.infer<typeof ExecFleetSpec>;
@@ -81,14 +82,15 @@ export class ExecFleetTarget implements FleetTarget {
     return {
       previousVersion: optionalString(out, 'previousVersion', 'deploy'),
       alreadyRunning: out.alreadyRunning === true,
+      ...said(out),
     };
   }
 
   async setTraffic(
     request: RegionRef & { version: string; percent: number; requestId: string },
     options?: CallOptions,
-  ): Promise<void> {
-    await this.run(
+  ): Promise<StepOutput> {
+    const out = await this.run(
       {
         step: 'setTraffic',
         ...request,
@@ -96,24 +98,29 @@ export class ExecFleetTarget implements FleetTarget {
       },
       options,
     );
+    return said(out);
   }
 
   async promote(
     request: RegionRef & { version: string; requestId: string },
     options?: CallOptions,
-  ): Promise<{ previousVersion: string | undefined }> {
+  ): Promise<{ previousVersion: string | undefined } & StepOutput> {
     const out = await this.run(
       { step: 'promote', ...request, idempotencyKey: key(request.requestId, 'promote', request, request.version) },
       options,
     );
-    return { previousVersion: optionalString(out, 'previousVersion', 'promote') };
+    return { previousVersion: optionalString(out, 'previousVersion', 'promote'), ...said(out) };
   }
 
-  async revert(request: RegionRef & { version: string; requestId: string }, options?: CallOptions): Promise<void> {
-    await this.run(
+  async revert(
+    request: RegionRef & { version: string; requestId: string },
+    options?: CallOptions,
+  ): Promise<StepOutput> {
+    const out = await this.run(
       { step: 'revert', ...request, idempotencyKey: key(request.requestId, 'revert', request, request.version) },
       options,
     );
+    return said(out);
   }
 
   async state(ref: RegionRef, options?: CallOptions): Promise<RegionState> {
@@ -210,12 +217,17 @@ export class ExecFleetTarget implements FleetTarget {
       const how = exit.code === null ? `was killed (${exit.signal ?? 'signal'})` : `exited ${exit.code}`;
       throw new FleetError(`${what} ${how}: ${log() || 'no output'}`, true);
     }
-    const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
-    if (last === '') return {};
+    const lines = stdout.trim().split('\n');
+    const last = lines.at(-1)?.trim() ?? '';
+    // What the command said besides its result, for the timeline and the audit trail.
+    const spoken = [stderr.trim(), lines.slice(0, -1).join('\n').trim()].filter(Boolean).join('\n');
+    const withLog = (result: Record<string, unknown>) =>
+      Object.defineProperty(result, LOG, { value: spoken ? trimmed(spoken, TIMELINE_LIMIT) : undefined });
+    if (last === '') return withLog({});
     try {
       const parsed = JSON.parse(last) as unknown;
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-      return parsed as Record<string, unknown>;
+      return withLog(parsed as Record<string, unknown>);
     } catch {
       throw new FleetError(`${what} printed no JSON object on its last line: ${trimmed(last)}`, false);
     }
@@ -241,6 +253,16 @@ export class ExecFleetTarget implements FleetTarget {
   }
 }
 
+/** Where run() keeps a step's log on its result (not an enumerable field: the command's JSON stays as it printed it). */
+const LOG = Symbol('log');
+/** How much of a step's log goes on the timeline. */
+const TIMELINE_LIMIT = 500;
+
+function said(out: Record<string, unknown>): StepOutput {
+  const log = (out as { [LOG]?: string })[LOG];
+  return log ? { output: log } : {};
+}
+
 /** One step of one release in one region, the same on every attempt. */
 function key(requestId: string, step: ExecStep, ref: RegionRef, what: string): string {
   return `${requestId}/${ref.service}/${ref.region}/${step}/${what}`;
@@ -261,6 +283,6 @@ function keepTail(text: string, max: number): string {
   return text.length > max ? text.slice(-max) : text;
 }
 
-function trimmed(text: string): string {
-  return text.length > OUTPUT_LIMIT ? `…${text.slice(-OUTPUT_LIMIT)}` : text;
+function trimmed(text: string, limit = OUTPUT_LIMIT): string {
+  return text.length > limit ? `…${text.slice(-limit)}` : text;
 }

@@ -15,6 +15,7 @@ import {
   type RegionRef,
   type RegionRunning,
   type RegionState,
+  type StepOutput,
 } from './fleet-target';
 
 /** How to build each driver; a driver left out is one this process does not serve (with the reason). */
@@ -64,18 +65,18 @@ export class FleetRouter implements FleetTarget {
   setTraffic(
     request: RegionRef & { version: string; percent: number; requestId: string },
     options?: CallOptions,
-  ): Promise<void> {
+  ): Promise<void | StepOutput> {
     return this.on(request, (target) => target.setTraffic(request, options));
   }
 
   promote(
     request: RegionRef & { version: string; requestId: string },
     options?: CallOptions,
-  ): Promise<{ previousVersion: string | undefined }> {
+  ): Promise<{ previousVersion: string | undefined } & StepOutput> {
     return this.on(request, (target) => target.promote(request, options));
   }
 
-  revert(request: RegionRef & { version: string; requestId: string }, options?: CallOptions): Promise<void> {
+  revert(request: RegionRef & { version: string; requestId: string }, options?: CallOptions): Promise<void | StepOutput> {
     return this.on(request, (target) => target.revert(request, options));
   }
 

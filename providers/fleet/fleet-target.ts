@@ -15,7 +15,12 @@ export interface DeployRequest extends RegionRef {
   requestId: string;
 }
 
-export interface DeployResult {
+/** What a fleet step said while it worked (the exec driver's command output, trimmed), for the timeline and audit. */
+export interface StepOutput {
+  output?: string;
+}
+
+export interface DeployResult extends StepOutput {
   /** The version serving all traffic before this deploy. */
   previousVersion: string | undefined;
   /** True when instances of this version were already running (a retry or a repeat), so nothing was started. */
@@ -96,14 +101,17 @@ export interface FleetTarget {
   setTraffic(
     request: RegionRef & { version: string; percent: number; requestId: string },
     options?: CallOptions,
-  ): Promise<void>;
+  ): Promise<void | StepOutput>;
   /** Makes `version` the stable version at 100% and drains every other version. */
   promote(
     request: RegionRef & { version: string; requestId: string },
     options?: CallOptions,
-  ): Promise<{ previousVersion: string | undefined }>;
+  ): Promise<{ previousVersion: string | undefined } & StepOutput>;
   /** Puts the region back on `version` (starting it if needed) at 100% and drains the rest. */
-  revert(request: RegionRef & { version: string; requestId: string }, options?: CallOptions): Promise<void>;
+  revert(
+    request: RegionRef & { version: string; requestId: string },
+    options?: CallOptions,
+  ): Promise<void | StepOutput>;
   state(ref: RegionRef, options?: CallOptions): Promise<RegionState>;
   /**
    * What the region runs, cheaply enough for the API to ask on every `service get` and `release start`; a driver

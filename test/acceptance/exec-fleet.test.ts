@@ -28,7 +28,7 @@ describe('exec fleet driver', () => {
   it("a release through the team's script: every region deployed once, even after the script died mid-deploy", async () => {
     const hang = join(tmpdir(), `exec-hang-once-${randomUUID()}`);
     const engine = await engines.start({
-      record: 'exec-release',
+      record: 'exec-release-output',
       fleet: 'exec',
       waves: [['a'], ['b']],
       exec: { timeoutSeconds: 5, hangOnceFile: hang },
@@ -44,6 +44,14 @@ describe('exec fleet driver', () => {
     expect(deploysPerRegion(events, 'exec-1')).toEqual(Object.fromEntries(engine.regions.map((r) => [r, 1])));
     expect(events.filter((e) => e.event === 'deploy-noop').map((e) => e.region)).toEqual([engine.regions[0]]);
     rmSync(hang, { force: true });
+    // What the script printed is on the timeline and in the audit trail.
+    const [a] = engine.regions as [string];
+    const said = `the fleet said: deploy ${engine.service} ${a} (key exec-1/${engine.service}/${a}/deploy/1.1.0)`;
+    expect(status.timeline.map((t) => t.message)).toContain(`${a}: 1.1.0 started at 0% of traffic; ${said}`);
+    const records = await engine.auditTrail.list({ releaseId: 'exec-1' });
+    expect(records.find((r) => r.action === 'region.canary-started' && r.region === a)?.details).toMatchObject({
+      output: `deploy ${engine.service} ${a} (key exec-1/${engine.service}/${a}/deploy/1.1.0)`,
+    });
   });
 
   it('a failing canary rolls back through the script; later regions are never touched', async () => {

@@ -62,7 +62,12 @@ describe('exec fleet driver', () => {
     expect(given.argv).toEqual(['--deploy']);
 
     // The deploy's result comes from the last line; every attempt of one step carries the same idempotency key.
-    expect(await fleet.deploy(request)).toEqual({ previousVersion: '1.0.0', alreadyRunning: false });
+    // What it printed before its result is the step's output (for the timeline and the audit trail).
+    expect(await fleet.deploy(request)).toEqual({
+      previousVersion: '1.0.0',
+      alreadyRunning: false,
+      output: 'working on it',
+    });
     const keys = await Promise.all(
       [1, 2].map(async () => {
         const echoed = await fleet.run({ step: 'setTraffic', ...REF, version: '1.1.0', percent: 25, requestId: 'r-1' });

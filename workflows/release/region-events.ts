@@ -17,6 +17,25 @@ export interface RegionEventEffects {
 
 /** The effects of `event` on a region that is at `progress`, in a release of `version`. */
 export function regionEventEffects(event: RegionEvent, progress: RegionProgress, version: string): RegionEventEffects {
+  const effects = effectsOf(event, progress, version);
+  // What the fleet step said (the exec driver's command output, trimmed) goes on the timeline and the audit trail.
+  const output = 'output' in event ? event.output : undefined;
+  if (!output) return effects;
+  return {
+    ...effects,
+    ...(effects.note ? { note: `${effects.note}; the fleet said: ${output}` } : {}),
+    ...(effects.audit
+      ? {
+          audit: {
+            ...effects.audit,
+            fields: { ...effects.audit.fields, details: { ...effects.audit.fields.details, output } },
+          },
+        }
+      : {}),
+  };
+}
+
+function effectsOf(event: RegionEvent, progress: RegionProgress, version: string): RegionEventEffects {
   const { region } = event;
   const before = progress.previousVersion ? { beforeVersion: progress.previousVersion } : {};
   switch (event.kind) {
