@@ -1,18 +1,11 @@
-// Benchmark of issue 13: how long the web console's inbox and a release page take to load on the demo stack.
+// Benchmark of issue 13: how long the web console's inbox and a release page take to load on the demo stack, with
+// several releases waiting at their production gate. It measures and prints; it asserts nothing. What it does, and
+// what it measured, is in bench/README.md. Raw samples go to bench/results/console-load-<timestamp>.json.
 //
-// It brings up the stack `npm start` runs (scripts/dev-stack.ts) on free ports with a temporary data directory and the
-// demo's `hello` plus copies of it (hello-2, ...), each on regions of its own, so that every release is at its own
-// production approval gate (one service holds one release at a time). As ci-pipeline it starts one normal change per
-// service and waits until each is `awaiting-approval` and alice's inbox lists them all. Then, signed in as alice in one
-// chromium: a cold load of each page (a new browser context, empty cache), then N warm loads in a fresh page each,
-// timed from page.goto to the inbox's cards (release page: its stage) being visible; and the API calls alone
-// (release.inbox, release.get, the first release.watch event) with alice's bearer token. Prints medians, p90 and max
-// next to the 1 s of the acceptance; writes the raw samples to bench/results/console-load-<timestamp>.json.
-//
-// Usage: npm run bench:console [-- --reps N] [--releases N] [--bake S] [--keep]. See bench/README.md.
+// Usage: npm run bench:console [-- --reps N] [--releases N] [--bake S] [--settle S] [--keep]
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { type Browser, type BrowserContext, chromium } from 'playwright-core';
@@ -27,23 +20,27 @@ import { ROOT, say, sleep } from './support';
 
 const THRESHOLD_MS = 1000;
 const argv = process.argv.slice(2);
-const arg = (name: string, fallback: number) => {
+const arg = (name: string, fallback: number, min = 1) => {
   const at = argv.indexOf(`--${name}`);
   const value = at >= 0 ? Number(argv[at + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: not a count: ${argv[at + 1]}`);
+  if (!Number.isInteger(value) || value < min) throw new Error(`--${name}: not a count: ${argv[at + 1]}`);
   return value;
 };
 const options = {
-  reps: arg('reps', 10),
-  releases: arg('releases', 5),
-  bake: arg('bake', 10),
+  ...{ reps: arg('reps', 10), releases: arg('releases', 5), bake: arg('bake', 10), settle: arg('settle', 20, 0) },
   keep: argv.includes('--keep'),
+};
+/** CPU time of the machine so far, all cores (ms): busy, and in all. */
+const cpuTime = () => {
+  const ts = cpus().map((c) => c.times);
+  const busy = ts.reduce((sum, t) => sum + t.user + t.nice + t.sys + t.irq, 0);
+  return { busy, all: busy + ts.reduce((sum, t) => sum + t.idle, 0) };
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// the stack: as bench/canary-verdicts.ts starts it (its helpers are private to that script, so a few lines again)
+// the stack, started as bench/canary-verdicts.ts starts it (whose helpers are private to it: a few lines again)
 
-/** config/catalog.json's hello, then copies hello-2 ... on regions <region>-2 ... (same steps, gates, waves). */
+/** config/catalog.json's hello, then copies hello-2 ... on regions <region>-2 ... (same steps, gates and waves). */
 async function benchCatalog(count: number) {
   type Service = { name: string; environments: { waves: string[][] }[] };
   const demo = JSON.parse(await readFile(join(ROOT, 'config', 'catalog.json'), 'utf8')) as { services: Service[] };
@@ -60,6 +57,21 @@ async function benchCatalog(count: number) {
   return ServiceCatalog.parse({ services: Array.from({ length: count }, (_, i) => copy(i + 1)) });
 }
 
+let stackChild: ChildProcess | undefined;
+const running = () => !!stackChild && stackChild.exitCode === null && stackChild.signalCode === null;
+
+/** Stops the stack (on SIGTERM dev-stack.ts stops its processes in order), if it runs. */
+async function stopStack() {
+  const child = stackChild;
+  if (!child || !running()) return;
+  const exited = new Promise((done) => child.once('exit', done));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** scripts/dev-stack.ts on free ports (fleetd puts the router of its n-th region on base + n); the API's URL. */
 async function startStack(dataDir: string, catalogFile: string, services: string[], regions: number) {
   let routerBase = 0;
   for (let attempt = 0; attempt < 50 && !routerBase; attempt++) {
@@ -68,126 +80,108 @@ async function startStack(dataDir: string, catalogFile: string, services: string
     for (let p = base; p < base + regions && free; p++) free = await portIsFree(p);
     if (free) routerBase = base;
   }
-  const [temporalPort, uiPort, apiPort, fleetPort, metricsPort] = [
-    ...(await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])),
-  ];
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'dev-stack.ts')], {
+  const [temporal, ui, api, fleet, metrics] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+  const ports = { TEMPORAL_PORT: temporal, TEMPORAL_UI_PORT: ui, API_PORT: api, FLEET_PORT: fleet };
+  const env = { ...ports, WORKER_METRICS_PORT: metrics, FLEET_ROUTER_BASE_PORT: routerBase };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'dev-stack.ts')], {
     cwd: ROOT,
     env: {
       ...process.env,
+      ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
       ...{ TEMPORAL_CLI: findTemporalCli(), DATA_DIR: dataDir, CATALOG_FILE: catalogFile, HOST: '127.0.0.1' },
-      ...{ TEMPORAL_PORT: `${temporalPort}`, TEMPORAL_UI_PORT: `${uiPort}`, API_PORT: `${apiPort}` },
-      ...{ FLEET_PORT: `${fleetPort}`, FLEET_ROUTER_BASE_PORT: `${routerBase}`, WORKER_METRICS_PORT: `${metricsPort}` },
       FLEET_INITIAL_VERSIONS: services.map((s) => `${s}=1.0.0`).join(','),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  stackChild = child;
   let output = '';
-  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const stop = async () => {
-    if (!running()) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (c: Buffer) => (output += c.toString()));
   for (const deadline = Date.now() + 6 * 60_000; !output.includes('release engine is ready'); await sleep(500)) {
     if (!running() || Date.now() > deadline) {
-      await stop();
+      await stopStack();
       throw new Error(`the dev stack did not come up:\n  ${output.trimEnd().split('\n').slice(-20).join('\n  ')}`);
     }
   }
-  return { apiUrl: `http://127.0.0.1:${apiPort}`, stop, kill: () => running() && child.kill('SIGTERM') };
+  return `http://127.0.0.1:${api}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // measuring
 
-interface Load {
-  wallMs: number;
-  inPageMs: number;
-}
-
-/** What is on the page: every selector's element shown (with `text`, if given, as its text). */
-interface Ready {
-  selectors: string[];
-  text?: string;
-}
+/**
+ * ms: page.goto to shown (wall); in the page, from the navigation's start: shown, the app's start (DOMContentLoaded,
+ * after its module script ran; then come its API calls and render) and the fetches done by then (path, start, end).
+ */
+type Load = { wallMs: number; inPageMs: number; appStartedMs: number; fetches: [string, number, number][] };
+/** What a loaded page shows: every selector's element visible (with `text`, if given, as its text). */
+type Ready = { selectors: string[]; text?: string };
 
 /**
- * A fresh page of `context`: page.goto(url) until the page shows what `ready` says. Waited for in the page by a
- * MutationObserver (the console's CSP forbids page.waitForFunction's eval), so `inPageMs` is when it first showed,
- * counted from the navigation's start.
+ * A page script resolving when the page shows what `ready` says, seen by a MutationObserver (a string: the console's
+ * CSP forbids page.waitForFunction's eval, and tsx's helpers would not exist in the page).
  */
+const untilShown = (ready: Ready) => `new Promise((done) => {
+  const ready = ${JSON.stringify(ready)};
+  const shown = (e) => !!e && e.getClientRects().length > 0 && (!ready.text || e.textContent === ready.text);
+  const check = () => ready.selectors.every((s) => shown(document.querySelector(s)));
+  const at = (e) => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseEnd)];
+  const loaded = () => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd;
+  const end = () => done([performance.now(), loaded(), performance.getEntriesByType('resource').map(at)]);
+  if (check()) return end();
+  const observer = new MutationObserver(() => check() && (observer.disconnect(), end()));
+  observer.observe(document.documentElement, { childList: true, subtree: true, characterData: true });
+})`;
+
+/** Loads `url` in a fresh page of `context` until it shows what `ready` says. */
 async function timeLoad(context: BrowserContext, url: string, ready: Ready): Promise<Load> {
   const page = await context.newPage();
   try {
     const start = performance.now();
     await page.goto(url, { waitUntil: 'commit' });
-    const inPageMs = await page.evaluate<number>(untilShown(ready));
-    return { wallMs: performance.now() - start, inPageMs };
+    const [inPageMs, appStartedMs, fetches] = await page.evaluate<[number, number, Load['fetches']]>(untilShown(ready));
+    return { wallMs: performance.now() - start, inPageMs, appStartedMs, fetches };
   } finally {
     await page.close();
   }
 }
 
-/** A page script (a string: tsx's helpers would not exist in the page) that resolves when `ready` holds. */
-const untilShown = (ready: Ready) => `new Promise((done) => {
-  const ready = ${JSON.stringify(ready)};
-  const shown = (e) => !!e && e.getClientRects().length > 0 && (ready.text === undefined || e.textContent === ready.text);
-  const check = () => ready.selectors.every((s) => shown(document.querySelector(s)));
-  if (check()) return done(performance.now());
-  const observer = new MutationObserver(() => check() && (observer.disconnect(), done(performance.now())));
-  observer.observe(document.documentElement, { childList: true, subtree: true, characterData: true });
-})`;
-
-/** One API call with a bearer token, timed to the last byte (release.watch: to its first event after `connected`). */
+/** One API call with a bearer token, timed to its last byte (a stream: to its first event after `connected`). */
 async function timeCall(url: string, token: string, stream = false): Promise<number> {
   const abort = new AbortController();
   const start = performance.now();
   const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  if (!stream) await res.text();
-  else {
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    let text = '';
-    const blocks = () => text.split('\n\n').slice(0, -1);
-    while (!blocks().some((block) => block.includes('data:') && !block.includes('event: connected'))) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${url}: the stream ended without an event`);
-      text += new TextDecoder().decode(value);
-    }
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  let text = '';
+  const isEvent = (block: string) => block.includes('data:') && !/^event: (connected|ping)$/m.test(block);
+  const event = () => text.split('\n\n').slice(0, -1).some(isEvent);
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    text += new TextDecoder().decode(chunk.value);
+    if (stream && event()) break;
   }
+  if (stream && !event()) throw new Error(`${url}: the stream ended without an event`);
   const ms = performance.now() - start;
   abort.abort();
   return ms;
 }
-
-const ms = (n: number | undefined) => (n === undefined ? '-' : `${Math.round(n)}`);
-const verdict = (n: number | undefined) => (n === undefined ? '-' : n < THRESHOLD_MS ? 'under' : 'over');
 
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main() {
   const started = new Date();
   const machine = machineInfo();
-  say(
-    `machine: ${machine.cores} cores (${machine.cpuModel}); load average ${machine.loadAverageBeforeStart.join(' ')}`,
-  );
+  say(`machine: ${machine.cores} cores (${machine.cpuModel}); load ${machine.loadAverageBeforeStart.join(' ')}`);
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-console-'));
-  let stack: Awaited<ReturnType<typeof startStack>> | undefined;
   let browser: Browser | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     (cleaning ??= (async () => {
       await browser?.close().catch(() => undefined);
-      await stack?.stop();
-      if (options.keep) say(`data dir kept: ${dataDir}`);
+      await stopStack();
+      if (options.keep) say(`data dir kept: ${dataDir} (the stack's logs in logs/)`);
       else await rm(dataDir, { recursive: true, force: true });
     })());
-  process.on('exit', () => stack?.kill());
+  process.on('exit', () => running() && stackChild?.kill('SIGTERM'));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       say(`${signal}: stopping the stack ...`);
@@ -197,9 +191,8 @@ async function main() {
 
   try {
     say('building the web console (scripts/build-web.mjs, as npm start does) ...');
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs')], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs')], { stdio: 'inherit' });
+    // The data dir as dev-stack.ts seeds it, plus the demo versions published and trusted for the copies of hello.
     const catalog = await benchCatalog(options.releases);
     const services = catalog.services.map((s) => s.name);
     const catalogFile = join(dataDir, 'catalog.json');
@@ -213,18 +206,16 @@ async function main() {
     for (const service of services.slice(1)) await seedDemoArtifacts(store, { service, signingKeyPem });
 
     let t = Date.now();
-    say(`starting the dev stack with ${services.length} services (${services.join(', ')}) ...`);
     const regions = catalog.services.flatMap((s) => s.environments.flatMap((e) => e.waves.flat())).length;
-    stack = await startStack(dataDir, catalogFile, services, regions);
+    say(`starting the dev stack: ${services.length} services (${services.join(', ')}), ${regions} regions ...`);
+    const apiUrl = await startStack(dataDir, catalogFile, services, regions);
     const stackStartSeconds = (Date.now() - t) / 1000;
-    const { apiUrl } = stack;
     const token = (who: string) => credentials[who] ?? '';
+    const headers = (who: string) => () => ({ authorization: `Bearer ${token(who)}` });
     const client = (who: string) =>
-      createTRPCClient<AppRouter>({
-        links: [httpLink({ url: `${apiUrl}/trpc`, headers: () => ({ authorization: `Bearer ${token(who)}` }) })],
-      });
+      createTRPCClient<AppRouter>({ links: [httpLink({ url: `${apiUrl}/trpc`, headers: headers(who) })] });
     const [pipeline, alice] = [client('ci-pipeline'), client('alice')];
-    say(`stack up in ${stackStartSeconds.toFixed(1)}s; starting one normal change per service (bake ${options.bake}s)`);
+    say(`stack up in ${stackStartSeconds.toFixed(1)}s; starting a normal change per service (bake ${options.bake}s)`);
 
     t = Date.now();
     const releases = services.map((service, i) => ({ service, releaseId: `bench-console-${i + 1}-${Date.now()}` }));
@@ -233,110 +224,114 @@ async function main() {
       const request = { ...r, version: '1.1.0', changeClass: 'normal' as const, bakeSeconds: options.bake, reason };
       // A busy worker may not confirm in time; the same release id starts at most once, so ask again.
       for (let attempt = 1; ; attempt++) {
-        const refused = await pipeline.release.start.mutate(request).then(
-          () => undefined,
-          (err: Error) => err,
-        );
-        if (!refused) break;
+        const refused = await pipeline.release.start.mutate(request).catch((err: Error) => err);
+        if (!(refused instanceof Error)) break;
         if (attempt === 5) throw refused;
         say(`  ${r.service}: ${refused.message.slice(0, 60)}...; asking again`);
       }
     }
     const atGate = new Set<string>();
     for (const deadline = Date.now() + 10 * 60_000; atGate.size < releases.length; await sleep(1000)) {
-      if (Date.now() > deadline)
-        throw new Error(`only ${atGate.size} of ${releases.length} releases reached their gate`);
+      if (Date.now() > deadline) throw new Error(`${atGate.size} of ${releases.length} releases reached their gate`);
       for (const r of releases.filter((r) => !atGate.has(r.releaseId))) {
         const status = await alice.release.get.query(r).catch(() => undefined);
-        if (status?.outcome)
-          throw new Error(`${r.service} ${r.releaseId} ended (${status.outcome.result}) before its gate`);
+        if (status?.outcome) throw new Error(`${r.releaseId} ended (${status.outcome.result}) before its gate`);
         for (const gate of status?.gates ?? []) {
           if (gate.status !== 'waiting' || gate.id === 'production-approval') continue;
-          say(`  ${r.service}: gate ${gate.id} opened on the way (not the production one); alice approves it`);
+          say(`  ${r.service}: gate ${gate.id} opened on the way to production; alice approves it`);
           await alice.release.approve.mutate({ ...r, gate: gate.id, comment: 'bench: on the way to production' });
         }
-        const production = status?.gates.find((g) => g.id === 'production-approval' && g.status === 'waiting');
-        if (status?.stage === 'awaiting-approval' && production) atGate.add(r.releaseId);
+        const gate = status?.gates.find((g) => g.id === 'production-approval' && g.status === 'waiting');
+        if (status?.stage === 'awaiting-approval' && gate) atGate.add(r.releaseId);
       }
     }
     while ((await alice.release.inbox.query()).length < releases.length) await sleep(500);
     const setupSeconds = (Date.now() - t) / 1000;
-    say(
-      `all ${releases.length} releases at their production gate and in alice's inbox after ${setupSeconds.toFixed(0)}s`,
-    );
+    say(`${releases.length} releases at their production gate, in alice's inbox, after ${setupSeconds.toFixed(0)}s`);
 
-    // The API calls alone, then the pages in the browser.
-    const loadDuring = [loadAverage()];
-    const server = { inbox: [] as number[], get: [] as number[], watchFirstEvent: [] as number[] };
+    // Once the stack has settled, as it is when someone opens the console: the API calls alone, then the pages.
+    say(`letting the stack settle for ${options.settle}s`);
+    const cpuSettle = cpuTime();
+    await sleep(options.settle * 1000);
+    const [loadDuring, cpuBefore] = [[loadAverage()], cpuTime()];
+    const busy = (from: typeof cpuBefore, to: typeof cpuBefore) =>
+      Math.round((100 * (to.busy - from.busy)) / (to.all - from.all));
+    const cpuBusy = { settled: busy(cpuSettle, cpuBefore), timing: 0 };
+    const api = { inbox: [] as number[], get: [] as number[], watch: [] as number[] };
     for (let i = 0; i < options.reps; i++) {
       const input = encodeURIComponent(JSON.stringify(releases[i % releases.length]));
-      server.inbox.push(await timeCall(`${apiUrl}/trpc/release.inbox`, token('alice')));
-      server.get.push(await timeCall(`${apiUrl}/trpc/release.get?input=${input}`, token('alice')));
-      server.watchFirstEvent.push(await timeCall(`${apiUrl}/trpc/release.watch?input=${input}`, token('alice'), true));
+      api.inbox.push(await timeCall(`${apiUrl}/trpc/release.inbox`, token('alice')));
+      api.get.push(await timeCall(`${apiUrl}/trpc/release.get?input=${input}`, token('alice')));
+      api.watch.push(await timeCall(`${apiUrl}/trpc/release.watch?input=${input}`, token('alice'), true));
     }
-    browser = await chromium.launch({
+    const launched = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
       ...{ handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false },
     });
+    browser = launched;
+    /** A new context (an empty cache) signed in as alice: POST /session sets its cookie. */
     const signedIn = async () => {
-      const context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
+      const context = await launched.newContext({ viewport: { width: 1280, height: 800 } });
       const res = await context.request.post(`${apiUrl}/session`, { data: { token: token('alice') } });
       if (!res.ok()) throw new Error(`POST /session: HTTP ${res.status()}`);
       return context;
     };
-    const inboxReady = { selectors: releases.map((r) => `article.gate[data-release="${r.releaseId}"]`) };
-    const inbox = (context: BrowserContext) => timeLoad(context, `${apiUrl}/#/inbox`, inboxReady);
-    const releasePage = (context: BrowserContext, i: number) => {
-      const r = releases[i % releases.length] ?? { service: '', releaseId: '' };
-      const stage = { selectors: ['[data-testid="stage"]'], text: 'awaiting-approval' };
+    const cards = { selectors: releases.map((r) => `article.gate[data-release="${r.releaseId}"]`) };
+    const inbox = (context: BrowserContext) => timeLoad(context, `${apiUrl}/#/inbox`, cards);
+    const stage = { selectors: ['[data-testid="stage"]'], text: 'awaiting-approval' };
+    const release = (context: BrowserContext, i: number) => {
+      const r = releases[i % releases.length] as { service: string; releaseId: string };
       return timeLoad(context, `${apiUrl}/#/release/${r.service}/${r.releaseId}`, stage);
     };
-    say(`timing the pages: a cold load each, then ${options.reps} warm loads each, in fresh pages`);
+    say(`timing the pages: a cold load each (new context), then ${options.reps} warm loads each, in fresh pages`);
     const [inboxContext, releaseContext] = [await signedIn(), await signedIn()];
-    const samples = { inboxCold: await inbox(inboxContext), releaseCold: await releasePage(releaseContext, 0) };
+    const cold = { inbox: await inbox(inboxContext), release: await release(releaseContext, 0) };
     const warm = { inbox: [] as Load[], release: [] as Load[] };
     for (let i = 0; i < options.reps; i++) {
       warm.inbox.push(await inbox(inboxContext));
-      warm.release.push(await releasePage(releaseContext, i));
+      warm.release.push(await release(releaseContext, i));
     }
     loadDuring.push(loadAverage());
+    cpuBusy.timing = busy(cpuBefore, cpuTime());
 
-    // The table: one row per measure, the 1 s next to each number.
-    const rows: [string, number | undefined, number[]][] = [
-      ['inbox: goto to cards visible', samples.inboxCold.wallMs, warm.inbox.map((l) => l.wallMs)],
-      ['inbox: in the page (from navigation)', samples.inboxCold.inPageMs, warm.inbox.map((l) => l.inPageMs)],
-      ['release page: goto to stage visible', samples.releaseCold.wallMs, warm.release.map((l) => l.wallMs)],
-      ['release page: in the page', samples.releaseCold.inPageMs, warm.release.map((l) => l.inPageMs)],
-      ['API alone: release.inbox', undefined, server.inbox],
-      ['API alone: release.get', undefined, server.get],
-      ['API alone: release.watch 1st event', undefined, server.watchFirstEvent],
-    ];
-    const summary = rows.map(([measure, cold, values]) => ({
-      measure,
-      coldMs: cold,
-      ...{ medianMs: median(values), p90Ms: percentile(values, 90), maxMs: Math.max(...values), n: values.length },
+    // One row per measure; the page loads (the acceptance's measure) are held against the 1 s, the parts are not.
+    type Row = [measure: string, coldMs: number | undefined, values: number[], judged: boolean];
+    const rows: Row[] = (['inbox', 'release'] as const).flatMap((page): Row[] => [
+      [`${page} page: goto to shown`, cold[page].wallMs, warm[page].map((l) => l.wallMs), true],
+      ['  in the page: navigation to shown', cold[page].inPageMs, warm[page].map((l) => l.inPageMs), true],
+      ["  in the page: to the app's start", cold[page].appStartedMs, warm[page].map((l) => l.appStartedMs), false],
+    ]);
+    rows.push(['API alone: release.inbox', undefined, api.inbox, false]);
+    rows.push(['API alone: release.get', undefined, api.get, false]);
+    rows.push(['API alone: release.watch, 1st event', undefined, api.watch, false]);
+    const summary = rows.map(([measure, coldMs, values]) => ({
+      ...{ measure: measure.trim(), coldMs, n: values.length, medianMs: median(values) },
+      ...{ p90Ms: percentile(values, 90), maxMs: Math.max(...values) },
     }));
-    const lines = [
-      `${'ms'.padEnd(38)} ${'cold'.padStart(11)} ${'median'.padStart(11)} ${'p90'.padStart(11)} ${'max'.padStart(11)}`,
-      ...summary.map((s) => {
-        const cell = (n: number | undefined) => (n === undefined ? '-' : `${ms(n)} ${verdict(n)}`).padStart(11);
-        return `${s.measure.padEnd(38)} ${cell(s.coldMs)} ${cell(s.medianMs)} ${cell(s.p90Ms)} ${cell(s.maxMs)}`;
-      }),
-    ];
+    const cell = (n: number | undefined, judged: boolean) =>
+      (n === undefined ? '-' : `${Math.round(n)}${judged ? (n < THRESHOLD_MS ? ' under' : ' OVER') : ''}`).padStart(11);
     const file = join(ROOT, 'bench', 'results', `console-load-${started.toISOString().replace(/[:.]/g, '-')}.json`);
     await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
-    const out = { bench: 'console-load', startedAt: started.toISOString(), machine, loadDuring, options };
-    const raw = { ...out, thresholdMs: THRESHOLD_MS, stackStartSeconds, setupSeconds, releases, summary };
-    await writeFile(file, `${JSON.stringify({ ...raw, samples: { ...samples, warm, server } }, null, 2)}\n`);
+    const out = { bench: 'console-load', startedAt: started.toISOString(), machine, loadDuring, cpuBusy, options };
+    const raw = { ...out, regions, thresholdMs: THRESHOLD_MS, stackStartSeconds, setupSeconds, releases, summary };
+    await writeFile(file, `${JSON.stringify({ ...raw, samples: { cold, warm, api } }, null, 2)}\n`);
     process.stdout.write(
       [
         '',
-        `console load, ${machine.cores} cores, load average ${loadDuring.map((l) => l.join(' ')).join(' -> ')} ` +
-          `(1/5/15 min, before -> after the timing); ${releases.length} gates waiting in alice's inbox; ` +
-          `${options.reps} warm loads each; "under"/"over" against the acceptance's ${THRESHOLD_MS} ms`,
+        `console load on ${machine.cores} cores: ${services.length} services, ${regions} regions, ` +
+          `${releases.length} gates in alice's inbox`,
+        `the machine: CPU ${cpuBusy.settled}% busy while the stack settled, ${cpuBusy.timing}% while timing; ` +
+          `load average ${loadDuring.map((l) => l.join(' ')).join(' -> ')} (1/5/15 min, before -> after timing)`,
+        `ms: a cold load, then the median, p90 and max of ${options.reps} warm loads; page loads "under" or "OVER" ` +
+          `the ${THRESHOLD_MS} ms of issue 13`,
         '',
-        ...lines,
+        `${''.padEnd(36)}${['cold', 'median', 'p90', 'max'].map((h) => h.padStart(12)).join('')}`,
+        ...rows.map(([measure, , , judged], i) => {
+          const s = summary[i];
+          const cells = [s?.coldMs, s?.medianMs, s?.p90Ms, s?.maxMs].map((n) => cell(n, judged));
+          return `${measure.padEnd(36)} ${cells.join(' ')}`;
+        }),
         '',
         `raw samples: ${relative(process.cwd(), file)}`,
         '',
@@ -344,7 +339,7 @@ async function main() {
     );
   } catch (err) {
     process.exitCode = 1;
-    say(`bench failed: ${(err as Error).message}${options.keep ? '' : ' (--keep keeps the data dir and its logs)'}`);
+    if (!cleaning) say(`bench failed: ${(err as Error).message}${options.keep ? '' : ' (--keep keeps the logs)'}`);
   } finally {
     await cleanup();
   }
