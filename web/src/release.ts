@@ -13,10 +13,19 @@ export function releasePage(content: HTMLElement, me: Me, service: string, relea
   document.title = `${service} / ${releaseId} · Release engine`;
   show(content, h('p', { class: 'muted' }, 'Loading…'));
   const live = h('span', { class: 'live muted' }, 'connecting…');
+  // The status at once from a plain read, while the stream connects (its first event is the same status).
+  let streamed = false;
+  void api.release.get.query({ service, releaseId }).then(
+    (status) => {
+      if (!streamed) render(content, me, status, live);
+    },
+    () => undefined, // the stream says what went wrong
+  );
   const subscription = api.release.watch.subscribe(
     { service, releaseId },
     {
       onData: (status) => {
+        streamed = true;
         live.textContent = status.outcome ? 'finished' : 'live';
         render(content, me, status, live);
       },
