@@ -29,7 +29,7 @@ async function run() {
         ? []
         : env.REGION_AGENTS.split(',').map((r) => r.trim());
   const regionsDeps = regionDeps(env, catalog, 'the orchestrator worker');
-  console.log(describeDrivers(regionsDeps.router));
+  console.log(describeDrivers(regionsDeps.router, env));
   const connection = await connectWithRetry(env.TEMPORAL_ADDRESS, { log: (m) => console.log(m) });
   const workers = await createEngineWorkers({
     connection,

@@ -63,12 +63,16 @@ export function regionDeps(
 }
 
 /** "fleet drivers: local, exec (ssm not served: AWS_REGION is not set)", for a worker's start-up lines. */
-export function describeDrivers(router: FleetRouter | undefined): string {
+export function describeDrivers(router: FleetRouter | undefined, env?: { METRICS_SOURCE: string }): string {
   if (!router) return 'fleet driver: one for every service (FLEET_DRIVER)';
+  const blind = env && env.METRICS_SOURCE !== 'prometheus' ? router.execWithoutMetrics() : [];
+  const warning = blind.length
+    ? `\nwarning: the canary analysis has no numbers for ${blind.join(', ')}: their exec fleet has no metrics command; add commands.metrics to the catalog, or set METRICS_SOURCE=prometheus`
+    : '';
   const drivers = router.servedDrivers();
   const served = drivers.filter((d) => d.served).map((d) => d.driver);
   const not = drivers.filter((d) => !d.served).map((d) => `${d.driver} not served: ${d.why ?? ''}`);
-  return `fleet drivers the catalog uses: ${served.join(', ') || 'none served'}${not.length ? ` (${not.join('; ')})` : ''}`;
+  return `fleet drivers the catalog uses: ${served.join(', ') || 'none served'}${not.length ? ` (${not.join('; ')})` : ''}${warning}`;
 }
 
 function required(value: string | undefined, name: string, why: string): string {

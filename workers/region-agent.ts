@@ -19,7 +19,7 @@ async function run() {
   Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL) });
   // Commands of the exec driver come from the catalog only, so the agent reads it too.
   const deps = regionDeps(env, await loadCatalog(env.CATALOG_FILE), `the region agent for ${env.REGION}`);
-  console.log(describeDrivers(deps.router));
+  console.log(describeDrivers(deps.router, env));
   const connection = await connectWithRetry(env.TEMPORAL_ADDRESS, { log: (m) => console.log(m) });
   const workers = await createEngineWorkers({
     connection,

@@ -54,6 +54,18 @@ export class FleetRouter implements FleetTarget {
     });
   }
 
+  /** Services (and environments) deployed by the exec driver without a metrics command. */
+  execWithoutMetrics(): string[] {
+    const found: string[] = [];
+    for (const service of this.catalog.services) {
+      for (const env of service.environments) {
+        const spec = env.fleet ?? service.fleet;
+        if (spec.driver === 'exec' && !spec.commands.metrics) found.push(`${service.name} (${env.name})`);
+      }
+    }
+    return found;
+  }
+
   capabilitiesOf(ref: RegionRef): FleetCapabilities {
     return this.targetFor(ref).capabilities;
   }
@@ -76,7 +88,10 @@ export class FleetRouter implements FleetTarget {
     return this.on(request, (target) => target.promote(request, options));
   }
 
-  revert(request: RegionRef & { version: string; requestId: string }, options?: CallOptions): Promise<void | StepOutput> {
+  revert(
+    request: RegionRef & { version: string; requestId: string },
+    options?: CallOptions,
+  ): Promise<void | StepOutput> {
     return this.on(request, (target) => target.revert(request, options));
   }
 
