@@ -54,8 +54,16 @@ describe('exec fleet driver', () => {
     });
   });
 
-  it('a failing canary rolls back through the script; later regions are never touched', async () => {
-    const engine = await engines.start({ record: 'exec-failing-canary', fleet: 'exec', waves: [['a'], ['b']] });
+  it('a failing canary rolls back through the script; production, on the local driver in the same stack, is never touched', async () => {
+    // One catalog, two drivers: staging deploys through the script, production through fleetd's own driver.
+    const engine = await engines.start({
+      record: 'exec-failing-canary',
+      fleet: 'exec',
+      environments: [
+        { name: 'staging', waves: [['a']] },
+        { name: 'production', waves: [['b']], fleet: 'local' },
+      ],
+    });
     const [a, b] = engine.regions as [string, string];
     await engine.trpc('ci').release.start.mutate({ service: engine.service, version: '1.2.0', releaseId: 'exec-bad' });
     const done = await engine.waitForOutcome('exec-bad', 120_000);
@@ -76,7 +84,7 @@ describe('exec fleet driver', () => {
     const engine = await engines.start({
       record: 'exec-worker-crash',
       fleet: 'exec',
-      waves: [['a'], ['b']],
+      waves: [['a']],
       bakeSeconds: 4,
       worker: 'process',
     });
