@@ -5,6 +5,7 @@ import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type Express } from 'express';
 import { type CodecEndpointOptions, createCodecEndpoint } from './codec-endpoint';
+import { artifactDownloads } from './artifact-downloads';
 import { type ApiDeps, createContextFactory } from './context';
 import { allowMethods, notFound, plainErrors } from './http-methods';
 import {
@@ -39,6 +40,8 @@ export interface AppOptions {
   codec?: Omit<CodecEndpointOptions, 'authenticator'>;
   /** Where the built web console is (default web/dist); false serves no console. */
   webDir?: string | false;
+  /** Serve /artifacts/v1/... to hosts holding a URL a worker signed (api/artifact-downloads.ts). */
+  artifactDownloads?: Parameters<typeof artifactDownloads>[0];
 }
 
 /** Where scripts/build-web.mjs puts the console. */
@@ -107,6 +110,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
     }),
   );
 
+  if (options.artifactDownloads) {
+    app.use('/artifacts', allowMethods(['GET'], 'plain'), artifactDownloads(options.artifactDownloads));
+  }
   app.use('/session', sessionRoutes({ authenticator: deps.authenticator, sessions, limiter }));
   if (options.webDir !== false) app.use(consoleFiles(options.webDir ?? WEB_DIST));
 

@@ -35,6 +35,8 @@ export const ApiEnv = ConfigStoreEnv.extend({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   RELEASE_TASK_QUEUE: z.string().min(1).default('releases'),
   CATALOG_FILE: z.string().min(1).default('config/catalog.json'),
+  /** The key artifact download URLs are signed with (shared with the workers); default <DATA_DIR>/secrets/artifact-url.key. */
+  ARTIFACT_URL_KEY_FILE: z.string().min(1).optional(),
   /** JSON file of token hashes, principals and roles (see README). */
   API_TOKENS_FILE: z.string().min(1).default('.data/api-tokens.json'),
   /** Root of the embedded stores; the API reads the artifact index to refuse unknown versions early. */

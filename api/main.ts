@@ -2,6 +2,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadCatalog } from '../providers/catalog';
 import { payloadEncryption } from '../providers/codec/payload-encryption';
+import { ArtifactUrlSigner, loadOrCreateArtifactUrlKey } from '../providers/artifacts/artifact-urls';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { CalendarStore } from '../providers/calendar-store';
 import { openConfigStore } from '../providers/config-store/open';
@@ -39,6 +40,7 @@ async function run() {
   });
   // The calendar and the version ledger live in the config store the worker uses (file or SSM Parameter Store).
   const configStore = openConfigStore(env);
+  const artifactStore = new LocalArtifactStore(dataPaths(env.DATA_DIR).artifacts);
   const app = createApp(
     {
       temporal,
@@ -46,7 +48,7 @@ async function run() {
       authenticator,
       signer,
       releaseTaskQueue: env.RELEASE_TASK_QUEUE,
-      artifacts: new LocalArtifactStore(dataPaths(env.DATA_DIR).artifacts),
+      artifacts: artifactStore,
       calendar: new CalendarStore(configStore),
       ledger: new VersionLedger(configStore),
       // Read-only use: what each region runs, against the ledger (drift); the API never changes the fleet.
@@ -59,6 +61,14 @@ async function run() {
       metrics: { processMetrics: true },
       ...(env.API_TRUST_PROXY !== undefined ? { trustProxy: env.API_TRUST_PROXY } : {}),
       codec: codecOptionsFromEnv(env, encryption.codec, (err) => logger.error({ err }, 'error in the codec endpoint')),
+      // Hosts fetch the artifact a worker signed a URL for (the exec driver's RELEASE_ARTIFACT_URL).
+      artifactDownloads: {
+        signer: new ArtifactUrlSigner(
+          loadOrCreateArtifactUrlKey(env.ARTIFACT_URL_KEY_FILE ?? dataPaths(env.DATA_DIR).artifactUrlKey),
+          '',
+        ),
+        blobs: artifactStore,
+      },
     },
   );
   const server = app.listen(env.API_PORT, env.API_HOST);

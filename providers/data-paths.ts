@@ -21,5 +21,7 @@ export function dataPaths(dataDir: string) {
     devPayloadKeys: resolve(root, 'secrets', 'payload-keys'),
     /** The worker's audit checkpoint signing key (AUDIT_SIGNING_KEY_FILE). */
     auditSigningKey: resolve(root, 'secrets', 'audit-signing.key'),
+    /** The key workers sign artifact download URLs with and the API checks them with (ARTIFACT_URL_KEY_FILE). */
+    artifactUrlKey: resolve(root, 'secrets', 'artifact-url.key'),
   };
 }

@@ -346,8 +346,13 @@ async function main() {
       'worker',
       process.execPath,
       tsx('workers/orchestrator.ts'),
-      // Notifications link to the release's page in the console.
-      { ...common, WORKER_METRICS_ADDRESS: `${env.HOST}:${env.WORKER_METRICS_PORT}`, CONSOLE_URL: `${api}/` },
+      // Notifications link to the release's page in the console; hosts fetch artifacts from the API by signed URL.
+      {
+        ...common,
+        WORKER_METRICS_ADDRESS: `${env.HOST}:${env.WORKER_METRICS_PORT}`,
+        CONSOLE_URL: `${api}/`,
+        ARTIFACT_URL_BASE: api,
+      },
       log('worker'),
       pid('worker'),
       (workerPid) => polls('releases', workerPid),

@@ -31,6 +31,13 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   AUDIT_TRUSTED_PUBLIC_KEYS: z.string().optional(),
   /** Slack-compatible webhook for release notifications; unset, nobody is notified. */
   NOTIFY_WEBHOOK_URL: z.url().optional(),
+  /**
+   * The API's address as the hosts a fleet deploys to reach it: with it, the exec driver hands each deploy a signed,
+   * short-lived URL of the artifact (RELEASE_ARTIFACT_URL). Unset, commands get no URL.
+   */
+  ARTIFACT_URL_BASE: z.url().optional(),
+  /** The key artifact download URLs are signed with (shared with the API); default <DATA_DIR>/secrets/artifact-url.key. */
+  ARTIFACT_URL_KEY_FILE: z.string().min(1).optional(),
   /** Where people open the web console (the API's public address): notifications link to the release's page there. */
   CONSOLE_URL: z.url().optional(),
   /**

@@ -2,6 +2,7 @@
 // fleet, its counters, file config store, PGlite) unless the environment names production ones (SSM, Prometheus,
 // PostgreSQL).
 import type { RegionActivityDeps, ReleaseActivityDeps } from '../activities';
+import { ArtifactUrlSigner, loadOrCreateArtifactUrlKey } from '../providers/artifacts/artifact-urls';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { FileTrustStore } from '../providers/artifacts/trust-store';
 import { ArtifactVerifier } from '../providers/artifacts/verifier';
@@ -51,7 +52,20 @@ export function regionDeps(
   catalog?: ServiceCatalog,
   who = 'this worker',
 ): RegionActivityDeps & { router?: FleetRouter } {
-  const router = catalog ? openCatalogFleet(env, catalog, { who, runsCommands: true }) : undefined;
+  // With ARTIFACT_URL_BASE, each exec deploy gets a signed, short-lived URL of its artifact at the API.
+  const signer = env.ARTIFACT_URL_BASE
+    ? new ArtifactUrlSigner(
+        loadOrCreateArtifactUrlKey(env.ARTIFACT_URL_KEY_FILE ?? dataPaths(env.DATA_DIR).artifactUrlKey),
+        env.ARTIFACT_URL_BASE,
+      )
+    : undefined;
+  const router = catalog
+    ? openCatalogFleet(env, catalog, {
+        who,
+        runsCommands: true,
+        ...(signer ? { artifactUrl: (request) => signer.url(request) } : {}),
+      })
+    : undefined;
   const fleet = router ?? openFleetTarget(env);
   const metrics =
     env.METRICS_SOURCE === 'prometheus'

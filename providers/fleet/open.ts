@@ -7,7 +7,7 @@ import { requireAwsRegion } from '../config-store/open';
 import { dataPaths } from '../data-paths';
 import type { ServiceCatalog } from '../../domain/catalog';
 import { controlTokenFile } from './control-token';
-import { ExecFleetTarget } from './exec-fleet';
+import { type ExecFleetOptions, ExecFleetTarget } from './exec-fleet';
 import { type FleetDrivers, FleetRouter } from './fleet-router';
 import type { FleetTarget } from './fleet-target';
 import { LocalFleetTarget } from './local-fleet';
@@ -45,7 +45,7 @@ type OpenEnv = FleetTargetEnv & {
 export function openCatalogFleet(
   env: OpenEnv,
   catalog: ServiceCatalog,
-  options: { who: string; runsCommands: boolean },
+  options: { who: string; runsCommands: boolean; artifactUrl?: ExecFleetOptions['artifactUrl'] },
 ): FleetRouter {
   // FLEET_DRIVER=ssm (the setting from before): SSM for every service, checked now, as before.
   const legacySsm = env.FLEET_DRIVER === 'ssm' ? openFleetTarget(env) : undefined;
@@ -60,7 +60,7 @@ export function openCatalogFleet(
       local: legacySsm ? () => legacySsm : () => openFleetTarget({ ...env, FLEET_DRIVER: 'local' }),
       ssm,
       exec: options.runsCommands
-        ? (settings) => new ExecFleetTarget(settings)
+        ? (settings) => new ExecFleetTarget(settings, options.artifactUrl ? { artifactUrl: options.artifactUrl } : {})
         : { unavailable: 'its commands run in the workers (region agents), not in the API' },
     },
     options.who,

@@ -46,12 +46,17 @@ describe('exec fleet driver', () => {
     rmSync(hang, { force: true });
     // What the script printed is on the timeline and in the audit trail.
     const [a] = engine.regions as [string];
-    const said = `the fleet said: deploy ${engine.service} ${a} (key exec-1/${engine.service}/${a}/deploy/1.1.0)`;
-    expect(status.timeline.map((t) => t.message)).toContain(`${a}: 1.1.0 started at 0% of traffic; ${said}`);
+    // The script fetched the artifact by the signed URL the worker gave it, and checked its digest, before deploying.
+    const output = new RegExp(
+      `^deploy ${engine.service} ${a} \\(key exec-1/${engine.service}/${a}/deploy/1\\.1\\.0\\)\nartifact fetched: \\d+ bytes, digest checked$`,
+    );
+    const started = status.timeline.find((t) =>
+      t.message.startsWith(`${a}: 1.1.0 started at 0% of traffic; the fleet said: `),
+    );
+    expect(started?.message.split('; the fleet said: ')[1]).toMatch(output);
     const records = await engine.auditTrail.list({ releaseId: 'exec-1' });
-    expect(records.find((r) => r.action === 'region.canary-started' && r.region === a)?.details).toMatchObject({
-      output: `deploy ${engine.service} ${a} (key exec-1/${engine.service}/${a}/deploy/1.1.0)`,
-    });
+    const audited = records.find((r) => r.action === 'region.canary-started' && r.region === a);
+    expect((audited?.details as { output?: string } | undefined)?.output).toMatch(output);
   });
 
   it('a failing canary rolls back through the script; production, on the local driver in the same stack, is never touched', async () => {

@@ -218,6 +218,20 @@ describe('web console', () => {
     );
     expect(forged.status).toBe(403);
     expect(forged.body.error?.message).toMatch(/without its CSRF token/);
+    // A made-up token is no better than none.
+    const madeUp = await page.evaluate(
+      async (input) =>
+        (
+          await fetch('/trpc/release.pause', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-csrf-token': 'f'.repeat(43) },
+            body: JSON.stringify(input),
+          })
+        ).status,
+      { service, releaseId: 'web-2' },
+    );
+    expect(madeUp).toBe(403);
+    expect((await engine.trpc('viewer').release.get.query({ service, releaseId: 'web-2' })).paused).toBe(false);
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();

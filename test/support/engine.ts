@@ -26,6 +26,7 @@ import { ServiceCatalog } from '../../domain/catalog';
 import { FleetDaemon } from '../../fleet/fleetd';
 import { loadOrCreateAuditSigningKey } from '../../providers/audit/signing-key';
 import { SqlAuditStore } from '../../providers/audit/sql-audit-store';
+import { ArtifactUrlSigner, loadOrCreateArtifactUrlKey } from '../../providers/artifacts/artifact-urls';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
 import { generateSigningKey } from '../../providers/artifacts/signing';
 import { FileTrustStore, type TrustFile } from '../../providers/artifacts/trust-store';
@@ -95,7 +96,7 @@ export interface EngineOptions {
   /** Waves of short region names; each gets the engine's suffix. Default [['a'], ['b', 'c']] in production. */
   waves?: string[][];
   /** Environments (in promotion order) with their waves; overrides `waves`. */
-  environments?: { name: string; waves: string[][] }[];
+  environments?: { name: string; waves: string[][]; fleet?: 'local' }[];
   /** Extra catalog fields of the service (canary, approvals, onFreeze, ...), merged over test defaults. */
   service?: Record<string, unknown>;
   bakeSeconds?: number;
@@ -134,7 +135,12 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const named = (wave: string[]) => wave.map((name) => `${name}-${suffix}`);
   const environments = (
     options.environments ?? [{ name: 'production', waves: options.waves ?? [['a'], ['b', 'c']] }]
-  ).map((env) => ({ name: env.name, database: true, waves: env.waves.map(named) }));
+  ).map((env) => ({
+    name: env.name,
+    database: true,
+    waves: env.waves.map(named),
+    ...(env.fleet ? { fleet: env.fleet } : {}),
+  }));
   const waves = environments.flatMap((env) => env.waves);
   const regions = waves.flat();
   const releaseTaskQueue = `releases-${suffix}`;
@@ -223,6 +229,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
       return { sha256: hashToken(tokens[principal]), principal, roles };
     }),
   });
+  const artifactUrlKeyFile = join(dir, 'artifact-url.key');
+  const artifactUrlKey = loadOrCreateArtifactUrlKey(artifactUrlKeyFile);
   const app = createApp(
     // The API reads the fleet through its own driver, as api/main.ts builds it (the drift check).
     {
@@ -242,6 +250,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
       onServerError: (path, err) => console.error(`[test engine] server error in ${path ?? 'a request'}:`, err),
       ...options.api,
       codec: { codec: encryption.codec },
+      // Hosts (the exec driver's scripts) fetch artifacts by the URLs the worker signs.
+      artifactDownloads: { signer: new ArtifactUrlSigner(artifactUrlKey, ''), blobs: artifacts },
     },
   );
   const server: Server = await new Promise((done) => {
@@ -263,7 +273,14 @@ export async function startTestEngine(options: EngineOptions = {}) {
     options.fleet === 'exec'
       ? new FleetRouter(
           catalog,
-          { exec: (settings) => new ExecFleetTarget(settings, { env: execEnv }) },
+          {
+            local: () => fleet,
+            exec: (settings) =>
+              new ExecFleetTarget(settings, {
+                env: execEnv,
+                artifactUrl: (request) => new ArtifactUrlSigner(artifactUrlKey, apiUrl).url(request),
+              }),
+          },
           'the test worker',
         )
       : fleet;
@@ -339,6 +356,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
         FLEET_URL: fleetStarted.controlUrl,
         FLEET_TOKEN_FILE: fleetStarted.controlTokenFile,
         ...(options.exec?.hangOnceFile ? { EXEC_HANG_ONCE: options.exec.hangOnceFile } : {}),
+        ARTIFACT_URL_BASE: apiUrl,
+        ARTIFACT_URL_KEY_FILE: artifactUrlKeyFile,
         TRUSTED_KEYS_FILE: trustedKeysFile,
         AUDIT_DATABASE_URL: auditUrl,
         AUDIT_SIGNING_KEY_FILE: auditSigningKeyFile,
