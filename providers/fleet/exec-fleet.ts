@@ -197,7 +197,8 @@ export class ExecFleetTarget implements FleetTarget {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
     });
-    if (killer && exit.signal !== 'SIGTERM') clearTimeout(killer);
+    // The command has ended (however): no SIGKILL for it later.
+    if (killer) clearTimeout(killer);
 
     // A failed step has no result: all of its output is its log.
     const log = () => trimmed([stderr.trim(), stdout.trim()].filter(Boolean).join('\n'));
