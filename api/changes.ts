@@ -33,7 +33,9 @@ export class ReleaseChanges {
   /** Running releases by workflow id, with their stage, as of the last read (undefined before the first). */
   private seen: Map<string, ReleaseChange> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private reading = false;
+  /** The read in progress, if any (close() waits for it). */
+  private reading: Promise<void> | undefined;
+  private closed = false;
   private readonly intervalMs: number;
   private readonly max: number;
 
@@ -78,11 +80,21 @@ export class ReleaseChanges {
     }
   }
 
-  /** Stops reading (the API is closing); listeners stay until their requests end. */
+  /** Stops reading until someone listens again; listeners stay until their requests end. */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.seen = undefined;
+  }
+
+  /**
+   * Stops for good and waits for a read in progress, so the API can close its Temporal connection afterwards: a read
+   * the Temporal client is retrying when its connection closes would throw from the client's retry timer.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stop();
+    await this.reading;
   }
 
   private emit(changes: ReleaseChange[]): void {
@@ -91,14 +103,21 @@ export class ReleaseChanges {
   }
 
   private schedule(): void {
-    if (this.timer || this.listeners.size === 0) return;
-    this.timer = setTimeout(() => void this.look(), this.seen ? this.intervalMs : 0);
+    if (this.closed || this.timer || this.listeners.size === 0) return;
+    this.timer = setTimeout(
+      () => {
+        this.reading ??= this.look().finally(() => {
+          this.reading = undefined;
+          this.timer = undefined;
+          this.schedule();
+        });
+      },
+      this.seen ? this.intervalMs : 0,
+    );
     this.timer.unref();
   }
 
   private async look(): Promise<void> {
-    if (this.reading) return;
-    this.reading = true;
     try {
       const now = new Map<string, ReleaseChange>();
       const query = releaseListQuery({ outcome: 'running' });
@@ -119,10 +138,6 @@ export class ReleaseChanges {
       }
     } catch {
       // Temporal busy or away: the next read tries again; the pages keep what they show.
-    } finally {
-      this.reading = false;
-      this.timer = undefined;
-      this.schedule();
     }
   }
 }

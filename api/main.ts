@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadCatalog } from '../providers/catalog';
 import { payloadEncryption } from '../providers/codec/payload-encryption';
 import { ArtifactUrlSigner, loadOrCreateArtifactUrlKey } from '../providers/artifacts/artifact-urls';
+import { ReleaseChanges } from './changes';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { CalendarStore } from '../providers/calendar-store';
 import { openConfigStore } from '../providers/config-store/open';
@@ -41,9 +42,11 @@ async function run() {
   // The calendar and the version ledger live in the config store the worker uses (file or SSM Parameter Store).
   const configStore = openConfigStore(env);
   const artifactStore = new LocalArtifactStore(dataPaths(env.DATA_DIR).artifacts);
+  const changes = new ReleaseChanges(temporal);
   const app = createApp(
     {
       temporal,
+      changes,
       catalog,
       authenticator,
       signer,
@@ -79,7 +82,10 @@ async function run() {
   logger.info(`API listening on http://${env.API_HOST}:${env.API_PORT} (Temporal at ${env.TEMPORAL_ADDRESS})`);
   const shutdown = () => {
     server.close(() => {
-      void connection.close().finally(() => process.exit(0));
+      void changes
+        .close()
+        .then(() => connection.close())
+        .finally(() => process.exit(0));
     });
     server.closeAllConnections();
   };

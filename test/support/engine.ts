@@ -26,6 +26,7 @@ import { ServiceCatalog } from '../../domain/catalog';
 import { FleetDaemon } from '../../fleet/fleetd';
 import { loadOrCreateAuditSigningKey } from '../../providers/audit/signing-key';
 import { SqlAuditStore } from '../../providers/audit/sql-audit-store';
+import { ReleaseChanges } from '../../api/changes';
 import { ArtifactUrlSigner, loadOrCreateArtifactUrlKey } from '../../providers/artifacts/artifact-urls';
 import { LocalArtifactStore } from '../../providers/artifacts/local-artifact-store';
 import { generateSigningKey } from '../../providers/artifacts/signing';
@@ -231,10 +232,13 @@ export async function startTestEngine(options: EngineOptions = {}) {
   });
   const artifactUrlKeyFile = join(dir, 'artifact-url.key');
   const artifactUrlKey = loadOrCreateArtifactUrlKey(artifactUrlKeyFile);
+  // The console's change stream, closed before the Temporal connection (see ReleaseChanges.close).
+  const changes = new ReleaseChanges(client);
   const app = createApp(
     // The API reads the fleet through its own driver, as api/main.ts builds it (the drift check).
     {
       temporal: client,
+      changes,
       catalog,
       releaseTaskQueue,
       authenticator,
@@ -544,6 +548,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     await stopWorker();
     server.closeAllConnections();
     await new Promise((done) => server.close(done));
+    await changes.close();
     await fleetd.stop();
     await connection.close();
     await databases.close();
