@@ -7,6 +7,7 @@ import { TRPCClientError } from '@trpc/client';
 import { parseArtifactRef } from '../domain/names';
 import { apiClient, type Outputs, releaseStream, StreamRefusal, UsageError } from './api-client';
 import { ArtifactCommandError, artifactCommand } from './artifact-commands';
+import { FleetCommandError, fleetCommand } from './fleet-commands';
 import { readCommand } from './read-commands';
 
 type ReleaseView = Outputs['release']['get'];
@@ -53,6 +54,9 @@ artifacts (local files; no API token needed)
   artifact sign    <file.tgz> --key <prefix>.key [--out file.tgz.sig]
   artifact verify  <file.tgz> --public-key <prefix>.pub [--signature file.tgz.sig]
   artifact publish <file.tgz> --store <dir> [--signature file.tgz.sig]  into a local artifact store
+fleet (talks to AWS, not the API: AWS_REGION, SSM_ENDPOINT and the SDK's usual credentials)
+  fleet ssm install                                                create or update the five SSM documents
+                                                                   (idempotent; deploy/ssm/documents)
 
 options: --url URL (or RELCTL_URL, default http://127.0.0.1:7300)
          --token TOKEN (or RELCTL_TOKEN)   --json   --help`;
@@ -206,6 +210,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (positionals[0] === 'artifact') {
     return artifactCommand(positionals[1], positionals.slice(2), values, (line) => console.log(line));
+  }
+  if (positionals[0] === 'fleet') {
+    return fleetCommand(positionals.slice(1), values, process.env, (line) => console.log(line));
   }
   const url = values.url ?? process.env.RELCTL_URL ?? 'http://127.0.0.1:7300';
   const token = values.token ?? process.env.RELCTL_TOKEN;
@@ -380,7 +387,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof ArtifactCommandError) {
+    if (err instanceof UsageError || err instanceof ArtifactCommandError || err instanceof FleetCommandError) {
       console.error(`relctl: ${err.message}\n\n${USAGE}`);
       process.exit(EXIT.usage);
     }

@@ -91,8 +91,35 @@ export const ExecCommand = z
 
 /** The demo fleet (fleetd): FLEET_URL and FLEET_TOKEN_FILE say where it is. */
 export const LocalFleetSpec = z.strictObject({ driver: z.literal('local') });
-/** AWS Systems Manager Run Command, instances tagged Service and Region (AWS_REGION, FLEET_REGION_ENDPOINTS). */
-export const SsmFleetSpec = z.strictObject({ driver: z.literal('ssm') });
+/**
+ * AWS Systems Manager Run Command, instances tagged Service and Region (AWS_REGION, FLEET_REGION_ENDPOINTS), running
+ * the documents `relctl fleet ssm install` installs. Instances fetch each artifact by a short-lived URL: the engine's
+ * own (ARTIFACT_URL_BASE), or, with `artifactBucket`, an S3 presigned URL of a copy the region agent puts there.
+ */
+export const SsmFleetSpec = z.strictObject({
+  driver: z.literal('ssm'),
+  artifactBucket: z
+    .strictObject({
+      bucket: z
+        .string()
+        .regex(
+          /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+          'must be an S3 bucket name (3-63 lowercase letters, digits, dots, dashes)',
+        ),
+      prefix: z
+        .string()
+        .regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or end with / (letters, digits, dots, dashes, underscores)')
+        .max(200)
+        .default('release-engine/artifacts/'),
+    })
+    .optional(),
+  /**
+   * The hosts' hooks start a baseline of the stable version next to each canary (and route it the canary's share), so
+   * the canary analysis compares instances of the same age; the metrics source must label it `baseline`.
+   */
+  sameAgeBaseline: z.boolean().default(false),
+});
+export type SsmFleetSpec = z.infer<typeof SsmFleetSpec>;
 /**
  * The deploy tooling a team already has (kubectl, helm, nomad, systemd, a script): the region agent runs the command
  * the catalog names for each step, under the contract in README "Fleet drivers" (JSON in on stdin and the environment,

@@ -2,7 +2,7 @@
 // fleet, its counters, file config store, PGlite) unless the environment names production ones (SSM, Prometheus,
 // PostgreSQL).
 import type { RegionActivityDeps, ReleaseActivityDeps } from '../activities';
-import { ArtifactUrlSigner, loadOrCreateArtifactUrlKey } from '../providers/artifacts/artifact-urls';
+import { type ArtifactRef, ArtifactUrlSigner, loadOrCreateArtifactUrlKey } from '../providers/artifacts/artifact-urls';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { FileTrustStore } from '../providers/artifacts/trust-store';
 import { ArtifactVerifier } from '../providers/artifacts/verifier';
@@ -52,21 +52,23 @@ export function regionDeps(
   catalog?: ServiceCatalog,
   who = 'this worker',
 ): RegionActivityDeps & { router?: FleetRouter } {
-  // With ARTIFACT_URL_BASE, each exec deploy gets a signed, short-lived URL of its artifact at the API.
+  // With ARTIFACT_URL_BASE, each exec and ssm deploy gets a signed, short-lived URL of its artifact at the API.
   const signer = env.ARTIFACT_URL_BASE
     ? new ArtifactUrlSigner(
         loadOrCreateArtifactUrlKey(env.ARTIFACT_URL_KEY_FILE ?? dataPaths(env.DATA_DIR).artifactUrlKey),
         env.ARTIFACT_URL_BASE,
       )
     : undefined;
+  const artifactUrl = signer ? (request: ArtifactRef) => signer.url(request) : undefined;
   const router = catalog
     ? openCatalogFleet(env, catalog, {
         who,
         runsCommands: true,
-        ...(signer ? { artifactUrl: (request) => signer.url(request) } : {}),
+        ...(artifactUrl ? { artifactUrl } : {}),
+        artifactBytes: new LocalArtifactStore(dataPaths(env.DATA_DIR).artifacts),
       })
     : undefined;
-  const fleet = router ?? openFleetTarget(env);
+  const fleet = router ?? openFleetTarget(env, artifactUrl);
   const metrics =
     env.METRICS_SOURCE === 'prometheus'
       ? new PrometheusMetricsSource({
@@ -79,9 +81,9 @@ export function regionDeps(
 /** "fleet drivers: local, exec (ssm not served: AWS_REGION is not set)", for a worker's start-up lines. */
 export function describeDrivers(router: FleetRouter | undefined, env?: { METRICS_SOURCE: string }): string {
   if (!router) return 'fleet driver: one for every service (FLEET_DRIVER)';
-  const blind = env && env.METRICS_SOURCE !== 'prometheus' ? router.execWithoutMetrics() : [];
+  const blind = env && env.METRICS_SOURCE !== 'prometheus' ? router.withoutMetrics() : [];
   const warning = blind.length
-    ? `\nwarning: the canary analysis has no numbers for ${blind.join(', ')}: their exec fleet has no metrics command; add commands.metrics to the catalog, or set METRICS_SOURCE=prometheus`
+    ? `\nwarning: the canary analysis has no numbers for ${blind.map((b) => `${b.where}: ${b.why}`).join('; ')}; set METRICS_SOURCE=prometheus`
     : '';
   const drivers = router.servedDrivers();
   const served = drivers.filter((d) => d.served).map((d) => d.driver);

@@ -15,6 +15,8 @@ export const ConfigStoreEnv = z.object({
   AWS_REGION: z.string().min(1).optional(),
   /** An SSM endpoint other than AWS's (a VPC endpoint, LocalStack, a test double). */
   SSM_ENDPOINT: z.url().optional(),
+  /** An S3 endpoint other than AWS's (moto_server, MinIO), for ssm fleets whose artifacts go through a bucket. */
+  S3_ENDPOINT: z.url().optional(),
 });
 export type ConfigStoreEnv = z.infer<typeof ConfigStoreEnv>;
 

@@ -2,7 +2,13 @@
 // service and region (its environment's fleet, else the service's). Drivers are built on first use, so a worker that
 // never meets an SSM service needs no AWS settings; a region whose driver this process cannot serve is refused by
 // name, not sent somewhere else.
-import { type FleetSpec, findService, fleetSpecFor, type ServiceCatalog } from '../../domain/catalog';
+import {
+  type FleetSpec,
+  findService,
+  fleetSpecFor,
+  type ServiceCatalog,
+  type SsmFleetSpec,
+} from '../../domain/catalog';
 import type { ExecFleetSettings } from './exec-fleet';
 import {
   type CallOptions,
@@ -21,7 +27,7 @@ import {
 /** How to build each driver; a driver left out is one this process does not serve (with the reason). */
 export interface FleetDrivers {
   local?: (() => FleetTarget) | { unavailable: string };
-  ssm?: (() => FleetTarget) | { unavailable: string };
+  ssm?: ((settings: SsmFleetSpec) => FleetTarget) | { unavailable: string };
   exec?: ((settings: ExecFleetSettings) => FleetTarget) | { unavailable: string };
 }
 
@@ -54,13 +60,19 @@ export class FleetRouter implements FleetTarget {
     });
   }
 
-  /** Services (and environments) deployed by the exec driver without a metrics command. */
-  execWithoutMetrics(): string[] {
-    const found: string[] = [];
+  /**
+   * Services (and environments) whose driver gives the canary analysis no numbers of its own: exec without a metrics
+   * command, and ssm (its numbers come from the metrics source), with why.
+   */
+  withoutMetrics(): { where: string; why: string }[] {
+    const found: { where: string; why: string }[] = [];
     for (const service of this.catalog.services) {
       for (const env of service.environments) {
         const spec = env.fleet ?? service.fleet;
-        if (spec.driver === 'exec' && !spec.commands.metrics) found.push(`${service.name} (${env.name})`);
+        const where = `${service.name} (${env.name})`;
+        if (spec.driver === 'exec' && !spec.commands.metrics)
+          found.push({ where, why: 'its exec fleet has no metrics command (add commands.metrics to the catalog)' });
+        if (spec.driver === 'ssm') found.push({ where, why: 'SSM fleets report no request counters' });
       }
     }
     return found;
@@ -126,7 +138,7 @@ export class FleetRouter implements FleetTarget {
       throw new FleetError(`${ref.service} is not in the catalog ${this.who} reads (CATALOG_FILE)`, false);
     }
     const spec = fleetSpecFor(service, ref.region);
-    const cacheKey = spec.driver === 'exec' ? `exec ${JSON.stringify(spec)}` : spec.driver;
+    const cacheKey = spec.driver === 'local' ? spec.driver : `${spec.driver} ${JSON.stringify(spec)}`;
     const cached = this.built.get(cacheKey);
     if (cached) return cached;
     const how = this.drivers[spec.driver];
@@ -137,7 +149,12 @@ export class FleetRouter implements FleetTarget {
         false,
       );
     }
-    const target = spec.driver === 'exec' ? how(spec) : (how as () => FleetTarget)();
+    const target =
+      spec.driver === 'exec'
+        ? (how as (s: typeof spec) => FleetTarget)(spec)
+        : spec.driver === 'ssm'
+          ? (how as (s: typeof spec) => FleetTarget)(spec)
+          : (how as () => FleetTarget)();
     this.built.set(cacheKey, target);
     return target;
   }

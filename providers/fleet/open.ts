@@ -11,7 +11,8 @@ import { type ExecFleetOptions, ExecFleetTarget } from './exec-fleet';
 import { type FleetDrivers, FleetRouter } from './fleet-router';
 import type { FleetTarget } from './fleet-target';
 import { LocalFleetTarget } from './local-fleet';
-import { SsmFleetTarget } from './ssm-fleet';
+import { SsmFleetTarget, type SsmFleetOptions } from './ssm-fleet';
+import { type ArtifactBytes, S3ArtifactMirror, s3Client } from '../artifacts/s3-artifact-mirror';
 
 export const FleetTargetEnv = z.object({
   /**
@@ -35,6 +36,8 @@ type OpenEnv = FleetTargetEnv & {
   DATA_DIR: string;
   AWS_REGION?: string | undefined;
   SSM_ENDPOINT?: string | undefined;
+  /** S3's endpoint when it is not AWS's (moto_server, MinIO), for ssm fleets with an artifact bucket. */
+  S3_ENDPOINT?: string | undefined;
 };
 
 /**
@@ -45,14 +48,32 @@ type OpenEnv = FleetTargetEnv & {
 export function openCatalogFleet(
   env: OpenEnv,
   catalog: ServiceCatalog,
-  options: { who: string; runsCommands: boolean; artifactUrl?: ExecFleetOptions['artifactUrl'] },
+  options: {
+    who: string;
+    runsCommands: boolean;
+    artifactUrl?: ExecFleetOptions['artifactUrl'];
+    /** The verified artifacts' bytes, for copies to an ssm fleet's artifact bucket. */
+    artifactBytes?: ArtifactBytes;
+  },
 ): FleetRouter {
   // FLEET_DRIVER=ssm (the setting from before): SSM for every service, checked now, as before.
-  const legacySsm = env.FLEET_DRIVER === 'ssm' ? openFleetTarget(env) : undefined;
+  const legacySsm = env.FLEET_DRIVER === 'ssm' ? openFleetTarget(env, options.artifactUrl) : undefined;
   const ssm: FleetDrivers['ssm'] = legacySsm
     ? () => legacySsm
     : env.AWS_REGION
-      ? () => openFleetTarget({ ...env, FLEET_DRIVER: 'ssm' })
+      ? (settings) => {
+          const bytes = options.artifactBytes;
+          const { sameAgeBaseline } = settings;
+          if (!settings.artifactBucket || !bytes) {
+            return openFleetTarget({ ...env, FLEET_DRIVER: 'ssm' }, options.artifactUrl, sameAgeBaseline);
+          }
+          const mirror = new S3ArtifactMirror(
+            s3Client({ region: env.AWS_REGION ?? '', endpoint: env.S3_ENDPOINT }),
+            settings.artifactBucket,
+            bytes,
+          );
+          return openFleetTarget({ ...env, FLEET_DRIVER: 'ssm' }, (request) => mirror.url(request), sameAgeBaseline);
+        }
       : { unavailable: 'AWS_REGION is not set' };
   return new FleetRouter(
     catalog,
@@ -68,7 +89,11 @@ export function openCatalogFleet(
 }
 
 /** One driver for every service (FLEET_DRIVER): the fleet of tools and tests that talk to one fleet. */
-export function openFleetTarget(env: OpenEnv): FleetTarget {
+export function openFleetTarget(
+  env: OpenEnv,
+  artifactUrl?: SsmFleetOptions['artifactUrl'],
+  sameAgeBaseline = false,
+): FleetTarget {
   if (env.FLEET_DRIVER === 'local') {
     return new LocalFleetTarget(env.FLEET_URL, {
       tokenFile: controlTokenFile(env, dataPaths(env.DATA_DIR).fleetControlToken),
@@ -84,5 +109,7 @@ export function openFleetTarget(env: OpenEnv): FleetTarget {
   return new SsmFleetTarget({
     client: createSsmClient({ region, ...(env.SSM_ENDPOINT ? { endpoint: env.SSM_ENDPOINT } : {}) }),
     endpoints,
+    sameAgeBaseline,
+    ...(artifactUrl ? { artifactUrl } : {}),
   });
 }

@@ -5,6 +5,9 @@
 // nothing when the desired state already holds: a retried activity never deploys, shifts or promotes twice.
 // A command is followed by polling its invocations until every instance has finished; one failed instance fails the
 // operation, naming the instance and its error.
+//
+// The documents ship with the engine (deploy/ssm/documents, installed by `relctl fleet ssm install`): a deploy gives
+// the instances a short-lived URL of the artifact, and the Deploy document checks its digest before unpacking it.
 import {
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
@@ -70,6 +73,13 @@ export interface SsmFleetOptions {
   commandTimeoutSeconds?: number;
   /** How long to wait for a command before giving up with a retryable error (default 15 minutes). */
   maxWaitMs?: number;
+  /**
+   * Where instances fetch the artifact of a deploy: a short-lived URL (the engine's signed URL, or an S3 presigned
+   * URL). The Deploy document checks the digest before unpacking. Without it, deploys are refused in words.
+   */
+  artifactUrl?: (request: DeployRequest) => string | undefined | Promise<string | undefined>;
+  /** The hosts' hooks start a same-age baseline next to each canary (SsmFleetSpec.sameAgeBaseline). */
+  sameAgeBaseline?: boolean;
 }
 
 interface InstanceOutcome {
@@ -80,6 +90,8 @@ interface InstanceOutcome {
   details: string;
 }
 
+/** The Documents' requestId pattern: anything else (a test's free-form id) is left out, and the host sees "none". */
+const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 const THROTTLING = new Set([
   'ThrottlingException',
@@ -90,8 +102,11 @@ const THROTTLING = new Set([
 
 /** FleetTarget on SSM Run Command: instances found by tags, one document per action. */
 export class SsmFleetTarget implements FleetTarget {
-  /** Run Command deploys to a fixed set of instances: no spare ones for a baseline of the same age. */
-  readonly capabilities: FleetCapabilities = { sameAgeBaseline: false };
+  /**
+   * Run Command deploys to a fixed set of instances: a baseline of the same age only where the hosts' hooks start one
+   * (the catalog's sameAgeBaseline).
+   */
+  readonly capabilities: FleetCapabilities;
   private readonly documents: SsmDocumentNames;
   private readonly serviceTag: string;
   private readonly regionTag: string;
@@ -106,6 +121,7 @@ export class SsmFleetTarget implements FleetTarget {
     this.pollIntervalMs = options.pollIntervalMs ?? 2000;
     this.commandTimeoutSeconds = options.commandTimeoutSeconds ?? 600;
     this.maxWaitMs = options.maxWaitMs ?? 15 * 60_000;
+    this.capabilities = { sameAgeBaseline: options.sameAgeBaseline ?? false };
   }
 
   async deploy(request: DeployRequest, options: CallOptions = {}): Promise<DeployResult> {
@@ -127,14 +143,26 @@ export class SsmFleetTarget implements FleetTarget {
     if (statuses.every((s) => s.status.versions[version] !== undefined)) {
       return { previousVersion, alreadyRunning: true };
     }
-    await this.run(
+    const artifactUrl = await this.options.artifactUrl?.(request);
+    if (!artifactUrl) {
+      throw new FleetError(
+        `the ssm driver has no URL the instances could fetch ${request.service}@${version} from: set ARTIFACT_URL_BASE on the workers (the API's address as instances reach it), or an artifact bucket in the catalog's ssm fleet`,
+        false,
+      );
+    }
+    const outcomes = await this.run(
       request,
       this.documents.deploy,
-      { version: [version], digest: [digest] },
+      { version: [version], digest: [digest], artifactUrl: [artifactUrl] },
       request.requestId,
       options,
     );
-    return { previousVersion, alreadyRunning: false };
+    // What the hosts said (fetched, digest checked, started) goes on the timeline and the audit trail.
+    const output = outcomes
+      .map((o) => `${o.instanceId}: ${o.stdout.trim().split('\n').join('; ')}`)
+      .join('\n')
+      .slice(0, 500);
+    return { previousVersion, alreadyRunning: false, ...(output ? { output } : {}) };
   }
 
   async setTraffic(
@@ -296,6 +324,11 @@ export class SsmFleetTarget implements FleetTarget {
   ): Promise<InstanceOutcome[]> {
     const client = this.client(ref.region);
     const { signal } = options;
+    parameters = {
+      service: [ref.service],
+      ...parameters,
+      ...(requestId && REQUEST_ID.test(requestId) ? { requestId: [requestId] } : {}),
+    };
     const sent = await this.call(`send ${document}`, signal, () =>
       client.send(
         new SendCommandCommand({
@@ -320,8 +353,8 @@ export class SsmFleetTarget implements FleetTarget {
     const outcomes = await Promise.all(
       invocations.map(async (inv): Promise<InstanceOutcome> => {
         const instanceId = inv.InstanceId ?? '?';
-        // Output is only needed from Status, and from instances that did not succeed (their standard error).
-        if (document !== this.documents.status && inv.Status === 'Success') {
+        // Output is needed from Status and Deploy, and from instances that did not succeed (their standard error).
+        if (document !== this.documents.status && document !== this.documents.deploy && inv.Status === 'Success') {
           return { instanceId, status: 'Success', stdout: '', stderr: '', details: inv.StatusDetails ?? '' };
         }
         const out = await this.call(`read the output of ${document} on ${instanceId}`, signal, () =>
@@ -342,7 +375,8 @@ export class SsmFleetTarget implements FleetTarget {
     if (failed.length > 0) {
       const what = failed
         .map((o) => {
-          const reason = firstLine(o.stderr) || (o.status === 'TimedOut' ? 'timed out' : o.details || o.status);
+          // A document ends with its reason (the documents' `fail`), after whatever its tools said before.
+          const reason = lastLine(o.stderr) || (o.status === 'TimedOut' ? 'timed out' : o.details || o.status);
           return `${o.instanceId} ${o.status === 'TimedOut' ? 'timed out' : o.status.toLowerCase()}: ${reason}`;
         })
         .join('; ');
@@ -451,6 +485,10 @@ function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   if (!result.success)
     throw new FleetError(`bad ${what} ${JSON.stringify(value)}: ${result.error.issues[0]?.message}`, false);
   return result.data;
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').at(-1)?.trim() ?? '';
 }
 
 function firstLine(text: string): string {

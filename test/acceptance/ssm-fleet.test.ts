@@ -46,6 +46,7 @@ function fleet(options: Partial<SsmFleetOptions> = {}, maxAttempts?: number) {
     }),
     pollIntervalMs: 10,
     endpoints: { 'eu-1': 'https://hello.eu-1.example.com' },
+    artifactUrl: (request) => `https://releases.example.com/artifacts/v1/${request.service}/${request.version}`,
     ...options,
   });
 }
@@ -87,12 +88,23 @@ describe('SSM fleet target', () => {
   it("deploys to the region's instances only, with the version and digest, and never twice", async () => {
     const f = fleet();
     const request = { ...EU, version: '1.1.0', digest: D2, requestId: 'rel-42' };
-    expect(await f.deploy(request)).toEqual({ previousVersion: '1.0.0', alreadyRunning: false });
+    // What each instance said comes back for the timeline.
+    expect(await f.deploy(request)).toEqual({
+      previousVersion: '1.0.0',
+      alreadyRunning: false,
+      output: 'i-eu-a: started 1.1.0 at 0% of the traffic\ni-eu-b: started 1.1.0 at 0% of the traffic',
+    });
 
     const sent = fake.commandsSent('ReleaseEngine-Deploy');
     expect(sent).toHaveLength(1);
     expect(sent[0]?.body).toMatchObject({
-      Parameters: { version: ['1.1.0'], digest: [D2] },
+      Parameters: {
+        service: ['hello'],
+        version: ['1.1.0'],
+        digest: [D2],
+        artifactUrl: ['https://releases.example.com/artifacts/v1/hello/1.1.0'],
+        requestId: ['rel-42'],
+      },
       Targets: [
         { Key: 'tag:Service', Values: ['hello'] },
         { Key: 'tag:Region', Values: ['eu-1'] },
@@ -108,6 +120,17 @@ describe('SSM fleet target', () => {
 
     expect(await f.deploy(request)).toEqual({ previousVersion: '1.0.0', alreadyRunning: true });
     expect(fake.commandsSent('ReleaseEngine-Deploy')).toHaveLength(1);
+  });
+
+  it('refuses a deploy when the hosts would have no URL to fetch the artifact from, sending nothing', async () => {
+    const err = await failure(
+      fleet({ artifactUrl: () => undefined }).deploy({ ...EU, version: '1.1.0', digest: D2, requestId: 'r' }),
+    );
+    expect(err.message).toMatch(
+      /^the ssm driver has no URL the instances could fetch hello@1\.1\.0 from: set ARTIFACT_URL_BASE/,
+    );
+    expect(err.retryable).toBe(false);
+    expect(fake.commandsSent('ReleaseEngine-Deploy')).toHaveLength(0);
   });
 
   it('refuses to deploy a version that already runs with another digest', async () => {
@@ -126,8 +149,10 @@ describe('SSM fleet target', () => {
     await f.setTraffic({ ...EU, version: '1.1.0', percent: 10, requestId: 'r1' });
     expect(fake.commandsSent('ReleaseEngine-SetTraffic')).toHaveLength(1);
     expect(fake.commandsSent('ReleaseEngine-SetTraffic')[0]?.body.Parameters).toEqual({
+      service: ['hello'],
       version: ['1.1.0'],
       percent: ['10'],
+      requestId: ['r1'],
     });
 
     expect(await f.promote({ ...EU, version: '1.1.0', requestId: 'r1' })).toEqual({ previousVersion: '1.0.0' });
@@ -158,7 +183,7 @@ describe('SSM fleet target', () => {
     const f = fleet();
     fake.failNext(
       'i-eu-b',
-      'no space left on device: /var/lib/release-engine\nat unpack (tar)',
+      'tar: write error\nno space left on device: /var/lib/release-engine',
       'ReleaseEngine-Deploy',
     );
     const err = await failure(f.deploy({ ...EU, version: '1.1.0', digest: D2, requestId: 'r' }));

@@ -45,6 +45,10 @@ import { DriftAckStore } from '../../providers/config-store/drift-acks';
 import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { ExecFleetTarget } from '../../providers/fleet/exec-fleet';
 import { FleetRouter } from '../../providers/fleet/fleet-router';
+import type { DeployRequest } from '../../providers/fleet/fleet-target';
+import { SsmFleetTarget } from '../../providers/fleet/ssm-fleet';
+import { S3ArtifactMirror, s3Client } from '../../providers/artifacts/s3-artifact-mirror';
+import { startSsmHosts } from './ssm-hosts';
 import { FleetMetricsSource } from '../../providers/metrics/fleet-metrics';
 import { WebhookNotifier } from '../../providers/notify/webhook-notifier';
 import { openDatabase } from '../../providers/sql/database';
@@ -93,6 +97,9 @@ export const PRINCIPALS: Record<string, Role[]> = {
   admin: ['admin'],
 };
 
+/** Credentials for AWS emulators (moto_server), which accept any. */
+export const TEST_AWS_CREDENTIALS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
+
 export interface EngineOptions {
   /** Waves of short region names; each gets the engine's suffix. Default [['a'], ['b', 'c']] in production. */
   waves?: string[][];
@@ -105,7 +112,12 @@ export interface EngineOptions {
    * How the service deploys: fleetd's driver (default), or the exec driver running test/fixtures/exec-fleet/
    * fleetd-step.mjs, which drives the same fleetd through its control API as a team's script would.
    */
-  fleet?: 'local' | 'exec';
+  fleet?: 'local' | 'exec' | 'ssm';
+  /**
+   * With fleet 'ssm': the SSM double runs the shipped documents on one host per region (test/support/ssm-hosts.ts);
+   * with `s3`, hosts fetch artifacts from presigned URLs of that bucket instead of the API's signed URLs.
+   */
+  ssm?: { s3?: { endpoint: string; bucket: string } };
   /** With fleet 'exec': the step timeout, and EXEC_HANG_ONCE for the scripts (see fleetd-step.mjs). */
   exec?: { timeoutSeconds?: number; hangOnceFile?: string };
   /** Where the worker runs: in this process (fast), as a child process (killable), or not at all. */
@@ -151,7 +163,17 @@ export async function startTestEngine(options: EngineOptions = {}) {
     services: [
       {
         name: service,
-        fleet: options.fleet === 'exec' ? execFleetSpec(options.exec?.timeoutSeconds) : 'local',
+        fleet:
+          options.fleet === 'exec'
+            ? execFleetSpec(options.exec?.timeoutSeconds)
+            : options.fleet === 'ssm'
+              ? {
+                  driver: 'ssm',
+                  // The hosts' hooks deploy through fleetd, which starts a same-age baseline next to each canary.
+                  sameAgeBaseline: true,
+                  ...(options.ssm?.s3 ? { artifactBucket: { bucket: options.ssm.s3.bucket } } : {}),
+                }
+              : 'local',
         bakeSeconds: options.bakeSeconds ?? 2,
         canary: TEST_CANARY,
         smokeTest: { requests: 5 },
@@ -273,8 +295,49 @@ export async function startTestEngine(options: EngineOptions = {}) {
     FLEET_TOKEN_FILE: fleetStarted.controlTokenFile,
     ...(options.exec?.hangOnceFile ? { EXEC_HANG_ONCE: options.exec.hangOnceFile } : {}),
   };
-  const regionFleet =
-    options.fleet === 'exec'
+  const ssmHosts =
+    options.fleet === 'ssm'
+      ? await startSsmHosts({
+          dir,
+          service,
+          regions,
+          fleetUrl: fleetStarted.controlUrl,
+          fleetTokenFile: fleetStarted.controlTokenFile,
+          serving: await (async () => {
+            const digest = (await artifacts.resolve(service, '1.0.0'))?.digest ?? '';
+            return { version: '1.0.0', digest, bytes: await artifacts.read(digest) };
+          })(),
+        })
+      : undefined;
+  const s3 = options.ssm?.s3;
+  const artifactUrl = s3
+    ? (request: DeployRequest) =>
+        new S3ArtifactMirror(
+          s3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: TEST_AWS_CREDENTIALS }),
+          { bucket: s3.bucket },
+          artifacts,
+        ).url(request)
+    : (request: DeployRequest) => new ArtifactUrlSigner(artifactUrlKey, apiUrl).url(request);
+  const regionFleet = ssmHosts
+    ? new FleetRouter(
+        catalog,
+        {
+          local: () => fleet,
+          ssm: (settings) =>
+            new SsmFleetTarget({
+              client: ssmHosts.client,
+              pollIntervalMs: 100,
+              artifactUrl,
+              // Where each region's traffic enters (a load balancer in production): fleetd's router for the region.
+              endpoints: Object.fromEntries(
+                fleetStarted.routers.filter((r) => r.service === service).map((r) => [r.region, r.url]),
+              ),
+              sameAgeBaseline: settings.sameAgeBaseline,
+            }),
+        },
+        'the test worker',
+      )
+    : options.fleet === 'exec'
       ? new FleetRouter(
           catalog,
           {
@@ -288,7 +351,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
           'the test worker',
         )
       : fleet;
-  const regionDeps = { fleet: regionFleet, metrics: new FleetMetricsSource(regionFleet) };
+  // SSM fleets take the canary's numbers from the metrics source (Prometheus in production): here, fleetd's counters.
+  const regionDeps = { fleet: regionFleet, metrics: new FleetMetricsSource(ssmHosts ? fleet : regionFleet) };
   const served = options.agents ? options.agents.map((name) => `${name}-${suffix}`) : regions;
   let child: ChildProcess | undefined;
 
@@ -549,6 +613,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     server.closeAllConnections();
     await new Promise((done) => server.close(done));
     await changes.close();
+    await ssmHosts?.close();
     await fleetd.stop();
     await connection.close();
     await databases.close();
@@ -588,6 +653,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     fleet,
     fleetEvents,
     fleetd,
+    /** With fleet 'ssm': the SSM double and its hosts. */
+    ssmHosts,
     /** fleetd's control API and the file holding its bearer token. */
     fleetUrl: fleetStarted.controlUrl,
     fleetTokenFile: fleetStarted.controlTokenFile,

@@ -8,9 +8,20 @@
 // is empty), names under the reserved aws/ssm prefixes are refused, tag targets resolve asynchronously (a command
 // starts with no invocations), and a command that matches no instance simply succeeds with TargetCount 0.
 // Its Parameter Store part is compared with moto_server in test/acceptance/ssm-config-store.test.ts.
+//
+// Documents installed into it (CreateDocument, UpdateDocument: what `relctl fleet ssm install` does) are executed as the
+// SSM agent would: parameters checked against the document's allowedPattern and defaults, substituted into the
+// aws:runShellScript lines, and the script run by a local /bin/sh in the instance's own root directory, its exit code,
+// standard output and error becoming the invocation's. So a test proves the shipped documents work. Documents that were
+// never installed fall back to a simulation of the same steps (for the driver's own tests of timing and faults).
+import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { shippedSsmDocuments, type SsmDocument } from '../../providers/fleet/ssm-documents';
 import type { InstanceStatus } from '../../providers/fleet/ssm-fleet';
 
 /** One request the double received, as parsed; `error` is the error code it answered with, if any. */
@@ -31,8 +42,14 @@ export interface FakeSsmOptions {
 export interface FakeInstanceSpec {
   id: string;
   tags: Record<string, string>;
-  /** A version already serving all traffic when the instance starts. */
+  /** A version already serving all traffic when the instance starts (simulated documents only). */
   serving?: { version: string; digest: string };
+  /**
+   * The instance's own directory (its RELEASE_ENGINE_ROOT) and environment, for installed documents, which run as
+   * shell scripts there; default a new temporary directory and no variables but PATH.
+   */
+  root?: string;
+  env?: Record<string, string>;
 }
 
 /** An instance's release state, as a test inspects it. */
@@ -74,6 +91,14 @@ interface SimInstance {
   releases: Map<string, string>;
   /** Faults the next documents will hit; `document` limits a fault to one document. */
   faults: { kind: 'fail' | 'timeout'; message: string; document: string | undefined }[];
+  root: string;
+  env: Record<string, string>;
+}
+
+interface StoredDocument {
+  name: string;
+  versions: { version: string; versionName: string | undefined; content: string; createdAt: number }[];
+  defaultVersion: string;
 }
 
 type InvocationStatus = 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
@@ -102,6 +127,8 @@ interface SimCommand {
   /** False until tag targets are resolved (invocations appear then). */
   resolved: boolean;
   invocations: SimInvocation[];
+  /** An installed document: run by the shell, not simulated. */
+  script?: SsmDocument;
 }
 
 interface DocumentOutcome {
@@ -110,14 +137,8 @@ interface DocumentOutcome {
   stderr: string;
 }
 
-/** The documents the simulated instances know, with their parameters (all required). */
-const DOCUMENTS: Record<string, string[]> = {
-  'ReleaseEngine-Deploy': ['version', 'digest'],
-  'ReleaseEngine-SetTraffic': ['version', 'percent'],
-  'ReleaseEngine-Promote': ['version'],
-  'ReleaseEngine-Revert': ['version'],
-  'ReleaseEngine-Status': [],
-};
+/** The documents the simulated instances know when none was installed: the shipped ones' names and parameters. */
+const SIMULATED: Record<string, SsmDocument> = shippedSsmDocuments();
 
 const HISTORY_LIMIT = 100;
 const TERMINAL = new Set<InvocationStatus>(['Success', 'Failed', 'TimedOut', 'Cancelled']);
@@ -132,7 +153,10 @@ export class FakeSsm {
   private readonly instances = new Map<string, SimInstance>();
   private readonly commands = new Map<string, SimCommand>();
   private readonly injected = new Map<string, { code: string; message: string; times: number }>();
+  private readonly documents = new Map<string, StoredDocument>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly children = new Set<ReturnType<typeof spawn>>();
+  private readonly scratch = mkdtempSync(join(tmpdir(), 'fake-ssm-'));
   private readonly delayMs: number;
   private readonly region: string;
   private url = '';
@@ -167,6 +191,8 @@ export class FakeSsm {
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const child of this.children) child.kill('SIGKILL');
+    rmSync(this.scratch, { recursive: true, force: true });
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -191,7 +217,10 @@ export class FakeSsm {
       running: new Map(),
       releases: new Map(),
       faults: [],
+      root: spec.root ?? join(this.scratch, spec.id),
+      env: { ...spec.env },
     };
+    mkdirSync(instance.root, { recursive: true });
     if (spec.serving) {
       instance.serving = spec.serving.version;
       instance.weights = { [spec.serving.version]: 100 };
@@ -320,6 +349,16 @@ export class FakeSsm {
         return this.listCommandInvocations(body);
       case 'GetCommandInvocation':
         return this.getCommandInvocation(body);
+      case 'CreateDocument':
+        return this.createDocument(body);
+      case 'UpdateDocument':
+        return this.updateDocument(body);
+      case 'DescribeDocument':
+        return { Document: this.describeDocument(this.mustHaveDocument(body), body.DocumentVersion) };
+      case 'GetDocument':
+        return this.getDocument(body);
+      case 'UpdateDocumentDefaultVersion':
+        return this.updateDocumentDefaultVersion(body);
       default:
         throw new SsmError('UnknownOperationException', `the double does not implement ${operation}`);
     }
@@ -426,18 +465,30 @@ export class FakeSsm {
 
   private sendCommand(body: Record<string, unknown>) {
     const documentName = requiredString(body, 'DocumentName');
-    const declared = DOCUMENTS[documentName];
-    if (!declared) throw new SsmError('InvalidDocument', `Document with name ${documentName} does not exist.`);
-    const parameters = (body.Parameters ?? {}) as Record<string, unknown>;
+    const installed = this.documents.get(documentName);
+    const document = installed ? this.contentOf(installed, installed.defaultVersion) : SIMULATED[documentName];
+    if (!document) throw new SsmError('InvalidDocument', `Document with name ${documentName} does not exist.`);
+    const parameters = { ...((body.Parameters ?? {}) as Record<string, unknown>) };
+    const declared = document.parameters;
     for (const [key, values] of Object.entries(parameters)) {
-      if (!declared.includes(key))
-        throw new SsmError('InvalidParameters', `Parameter "${key}" is not in the document.`);
+      const spec = declared[key];
+      if (!spec) throw new SsmError('InvalidParameters', `Parameter "${key}" is not in the document.`);
       if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) {
         throw new SsmError('InvalidParameters', `Parameter "${key}" must be a list of strings.`);
       }
+      for (const value of values) {
+        if (spec.allowedPattern && !new RegExp(spec.allowedPattern).test(value)) {
+          throw new SsmError(
+            'InvalidParameters',
+            `Parameter "${key}" has value "${value}" not matching "${spec.allowedPattern}".`,
+          );
+        }
+      }
     }
-    for (const key of declared) {
-      if (!(key in parameters)) throw new SsmError('InvalidParameters', `Parameter "${key}" is required.`);
+    for (const [key, spec] of Object.entries(declared)) {
+      if (key in parameters) continue;
+      if (spec.default === undefined) throw new SsmError('InvalidParameters', `Parameter "${key}" is required.`);
+      parameters[key] = [spec.default];
     }
     const instanceIds = Array.isArray(body.InstanceIds) ? body.InstanceIds.map(String) : [];
     const targets = Array.isArray(body.Targets) ? (body.Targets as { Key: string; Values: string[] }[]) : [];
@@ -469,6 +520,7 @@ export class FakeSsm {
       requestedAt: nowSeconds(),
       resolved: false,
       invocations: [],
+      ...(installed ? { script: document } : {}),
     };
     this.commands.set(command.id, command);
     if (instanceIds.length > 0) {
@@ -523,15 +575,72 @@ export class FakeSsm {
       invocation.stderr = `failed to run commands: the command did not finish within ${command.timeoutSeconds}s`;
       return;
     }
-    const outcome: DocumentOutcome =
-      fault?.kind === 'fail'
-        ? { ok: false, stdout: '', stderr: fault.message }
-        : runDocument(instance, command.documentName, command.parameters);
-    invocation.status = outcome.ok ? 'Success' : 'Failed';
-    invocation.statusDetails = outcome.ok ? 'Success' : 'Failed';
-    invocation.responseCode = outcome.ok ? 0 : 1;
-    invocation.stdout = outcome.stdout;
-    invocation.stderr = outcome.stderr;
+    if (fault?.kind === 'fail') {
+      this.finish(invocation, 1, '', fault.message);
+      return;
+    }
+    if (command.script) {
+      invocation.endedAt = undefined;
+      this.runScript(instance, command, command.script, invocation);
+      return;
+    }
+    const outcome: DocumentOutcome = runDocument(instance, command.documentName, command.parameters);
+    this.finish(invocation, outcome.ok ? 0 : 1, outcome.stdout, outcome.stderr);
+  }
+
+  private finish(invocation: SimInvocation, code: number, stdout: string, stderr: string) {
+    invocation.endedAt = nowSeconds();
+    invocation.status = code === 0 ? 'Success' : 'Failed';
+    invocation.statusDetails = invocation.status;
+    invocation.responseCode = code;
+    invocation.stdout = stdout;
+    invocation.stderr = stderr;
+  }
+
+  /** As the SSM agent runs aws:runShellScript: parameters substituted, the lines as one script, /bin/sh, a timeout. */
+  private runScript(instance: SimInstance, command: SimCommand, document: SsmDocument, invocation: SimInvocation) {
+    const step = document.mainSteps[0];
+    if (!step) {
+      this.finish(invocation, 1, '', 'the document has no steps');
+      return;
+    }
+    const lines = step.inputs.runCommand.map((line) =>
+      line.replace(
+        /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g,
+        (whole, name: string) => command.parameters[name]?.join(',') ?? whole,
+      ),
+    );
+    const file = join(this.scratch, `${command.id}-${instance.id}.sh`);
+    writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o700 });
+    const child = spawn('/bin/sh', [file], {
+      cwd: instance.root,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', RELEASE_ENGINE_ROOT: instance.root, ...instance.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const limit = Math.min(Number(step.inputs.timeoutSeconds) || 3600, command.timeoutSeconds) * 1000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, limit);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      this.children.delete(child);
+      if (timedOut) {
+        invocation.endedAt = nowSeconds();
+        invocation.status = 'TimedOut';
+        invocation.statusDetails = 'ExecutionTimedOut';
+        invocation.stdout = stdout;
+        invocation.stderr = `${stderr}failed to run commands: the command did not finish within ${limit / 1000}s`;
+        return;
+      }
+      this.finish(invocation, code ?? 1, stdout, stderr);
+    });
   }
 
   private later(fn: () => void) {
@@ -654,6 +763,123 @@ export class FakeSsm {
     };
   }
 
+  // ---- Documents ----
+
+  private createDocument(body: Record<string, unknown>) {
+    const name = requiredString(body, 'Name');
+    const content = requiredString(body, 'Content');
+    if (this.documents.has(name)) throw new SsmError('DocumentAlreadyExists', `Document ${name} already exists.`);
+    if (body.DocumentType !== undefined && body.DocumentType !== 'Command') {
+      throw new SsmError('InvalidDocumentType', 'The double stores Command documents only.');
+    }
+    parseDocument(content);
+    const stored: StoredDocument = {
+      name,
+      versions: [{ version: '1', versionName: optionalString(body, 'VersionName'), content, createdAt: nowSeconds() }],
+      defaultVersion: '1',
+    };
+    this.documents.set(name, stored);
+    return { DocumentDescription: this.describeDocument(stored, '1') };
+  }
+
+  private updateDocument(body: Record<string, unknown>) {
+    const stored = this.mustHaveDocument(body);
+    const content = requiredString(body, 'Content');
+    parseDocument(content);
+    const latest = stored.versions.at(-1);
+    if (
+      body.DocumentVersion !== undefined &&
+      body.DocumentVersion !== '$LATEST' &&
+      body.DocumentVersion !== latest?.version
+    ) {
+      throw new SsmError('InvalidDocumentVersion', 'Only the latest version of a document can be updated.');
+    }
+    if (latest && sameContent(latest.content, content)) {
+      throw new SsmError(
+        'DuplicateDocumentContent',
+        'The content of the association document matches another document.',
+      );
+    }
+    const versionName = optionalString(body, 'VersionName');
+    if (versionName && stored.versions.some((v) => v.versionName === versionName)) {
+      throw new SsmError('DuplicateDocumentVersionName', `The version name ${versionName} is already used.`);
+    }
+    const version = String(stored.versions.length + 1);
+    stored.versions.push({ version, versionName, content, createdAt: nowSeconds() });
+    return { DocumentDescription: this.describeDocument(stored, version) };
+  }
+
+  private getDocument(body: Record<string, unknown>) {
+    const stored = this.mustHaveDocument(body);
+    const version = this.versionOf(stored, body.DocumentVersion);
+    return {
+      Name: stored.name,
+      DocumentVersion: version.version,
+      VersionName: version.versionName,
+      Content: version.content,
+      DocumentType: 'Command',
+      DocumentFormat: 'JSON',
+      Status: 'Active',
+    };
+  }
+
+  private updateDocumentDefaultVersion(body: Record<string, unknown>) {
+    const stored = this.mustHaveDocument(body);
+    stored.defaultVersion = this.versionOf(stored, requiredString(body, 'DocumentVersion')).version;
+    return { Description: { Name: stored.name, DefaultVersion: stored.defaultVersion } };
+  }
+
+  private describeDocument(stored: StoredDocument, requested: unknown) {
+    const version = this.versionOf(stored, requested);
+    const document = parseDocument(version.content);
+    return {
+      Name: stored.name,
+      DocumentVersion: version.version,
+      VersionName: version.versionName,
+      DocumentType: 'Command',
+      DocumentFormat: 'JSON',
+      SchemaVersion: document.schemaVersion,
+      Status: 'Active',
+      CreatedDate: version.createdAt,
+      Hash: createHash('sha256').update(version.content).digest('hex'),
+      HashType: 'Sha256',
+      DefaultVersion: stored.defaultVersion,
+      LatestVersion: stored.versions.at(-1)?.version,
+      Parameters: Object.entries(document.parameters).map(([Name, p]) => ({
+        Name,
+        Type: p.type,
+        Description: p.description,
+        DefaultValue: p.default,
+      })),
+    };
+  }
+
+  private mustHaveDocument(body: Record<string, unknown>): StoredDocument {
+    const name = requiredString(body, 'Name');
+    const stored = this.documents.get(name);
+    if (!stored) throw new SsmError('InvalidDocument', `Document with name ${name} does not exist.`);
+    return stored;
+  }
+
+  private versionOf(stored: StoredDocument, requested: unknown) {
+    const wanted =
+      requested === undefined || requested === '$DEFAULT'
+        ? stored.defaultVersion
+        : requested === '$LATEST'
+          ? stored.versions.at(-1)?.version
+          : typeof requested === 'string'
+            ? requested
+            : '';
+    const found = stored.versions.find((v) => v.version === wanted);
+    if (!found)
+      throw new SsmError('InvalidDocumentVersion', `Document ${stored.name} has no version ${String(requested)}.`);
+    return found;
+  }
+
+  private contentOf(stored: StoredDocument, version: string): SsmDocument {
+    return parseDocument(this.versionOf(stored, version).content);
+  }
+
   private mustHaveInstance(id: string): SimInstance {
     const instance = this.instances.get(id);
     if (!instance) throw new Error(`the fake has no instance ${id}`);
@@ -732,6 +958,39 @@ function switchTo(instance: SimInstance, version: string) {
 }
 
 // ---- helpers ----
+
+function optionalString(body: Record<string, unknown>, key: string): string | undefined {
+  return typeof body[key] === 'string' ? body[key] : undefined;
+}
+
+function parseDocument(content: string): SsmDocument {
+  let document: SsmDocument;
+  try {
+    document = JSON.parse(content) as SsmDocument;
+  } catch {
+    throw new SsmError('InvalidDocumentContent', 'The content of the document is not valid JSON.');
+  }
+  if (document.schemaVersion !== '2.2' || !Array.isArray(document.mainSteps)) {
+    throw new SsmError('InvalidDocumentSchemaVersion', 'The double takes schemaVersion 2.2 Command documents.');
+  }
+  for (const step of document.mainSteps) {
+    if (step.action !== 'aws:runShellScript') {
+      throw new SsmError(
+        'InvalidDocumentContent',
+        `The double runs aws:runShellScript steps only, not ${String(step.action)}.`,
+      );
+    }
+  }
+  return { ...document, parameters: document.parameters ?? {} };
+}
+
+function sameContent(a: string, b: string): boolean {
+  try {
+    return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
+  } catch {
+    return a === b;
+  }
+}
 
 function requiredString(body: Record<string, unknown>, key: string): string {
   const value = body[key];

@@ -109,6 +109,23 @@ describe('service catalog', () => {
     );
     expect(problems({ driver: 'exec', commands: { deploy: ['d'] } })).toMatch(/fleet\.commands\.setTraffic/);
     expect(problems({ ...exec, timeoutSeconds: 0 })).toMatch(/fleet\.timeoutSeconds/);
+    // ssm: the artifact bucket, checked by field; the prefix defaults.
+    expect(problems({ driver: 'ssm', artifactBucket: { bucket: 'Bad_Bucket' } })).toMatch(
+      /must be an S3 bucket name[\s\S]*fleet\.artifactBucket\.bucket/,
+    );
+    expect(problems({ driver: 'ssm', artifactBucket: { bucket: 'ok-bucket', prefix: 'no-slash' } })).toMatch(
+      /fleet\.artifactBucket\.prefix/,
+    );
+    const ssm = ServiceSpec.parse({
+      name: 'x',
+      fleet: { driver: 'ssm', artifactBucket: { bucket: 'acme-artifacts' } },
+      environments: [{ name: 'p', waves: [['a']] }],
+    });
+    expect(ssm.fleet).toEqual({
+      driver: 'ssm',
+      artifactBucket: { bucket: 'acme-artifacts', prefix: 'release-engine/artifacts/' },
+      sameAgeBaseline: false,
+    });
   });
 
   it('lists every region once, in release order', () => {

@@ -59,8 +59,8 @@ describe('fleet router', () => {
     );
     // The drift check gets "unknown" rather than an error.
     expect(await router.running({ service: 'billing', region: 'eu-1' })).toMatchObject({ known: false });
-    // A worker warns at start when an exec fleet gives the canary analysis no numbers.
-    expect(router.execWithoutMetrics()).toEqual(['web (production)']);
+    // A worker warns at start when a fleet gives the canary analysis no numbers (exec without metrics, ssm).
+    expect(router.withoutMetrics().map((b) => b.where)).toEqual(['web (production)', 'billing (production)']);
     expect(router.servedDrivers()).toEqual([
       { driver: 'exec', served: true },
       { driver: 'local', served: true },
