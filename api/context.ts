@@ -3,7 +3,7 @@
 import type { Client } from '@temporalio/client';
 import type { CreateExpressContextOptions } from '@trpc/server/adapters/express';
 import type { ServiceCatalog } from '../domain/catalog';
-import type { ArtifactRecord } from '../domain/artifact';
+import type { ArtifactManifest, ArtifactRecord } from '../domain/artifact';
 import type { FreezeWindow, ReleaseCalendar } from '../domain/calendar';
 import type { DriftAcknowledgement, ObservedRegion } from '../domain/drift';
 import type { LedgerRecord } from '../domain/ledger';
@@ -15,6 +15,8 @@ import type { SessionStore } from './sessions';
 /** The API's view of the artifact store: enough to refuse a release of an artifact that does not exist. */
 export interface ArtifactLookup {
   resolve(service: string, version: string): Promise<ArtifactRecord | undefined>;
+  /** The artifact's manifest (what it requires of other services), when the store can read it. */
+  manifest?(service: string, version: string): Promise<ArtifactManifest | undefined>;
 }
 
 /** The API's view of the release calendar. */

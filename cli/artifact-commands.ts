@@ -1,12 +1,11 @@
 // relctl artifact ...: what a pipeline needs to produce a release artifact, all local (no API): a signing key, a
 // reproducible archive, its signature, a check of both, and publishing into a local artifact store.
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { ArtifactManifest } from '../domain/artifact';
 import { sha256Digest } from '../providers/artifacts/digest';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
-import { packArtifact, unpackArtifact } from '../providers/artifacts/pack';
+import { packArtifact, readArtifactManifest } from '../providers/artifacts/pack';
 import {
   ArtifactSignature,
   checkSignature,
@@ -22,6 +21,7 @@ export interface ArtifactOptions {
   service?: string;
   version?: string;
   entrypoint?: string;
+  requires?: string[];
   key?: string;
   'public-key'?: string;
   signature?: string;
@@ -31,15 +31,10 @@ export interface ArtifactOptions {
 type Print = (line: string) => void;
 
 async function readManifestOf(bytes: Buffer): Promise<ArtifactManifest> {
-  const dir = await mkdtemp(join(tmpdir(), 'relctl-artifact-'));
   try {
-    return await unpackArtifact(bytes, join(dir, 'content'));
+    return await readArtifactManifest(bytes);
   } catch (err) {
-    throw new ArtifactCommandError(
-      `not a release artifact (a gzip'd tar with artifact.json): ${(err as Error).message}`,
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    throw new ArtifactCommandError((err as Error).message);
   }
 }
 
@@ -76,12 +71,24 @@ export async function artifactCommand(
     }
     case 'pack': {
       const dir = need(args[0], '<directory>', 'pack');
+      // --requires payments@>=1.4.0 (repeatable): what this version needs of the services it depends on.
+      const requires: Record<string, string> = {};
+      for (const item of options.requires ?? []) {
+        const at = item.indexOf('@');
+        if (at < 1) throw new ArtifactCommandError(`--requires takes <service>@<semver range>, not "${item}"`);
+        requires[item.slice(0, at)] = item.slice(at + 1);
+      }
       const manifest = ArtifactManifest.safeParse({
         service: options.service,
         version: options.version,
         entrypoint: options.entrypoint ?? 'server.mjs',
+        ...(Object.keys(requires).length ? { requires } : {}),
       });
       if (!manifest.success) {
+        const issue = manifest.error.issues[0];
+        if (issue?.path[0] === 'requires') {
+          throw new ArtifactCommandError(`--requires ${String(issue.path[1])}: ${issue.message}`);
+        }
         throw new ArtifactCommandError('artifact pack needs --service <name> --version <semver> [--entrypoint <file>]');
       }
       const bytes = await packArtifact(dir, manifest.data);

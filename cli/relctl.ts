@@ -51,6 +51,7 @@ calendar
 artifacts (local files; no API token needed)
   artifact keygen  --out <prefix>                                  ed25519 key pair: <prefix>.key, <prefix>.pub
   artifact pack    <dir> --service S --version V [--entrypoint F] [--out file.tgz]
+                   [--requires SERVICE@RANGE ...]   e.g. --requires 'payments@>=1.4.0'
   artifact sign    <file.tgz> --key <prefix>.key [--out file.tgz.sig]
   artifact verify  <file.tgz> --public-key <prefix>.pub [--signature file.tgz.sig]
   artifact publish <file.tgz> --store <dir> [--signature file.tgz.sig]  into a local artifact store
@@ -192,6 +193,7 @@ async function main(argv: string[]): Promise<number> {
       service: { type: 'string' },
       version: { type: 'string' },
       entrypoint: { type: 'string' },
+      requires: { type: 'string', multiple: true },
       key: { type: 'string' },
       'public-key': { type: 'string' },
       signature: { type: 'string' },

@@ -31,15 +31,17 @@ export interface DemoBehaviour {
   degradedFailureRate?: number;
   /** Schema migrations the version carries: file name under migrations/ -> SQL. */
   migrations?: Record<string, string>;
+  /** What the version requires of other services (its manifest's `requires`): service -> semver range. */
+  requires?: Record<string, string>;
 }
 
 /** Packs the demo app as `service@version` with the given behaviour. */
 export function packDemoVersion(version: string, behaviour: DemoBehaviour, service = DEMO_SERVICE): Promise<Buffer> {
-  const { migrations = {}, ...rest } = behaviour;
+  const { migrations = {}, requires, ...rest } = behaviour;
   const migrationFiles = Object.entries(migrations).map(([name, sql]): [string, string] => [`migrations/${name}`, sql]);
   return packArtifact(
     join(HELLO_DIR, 'app'),
-    { service, version, entrypoint: 'server.mjs' },
+    { service, version, entrypoint: 'server.mjs', ...(requires ? { requires } : {}) },
     { 'behaviour.json': `${JSON.stringify(rest, null, 2)}\n`, ...Object.fromEntries(migrationFiles) },
   );
 }

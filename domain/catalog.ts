@@ -1,5 +1,6 @@
 // The service catalog: which services exist, where they run, and in which order their regions are released.
 import { z } from 'zod';
+import { dependencyLevels } from './dependencies';
 import { AnalysisPolicy } from './canary';
 import { SequentialPolicy } from './sequential-judge';
 import { EnvironmentName, RegionName, ServiceName } from './names';
@@ -209,8 +210,22 @@ export const ServiceSpec = z
     onFreeze: z.enum(['wait', 'fail']).default('wait'),
     /** Environments in promotion order (e.g. staging, then production). */
     environments: z.array(EnvironmentSpec).min(1, 'needs at least one environment'),
+    /**
+     * The services this one calls: a train releases them first. An artifact's manifest says which versions of them it
+     * requires (`requires`), checked where the release is going.
+     */
+    dependsOn: z.array(ServiceName).max(50).default([]),
   })
   .superRefine((service, ctx) => {
+    service.dependsOn.forEach((dependency, i) => {
+      if (dependency === service.name) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `service ${service.name} cannot depend on itself`,
+          path: ['dependsOn', i],
+        });
+      }
+    });
     const seen = new Set<string>();
     service.environments.forEach((env, e) =>
       env.waves.forEach((wave, w) =>
@@ -241,6 +256,22 @@ export const ServiceCatalog = z.strictObject({ services: z.array(ServiceSpec) })
     }
     seen.add(service.name);
   });
+  catalog.services.forEach((service, i) =>
+    service.dependsOn.forEach((dependency, d) => {
+      if (!seen.has(dependency)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `service ${service.name} depends on ${dependency}, which is not in the catalog`,
+          path: ['services', i, 'dependsOn', d],
+        });
+      }
+    }),
+  );
+  try {
+    dependencyLevels(new Map(catalog.services.map((s) => [s.name, s.dependsOn])));
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message, path: ['services'] });
+  }
 });
 export type ServiceCatalog = z.infer<typeof ServiceCatalog>;
 

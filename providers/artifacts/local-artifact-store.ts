@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArtifactRecord } from '../../domain/artifact';
+import { type ArtifactManifest, ArtifactRecord } from '../../domain/artifact';
 import { ServiceName, Sha256Digest, Version } from '../../domain/names';
 import {
   ArtifactConflictError,
@@ -12,6 +12,7 @@ import {
   type PromotionRecord,
 } from './artifact-store';
 import { sha256Digest } from './digest';
+import { readArtifactManifest } from './pack';
 import { ArtifactSignature } from './signing';
 
 async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
@@ -45,6 +46,20 @@ export class LocalArtifactStore implements ArtifactStore {
       if (isMissing(err)) return undefined;
       throw err;
     }
+  }
+
+  private readonly manifests = new Map<string, ArtifactManifest>();
+
+  /** The manifest (artifact.json) of `service@version`, or undefined when there is no such artifact. */
+  async manifest(service: string, version: string): Promise<ArtifactManifest | undefined> {
+    const record = await this.resolve(service, version);
+    if (!record) return undefined;
+    // Artifacts are immutable: a digest's manifest never changes.
+    const known = this.manifests.get(record.digest);
+    if (known) return known;
+    const manifest = await readArtifactManifest(await this.read(record.digest));
+    this.manifests.set(record.digest, manifest);
+    return manifest;
   }
 
   async read(digest: string): Promise<Buffer> {

@@ -50,3 +50,15 @@ export async function unpackArtifact(bytes: Buffer, destDir: string): Promise<Ar
   await pipeline(Readable.from([bytes]), tar.extract({ cwd: destDir, strict: true }));
   return ArtifactManifest.parse(JSON.parse(await readFile(join(destDir, 'artifact.json'), 'utf8')));
 }
+
+/** The manifest (artifact.json) of archive bytes; throws, saying why, when they are not a release artifact. */
+export async function readArtifactManifest(bytes: Buffer): Promise<ArtifactManifest> {
+  const dir = await mkdtemp(join(tmpdir(), 'artifact-manifest-'));
+  try {
+    return await unpackArtifact(bytes, join(dir, 'content'));
+  } catch (err) {
+    throw new Error(`not a release artifact (a gzip'd tar with artifact.json): ${(err as Error).message}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -107,6 +107,11 @@ export interface EngineOptions {
   environments?: { name: string; waves: string[][]; fleet?: 'local' }[];
   /** Extra catalog fields of the service (canary, approvals, onFreeze, ...), merged over test defaults. */
   service?: Record<string, unknown>;
+  /**
+   * More services in the catalog (say, one the service depends on), their regions suffixed like the service's; the
+   * fleet does not run them: a test writes what they run into the ledger.
+   */
+  otherServices?: { name: string; environments: { name: string; waves: string[][] }[] }[];
   bakeSeconds?: number;
   /**
    * How the service deploys: fleetd's driver (default), or the exec driver running test/fixtures/exec-fleet/
@@ -182,6 +187,10 @@ export async function startTestEngine(options: EngineOptions = {}) {
         environments,
         ...options.service,
       },
+      ...(options.otherServices ?? []).map((other) => ({
+        name: other.name,
+        environments: other.environments.map((env) => ({ name: env.name, waves: env.waves.map(named) })),
+      })),
     ],
   });
   const catalogFile = join(dir, 'catalog.json');
