@@ -33,6 +33,9 @@ releases
   release pause   <service> <release-id> [--reason TEXT]
   release resume  <service> <release-id>
   release abort   <service> <release-id> --reason TEXT
+trains (several services together, in dependency order)
+  train plan <service>@<version> <service>@<version> ... [--lockstep] [--on-failure rollback|leave]
+                 [--change-class C]                                   the stages, or what is not met
 rollbacks
   rollback <service> --reason TEXT [--region R ...] [--wait]          emergency rollback to last known-good
 services
@@ -204,6 +207,8 @@ async function main(argv: string[]): Promise<number> {
       since: { type: 'string' },
       limit: { type: 'string' },
       days: { type: 'string' },
+      lockstep: { type: 'boolean', default: false },
+      'on-failure': { type: 'string' },
     },
   });
   if (values.help || positionals.length === 0) {
@@ -330,6 +335,35 @@ async function main(argv: string[]): Promise<number> {
       default:
         throw new UsageError(`unknown command: release ${verb ?? ''}`);
     }
+  }
+
+  if (noun === 'train' && verb === 'plan') {
+    const members = rest.map((arg) => {
+      const ref = parseArtifactRef(arg);
+      if (!ref) throw new UsageError(`train plan takes <service>@<version> for each member, not "${arg}"`);
+      return ref;
+    });
+    const onFailure = values['on-failure'];
+    if (onFailure !== undefined && onFailure !== 'rollback' && onFailure !== 'leave') {
+      throw new UsageError(`--on-failure must be rollback or leave, not "${onFailure}"`);
+    }
+    const plan = await api.train.plan.query({
+      members,
+      lockstep: values.lockstep,
+      ...(onFailure ? { onFailure } : {}),
+      ...(values['change-class'] ? { changeClass: values['change-class'] as 'standard' } : {}),
+    });
+    out(plan, () => {
+      console.log(`train of ${plan.members.map((m) => `${m.service}@${m.version}`).join(', ')}:`);
+      plan.stages.forEach((stage, i) => {
+        const where = stage.environment ? ` (${stage.environment})` : '';
+        console.log(`  stage ${i + 1}${where}: ${stage.members.map((m) => `${m.service}@${m.version}`).join(', ')}`);
+      });
+      console.log(
+        `  if a member fails: ${plan.onFailure === 'rollback' ? `roll back ${plan.rollbackOrder.join(', then ')} (those released)` : 'leave the members already released'}`,
+      );
+    });
+    return EXIT.ok;
   }
 
   if (noun === 'rollback') {

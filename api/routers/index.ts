@@ -7,9 +7,11 @@ import { metricsRouter } from './metrics';
 import { releaseRouter } from './release';
 import { rollbackRouter } from './rollback';
 import { serviceRouter } from './service';
+import { trainRouter } from './train';
 
 export const appRouter = router({
   release: releaseRouter,
+  train: trainRouter,
   rollback: rollbackRouter,
   service: serviceRouter,
   calendar: calendarRouter,

@@ -4,7 +4,6 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { activeFreeze } from '../../domain/calendar';
 import { findService, type ServiceSpec } from '../../domain/catalog';
-import { type RunningVersion, unmetRequirements } from '../../domain/dependencies';
 import { driftRefusal } from '../../domain/drift';
 import { ReleaseId, ServiceName } from '../../domain/names';
 import { ReleaseStage as ReleaseStageName } from '../../domain/release-status';
@@ -17,6 +16,7 @@ import { watchRelease } from '../watch';
 import { listReleases } from '../visibility';
 import type { Context } from '../context';
 import { serviceDrift } from '../drift';
+import { refuseUnmetRequirements } from '../requirements';
 import { toTRPCError, translated } from '../errors';
 import { announcesChange, requireRole, router } from '../trpc';
 
@@ -70,50 +70,6 @@ async function refuseDrift(ctx: Context, service: string, regions: string[]) {
     drift.status === 'drifted' && !drift.acknowledged ? [{ region, drift }] : [],
   );
   if (drifted.length > 0) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: driftRefusal(service, drifted) });
-}
-
-/**
- * A 412 naming every requirement of the artifact's manifest not met where the release is going ("checkout@2.0.0 needs
- * payments >=1.4.0 in production, which runs 1.3.2"). What a dependency runs is the ledger's word for each region, or
- * what its fleet reports when the ledger has none.
- */
-async function refuseUnmetRequirements(ctx: Context, spec: ServiceSpec, version: string, environments: string[]) {
-  const manifest = await ctx.artifacts?.manifest?.(spec.name, version);
-  if (!manifest?.requires || Object.keys(manifest.requires).length === 0) return;
-  const running = new Map<string, RunningVersion[] | undefined>();
-  for (const dependency of Object.keys(manifest.requires)) {
-    const depSpec = findService(ctx.catalog, dependency);
-    for (const environment of environments) {
-      const env = depSpec?.environments.find((e) => e.name === environment);
-      running.set(
-        `${dependency} ${environment}`,
-        env &&
-          (await Promise.all(
-            env.waves
-              .flat()
-              .map(async (region) => ({ region, version: await runningVersion(ctx, dependency, region) })),
-          )),
-      );
-    }
-  }
-  const unmet = unmetRequirements({
-    service: spec.name,
-    version,
-    requires: manifest.requires,
-    dependsOn: spec.dependsOn,
-    environments,
-    running: (dependency, environment) => running.get(`${dependency} ${environment}`),
-  });
-  if (unmet.length > 0) {
-    throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `${unmet.join('; ')}; nothing was started` });
-  }
-}
-
-async function runningVersion(ctx: Context, service: string, region: string): Promise<string | undefined> {
-  const recorded = await ctx.ledger?.current(service, region);
-  if (recorded) return recorded.version;
-  const observed = await ctx.fleet?.running({ service, region }).catch(() => undefined);
-  return observed?.known ? observed.stableVersion : undefined;
 }
 
 export const releaseRouter = router({

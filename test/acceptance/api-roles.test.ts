@@ -26,6 +26,15 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
     'release.pause': { roles: ['operator', 'sre'], input: ghost },
     'release.resume': { roles: ['operator', 'sre'], input: ghost },
     'release.abort': { roles: ['sre'], input: { ...ghost, reason: 'test' } },
+    'train.plan': {
+      roles: READ,
+      input: {
+        members: [
+          { service: 'no-such-service', version: '1.0.0' },
+          { service: 'other-service', version: '1.0.0' },
+        ],
+      },
+    },
     'rollback.emergency': { roles: ['sre'], input: { service: 'no-such-service', reason: 'role table test' } },
     'rollback.get': { roles: READ, input: { service, rollbackId: 'no-such-rollback' } },
     'service.list': { roles: READ, input: undefined },

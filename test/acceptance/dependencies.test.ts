@@ -4,6 +4,7 @@
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import type { AppRouter } from '../../api/routers';
+import { publishDemoVersion } from '../../demo/seed';
 import { useEngines } from '../support/engine';
 
 async function refusal(promise: Promise<unknown>) {
@@ -52,5 +53,40 @@ describe('release requirements', () => {
     await engine.ledger.record('payments', p2, { version: '1.4.1', releaseId: 'r-pay', recordedAt });
     const plan = await engine.trpc('ci').release.plan.query(request);
     expect(plan.plan.version).toBe('2.0.0');
+  });
+
+  it("a train's plan orders its members by dependency, and checks what one requires of another against the train", async () => {
+    const engine = await engines.start({
+      worker: 'none',
+      waves: [['a']],
+      service: { dependsOn: ['payments'] },
+      otherServices: [{ name: 'payments', environments: [{ name: 'production', waves: [['p1']] }] }],
+    });
+    const behaviour = { greeting: 'hello', failureRate: 0, latencyMs: 5 };
+    await engine.publish('2.0.0', { ...behaviour, requires: { payments: '>=1.4.0' } });
+    for (const version of ['1.3.9', '1.4.0']) {
+      await publishDemoVersion(engine.artifacts, version, behaviour, { service: 'payments' });
+    }
+    const members = (payments: string) => [
+      { service: engine.service, version: '2.0.0' },
+      { service: 'payments', version: payments },
+    ];
+    const plan = await engine.trpc('ci').train.plan.query({ trainId: 'train-1', members: members('1.4.0') });
+    expect(plan.stages.map((s) => s.members.map((m) => `${m.service}@${m.version}`))).toEqual([
+      ['payments@1.4.0'],
+      [`${engine.service}@2.0.0`],
+    ]);
+    expect(plan.rollbackOrder).toEqual([engine.service, 'payments']);
+
+    const refused = await refusal(engine.trpc('ci').train.plan.query({ members: members('1.3.9') }));
+    expect([refused.data?.httpStatus, refused.message]).toEqual([
+      412,
+      `${engine.service}@2.0.0 needs payments >=1.4.0, but the train brings payments@1.3.9; nothing was started`,
+    ]);
+    const missing = await refusal(engine.trpc('ci').train.plan.query({ members: members('9.9.9') }));
+    expect([missing.data?.httpStatus, missing.message]).toEqual([
+      400,
+      'members[1].version: there is no artifact payments@9.9.9 in the artifact store; publish it first',
+    ]);
   });
 });

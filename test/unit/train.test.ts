@@ -1,0 +1,86 @@
+// A train's plan: members after what they depend on, side by side otherwise, optionally in lockstep by environment;
+// what a member requires of another member is checked against the version the train brings.
+import { describe, expect, it } from 'vitest';
+import { ServiceCatalog } from '../../domain/catalog';
+import { planTrain, TrainRefusal, TrainRequest } from '../../domain/train';
+
+const envs = [
+  { name: 'staging', waves: [['stg-1']] },
+  { name: 'production', waves: [['eu-1']] },
+];
+const catalog = ServiceCatalog.parse({
+  services: [
+    { name: 'hello', environments: envs },
+    { name: 'greeter', dependsOn: ['hello'], environments: envs },
+    { name: 'web', dependsOn: ['greeter'], environments: envs },
+    { name: 'billing', environments: [{ name: 'production', waves: [['eu-2']] }] },
+  ],
+});
+const request = (members: string[], extra: Record<string, unknown> = {}) =>
+  TrainRequest.parse({
+    trainId: 't-1',
+    members: members.map((m) => ({ service: m.split('@')[0], version: m.split('@')[1] })),
+    ...extra,
+  }) as TrainRequest & { trainId: string };
+const facts = (requires: Record<string, Record<string, string>> = {}) => ({
+  catalog,
+  requires: (service: string) => requires[service],
+  running: () => [{ region: 'x', version: '1.0.0' }],
+});
+
+describe('planTrain', () => {
+  it('orders members by the dependency graph (through services outside the train too), independent ones side by side, and undoes them in reverse', () => {
+    const plan = planTrain(request(['web@3.0.0', 'billing@1.1.0', 'hello@1.5.0', 'greeter@2.1.0']), facts());
+    expect(plan.stages.map((s) => s.members.map((m) => m.service))).toEqual([
+      ['billing', 'hello'],
+      ['greeter'],
+      ['web'],
+    ]);
+    expect(plan.rollbackOrder).toEqual(['web', 'greeter', 'hello', 'billing']);
+    expect(plan.onFailure).toBe('rollback');
+  });
+
+  it('in lockstep, every member goes through staging before any enters production', () => {
+    const plan = planTrain(request(['web@3.0.0', 'billing@1.1.0', 'hello@1.5.0'], { lockstep: true }), facts());
+    expect(plan.stages.map((s) => `${s.environment}: ${s.members.map((m) => m.service).join(' ')}`)).toEqual([
+      'staging: hello',
+      'staging: web',
+      'production: billing hello',
+      'production: web',
+    ]);
+  });
+
+  it('checks a requirement on another member against the version the train brings', () => {
+    const requires = { greeter: { hello: '>=1.5.0' }, web: { greeter: '^2.1.0' } };
+    expect(() => planTrain(request(['hello@1.5.0', 'greeter@2.1.0', 'web@3.0.0']), facts(requires))).not.toThrow();
+    expect(() => planTrain(request(['hello@1.4.0', 'greeter@2.0.0', 'web@3.0.0']), facts(requires))).toThrow(
+      new TrainRefusal([
+        'greeter@2.0.0 needs hello >=1.5.0, but the train brings hello@1.4.0',
+        'web@3.0.0 needs greeter ^2.1.0, but the train brings greeter@2.0.0',
+      ]),
+    );
+    // A dependency outside the train: what runs where the member goes.
+    expect(() => planTrain(request(['greeter@2.1.0', 'web@3.0.0']), facts(requires))).toThrow(
+      'greeter@2.1.0 needs hello >=1.5.0 in staging, which runs 1.0.0; greeter@2.1.0 needs hello >=1.5.0 in production, which runs 1.0.0',
+    );
+  });
+
+  it('refuses unknown services and a service twice, naming them', () => {
+    expect(() => planTrain(request(['hello@1.5.0', 'nowhere@1.0.0']), facts())).toThrow(
+      'nowhere is not in the catalog',
+    );
+    const twice = TrainRequest.safeParse({
+      members: [
+        { service: 'hello', version: '1.0.0' },
+        { service: 'hello', version: '1.1.0' },
+      ],
+    });
+    expect(twice.error?.issues[0]).toMatchObject({
+      path: ['members', 1, 'service'],
+      message: 'hello is in the train twice; a train releases one version of each service',
+    });
+    expect(
+      TrainRequest.safeParse({ members: [{ service: 'hello', version: '1.0.0' }] }).error?.issues[0]?.message,
+    ).toBe('a train has at least two members');
+  });
+});
