@@ -18,7 +18,21 @@ export async function fleetCommand(
   }
   const region = env.AWS_REGION;
   if (!region) throw new FleetCommandError('fleet ssm install needs AWS_REGION (the region the instances run in)');
-  const client = createSsmClient({ region, ...(env.SSM_ENDPOINT ? { endpoint: env.SSM_ENDPOINT } : {}) });
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN } = env;
+  const client = createSsmClient({
+    region,
+    ...(env.SSM_ENDPOINT ? { endpoint: env.SSM_ENDPOINT } : {}),
+    // Keys in the environment given (relctl's own) win; otherwise the SDK's usual chain (profile, instance role).
+    ...(accessKeyId && secretAccessKey
+      ? {
+          credentials: {
+            accessKeyId,
+            secretAccessKey,
+            ...(AWS_SESSION_TOKEN ? { sessionToken: AWS_SESSION_TOKEN } : {}),
+          },
+        }
+      : {}),
+  });
   try {
     const outcomes = await installSsmDocuments(client);
     if (values.json) {

@@ -7,7 +7,7 @@ export interface SsmClientConfig {
   region: string;
   /** e.g. http://127.0.0.1:4566; the AWS endpoint of `region` when absent. */
   endpoint?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Attempts per call, first one included (default 5); throttling and transient errors are retried with backoff. */
   maxAttempts?: number;
 }

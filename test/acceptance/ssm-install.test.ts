@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { GetDocumentCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { FleetCommandError, fleetCommand } from '../../cli/fleet-commands';
 import { S3ArtifactMirror, s3Client } from '../../providers/artifacts/s3-artifact-mirror';
 import { createSsmClient } from '../../providers/aws/ssm-client';
 import { FleetError } from '../../providers/fleet/fleet-target';
@@ -33,7 +34,7 @@ describeAgainstMoto('SSM documents and S3 artifacts', () => {
     });
   }
 
-  it('relctl fleet ssm install creates the five documents and leaves them alone next time; without AWS_REGION it says so', () => {
+  it('relctl fleet ssm install creates the five documents and leaves them alone next time; without AWS_REGION it says so', async () => {
     const env = { AWS_REGION: 'eu-west-1', SSM_ENDPOINT: moto.endpoint };
     const first = relctl(env);
     expect(first.stderr).not.toMatch(/relctl:/);
@@ -46,14 +47,16 @@ describeAgainstMoto('SSM documents and S3 artifacts', () => {
       'ReleaseEngine-Revert created',
       'ReleaseEngine-Status created',
     ]);
-    const again = JSON.parse(relctl(env).stdout) as { documents: { action: string }[] };
+    // The same command again (called in process: one relctl process per test is enough to prove the CLI).
+    const printed: string[] = [];
+    const keys = { AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret' };
+    await fleetCommand(['ssm', 'install'], { json: true }, { ...env, ...keys }, (line) => printed.push(line));
+    const again = JSON.parse(printed.join('\n')) as { documents: { action: string }[] };
     expect(again.documents.map((d) => d.action)).toEqual(Array(5).fill('unchanged'));
 
-    const missing = relctl({ SSM_ENDPOINT: moto.endpoint });
-    expect([missing.status, missing.stderr.split('\n')[0]]).toEqual([
-      2,
-      'relctl: fleet ssm install needs AWS_REGION (the region the instances run in)',
-    ]);
+    await expect(
+      fleetCommand(['ssm', 'install'], {}, { SSM_ENDPOINT: moto.endpoint }, () => undefined),
+    ).rejects.toThrow(new FleetCommandError('fleet ssm install needs AWS_REGION (the region the instances run in)'));
   });
 
   it('a document that changed since the last install gets a new version, made the default', async () => {
