@@ -27,7 +27,12 @@ export const trainRouter = router({
             message: `members[${i}].version: there is no artifact ${member.service}@${member.version} in the artifact store; publish it first`,
           });
         }
-        const manifest = await ctx.artifacts?.manifest?.(member.service, member.version);
+        const manifest = await ctx.artifacts?.manifest?.(member.service, member.version).catch((err: unknown) => {
+          throw new TRPCError({
+            code: 'PRECONDITION_FAILED',
+            message: `members[${i}]: ${member.service}@${member.version} cannot be read: ${(err as Error).message}`,
+          });
+        });
         if (manifest?.requires) requires.set(member.service, manifest.requires);
       }
       const dependencies = [...new Set([...requires.values()].flatMap((r) => Object.keys(r)))];
