@@ -1,7 +1,6 @@
 // The test layers as vitest projects (README, "Tests"). `unit` needs nothing running; the other three share one
 // Temporal dev server and one workflow bundle, started by test/global-setup.ts once per run however many of them run.
 import { defineConfig } from 'vitest/config';
-import LongestFirst from './test/sequencer';
 
 const TEMPORAL = ['test/global-setup.ts'];
 // Whatever a test starts outside its process dies with it (test/support/process-cleanup.ts).
@@ -15,8 +14,6 @@ export default defineConfig({
     // time of one at a time (measured: 353s against 561s) without starving each other. One value for every project:
     // vitest runs projects of one group order in one pool, which needs one maxWorkers.
     maxWorkers: 4,
-    // Longest files first, across the layers (test/sequencer.ts).
-    sequence: { sequencer: LongestFirst },
     reporters: ['default'],
     projects: [
       {

@@ -234,7 +234,8 @@ export async function startTestEngine(options: EngineOptions = {}) {
     initialVersions: { [service]: '1.0.0' },
     instancesPerRegion: options.instancesPerRegion ?? 1,
     // Canary analysis needs traffic: ~30 requests per version in a 2s bake at 50%, against a minimum of 10.
-    loadRps: options.loadRps ?? 30,
+    // No worker, no release: traffic would only cost the machine (canaries and smoke tests need it, nothing else).
+    loadRps: options.loadRps ?? (options.worker === 'none' ? 0 : 30),
     log: () => undefined,
   });
   const fleetStarted = await fleetd.start();
