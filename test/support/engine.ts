@@ -46,9 +46,6 @@ import { LocalFleetTarget } from '../../providers/fleet/local-fleet';
 import { ExecFleetTarget } from '../../providers/fleet/exec-fleet';
 import { FleetRouter } from '../../providers/fleet/fleet-router';
 import type { DeployRequest } from '../../providers/fleet/fleet-target';
-import { SsmFleetTarget } from '../../providers/fleet/ssm-fleet';
-import { S3ArtifactMirror, s3Client } from '../../providers/artifacts/s3-artifact-mirror';
-import { startSsmHosts } from './ssm-hosts';
 import { FleetMetricsSource } from '../../providers/metrics/fleet-metrics';
 import { WebhookNotifier } from '../../providers/notify/webhook-notifier';
 import { openDatabase } from '../../providers/sql/database';
@@ -305,62 +302,73 @@ export async function startTestEngine(options: EngineOptions = {}) {
     FLEET_TOKEN_FILE: fleetStarted.controlTokenFile,
     ...(options.exec?.hangOnceFile ? { EXEC_HANG_ONCE: options.exec.hangOnceFile } : {}),
   };
-  const ssmHosts =
+  // The SSM parts (and the AWS SDK they load) only for the tests that deploy through SSM: every acceptance file
+  // imports this module.
+  const ssm =
     options.fleet === 'ssm'
-      ? await startSsmHosts({
-          dir,
-          service,
-          regions,
-          fleetUrl: fleetStarted.controlUrl,
-          fleetTokenFile: fleetStarted.controlTokenFile,
-          serving: await (async () => {
-            const digest = (await artifacts.resolve(service, '1.0.0'))?.digest ?? '';
-            return { version: '1.0.0', digest, bytes: await artifacts.read(digest) };
-          })(),
-        })
+      ? await Promise.all([
+          import('../../providers/fleet/ssm-fleet'),
+          import('../../providers/artifacts/s3-artifact-mirror'),
+          import('./ssm-hosts'),
+        ])
       : undefined;
+  const ssmHosts = ssm
+    ? await ssm[2].startSsmHosts({
+        dir,
+        service,
+        regions,
+        fleetUrl: fleetStarted.controlUrl,
+        fleetTokenFile: fleetStarted.controlTokenFile,
+        serving: await (async () => {
+          const digest = (await artifacts.resolve(service, '1.0.0'))?.digest ?? '';
+          return { version: '1.0.0', digest, bytes: await artifacts.read(digest) };
+        })(),
+      })
+    : undefined;
   const s3 = options.ssm?.s3;
-  const artifactUrl = s3
-    ? (request: DeployRequest) =>
-        new S3ArtifactMirror(
-          s3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: TEST_AWS_CREDENTIALS }),
-          { bucket: s3.bucket },
-          artifacts,
-        ).url(request)
-    : (request: DeployRequest) => new ArtifactUrlSigner(artifactUrlKey, apiUrl).url(request);
-  const regionFleet = ssmHosts
-    ? new FleetRouter(
-        catalog,
-        {
-          local: () => fleet,
-          ssm: (settings) =>
-            new SsmFleetTarget({
-              client: ssmHosts.client,
-              pollIntervalMs: 100,
-              artifactUrl,
-              // Where each region's traffic enters (a load balancer in production): fleetd's router for the region.
-              endpoints: Object.fromEntries(
-                fleetStarted.routers.filter((r) => r.service === service).map((r) => [r.region, r.url]),
-              ),
-              sameAgeBaseline: settings.sameAgeBaseline,
-            }),
-        },
-        'the test worker',
-      )
-    : options.fleet === 'exec'
+  const artifactUrl =
+    s3 && ssm
+      ? (request: DeployRequest) =>
+          new ssm[1].S3ArtifactMirror(
+            ssm[1].s3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: TEST_AWS_CREDENTIALS }),
+            { bucket: s3.bucket },
+            artifacts,
+          ).url(request)
+      : (request: DeployRequest) => new ArtifactUrlSigner(artifactUrlKey, apiUrl).url(request);
+  const regionFleet =
+    ssmHosts && ssm
       ? new FleetRouter(
           catalog,
           {
             local: () => fleet,
-            exec: (settings) =>
-              new ExecFleetTarget(settings, {
-                env: execEnv,
-                artifactUrl: (request) => new ArtifactUrlSigner(artifactUrlKey, apiUrl).url(request),
+            ssm: (settings) =>
+              new ssm[0].SsmFleetTarget({
+                client: ssmHosts.client,
+                pollIntervalMs: 100,
+                artifactUrl,
+                // Where each region's traffic enters (a load balancer in production): fleetd's router for the region.
+                endpoints: Object.fromEntries(
+                  fleetStarted.routers.filter((r) => r.service === service).map((r) => [r.region, r.url]),
+                ),
+                sameAgeBaseline: settings.sameAgeBaseline,
               }),
           },
           'the test worker',
         )
-      : fleet;
+      : options.fleet === 'exec'
+        ? new FleetRouter(
+            catalog,
+            {
+              local: () => fleet,
+              exec: (settings) =>
+                new ExecFleetTarget(settings, {
+                  env: execEnv,
+                  artifactUrl: (request) => new ArtifactUrlSigner(artifactUrlKey, apiUrl).url(request),
+                }),
+            },
+            'the test worker',
+          )
+        : fleet;
   // SSM fleets take the canary's numbers from the metrics source (Prometheus in production): here, fleetd's counters.
   const regionDeps = { fleet: regionFleet, metrics: new FleetMetricsSource(ssmHosts ? fleet : regionFleet) };
   const served = options.agents ? options.agents.map((name) => `${name}-${suffix}`) : regions;
