@@ -149,12 +149,9 @@ export class FleetRouter implements FleetTarget {
         false,
       );
     }
+    // exec and ssm drivers are built from the spec's settings; local has none.
     const target =
-      spec.driver === 'exec'
-        ? (how as (s: typeof spec) => FleetTarget)(spec)
-        : spec.driver === 'ssm'
-          ? (how as (s: typeof spec) => FleetTarget)(spec)
-          : (how as () => FleetTarget)();
+      spec.driver === 'local' ? (how as () => FleetTarget)() : (how as (s: typeof spec) => FleetTarget)(spec);
     this.built.set(cacheKey, target);
     return target;
   }

@@ -7,19 +7,13 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type TestEngine, useEngines } from '../support/engine';
+import { useEngines } from '../support/engine';
 
 function deploysPerRegion(events: { event: string; region: string; requestId?: string }[], releaseId: string) {
   const counts: Record<string, number> = {};
   for (const e of events)
     if (e.requestId === releaseId && e.event === 'deploy') counts[e.region] = (counts[e.region] ?? 0) + 1;
   return counts;
-}
-
-async function versions(engine: TestEngine) {
-  return Promise.all(
-    engine.regions.map(async (region) => (await engine.fleet.state({ service: engine.service, region })).stableVersion),
-  );
 }
 
 describe('exec fleet driver', () => {
@@ -36,7 +30,7 @@ describe('exec fleet driver', () => {
     await engine.trpc('ci').release.start.mutate({ service: engine.service, version: '1.1.0', releaseId: 'exec-1' });
     const status = await engine.waitForOutcome('exec-1', 120_000);
     expect([status.outcome?.result, status.outcome?.reason]).toEqual(['succeeded', undefined]);
-    expect(await versions(engine)).toEqual(['1.1.0', '1.1.0']);
+    expect(await engine.stableVersions()).toEqual(['1.1.0', '1.1.0']);
     // The first deploy hung after fleetd had started the instances; the driver stopped it at its timeout and the
     // retry, with the same idempotency key, found them running.
     expect(readFileSync(hang, 'utf8')).toBe(`exec-1/${engine.service}/${engine.regions[0]}/deploy/1.1.0`);
@@ -74,7 +68,7 @@ describe('exec fleet driver', () => {
     const done = await engine.waitForOutcome('exec-bad', 120_000);
     expect(done.outcome?.result).toBe('rolled-back');
     expect(done.outcome?.reason).toMatch(new RegExp(`canary of 1\\.2\\.0 failed in ${a} at 50%`));
-    expect(await versions(engine)).toEqual(['1.0.0', '1.0.0']);
+    expect(await engine.stableVersions()).toEqual(['1.0.0', '1.0.0']);
     const events = await engine.fleetEvents('exec-bad');
     expect(events.filter((e) => e.region === b)).toEqual([]);
     expect(events.filter((e) => e.region === a && !e.event.startsWith('baseline-')).map((e) => e.event)).toEqual([

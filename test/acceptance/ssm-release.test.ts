@@ -15,16 +15,10 @@ import { S3ArtifactMirror, s3Client } from '../../providers/artifacts/s3-artifac
 import { createSsmClient } from '../../providers/aws/ssm-client';
 import { FleetError } from '../../providers/fleet/fleet-target';
 import { installSsmDocuments, shippedSsmDocuments } from '../../providers/fleet/ssm-documents';
-import { TEST_AWS_CREDENTIALS, type TestEngine, useEngines } from '../support/engine';
+import { TEST_AWS_CREDENTIALS, useEngines } from '../support/engine';
 import { describeAgainstMoto, MotoServer } from '../support/moto';
 
 const RELCTL = resolve(import.meta.dirname, '..', '..', 'bin', 'relctl.cjs');
-
-async function stableVersions(engine: TestEngine) {
-  return Promise.all(
-    engine.regions.map(async (region) => (await engine.fleet.state({ service: engine.service, region })).stableVersion),
-  );
-}
 
 describe('ssm fleet driver, end to end', () => {
   const engines = useEngines();
@@ -39,7 +33,7 @@ describe('ssm fleet driver, end to end', () => {
     await engine.trpc('ci').release.start.mutate({ service: engine.service, version: '1.1.0', releaseId: 'ssm-1' });
     const status = await engine.waitForOutcome('ssm-1', 120_000);
     expect([status.outcome?.result, status.outcome?.reason]).toEqual(['succeeded', undefined]);
-    expect(await stableVersions(engine)).toEqual(['1.1.0']);
+    expect(await engine.stableVersions()).toEqual(['1.1.0']);
 
     // Every step went through a document, sent to the region's host by its tags.
     const sent = hosts.fake.callsTo('SendCommand').filter((c) => !c.error);
@@ -109,7 +103,7 @@ describeAgainstMoto('ssm fleet driver, documents and artifacts in moto_server', 
     // Nothing of 1.1.0 reached the host's disk or the fleet; the region still serves 1.0.0.
     expect(existsSync(join(engine.ssmHosts?.rootOf(a) ?? '', engine.service, 'releases', '1.1.0'))).toBe(false);
     expect((await engine.fleetEvents('ssm-bad')).filter((e) => e.event === 'deploy')).toEqual([]);
-    expect(await stableVersions(engine)).toEqual(['1.0.0']);
+    expect(await engine.stableVersions()).toEqual(['1.0.0']);
     s3.destroy();
   });
 

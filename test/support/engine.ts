@@ -326,15 +326,17 @@ export async function startTestEngine(options: EngineOptions = {}) {
       })
     : undefined;
   const s3 = options.ssm?.s3;
-  const artifactUrl =
+  // One mirror (and one S3 client) for the engine, as a region agent builds it once.
+  const mirror =
     s3 && ssm
-      ? (request: DeployRequest) =>
-          new ssm[1].S3ArtifactMirror(
-            ssm[1].s3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: TEST_AWS_CREDENTIALS }),
-            { bucket: s3.bucket },
-            artifacts,
-          ).url(request)
-      : (request: DeployRequest) => new ArtifactUrlSigner(artifactUrlKey, apiUrl).url(request);
+      ? new ssm[1].S3ArtifactMirror(
+          ssm[1].s3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: TEST_AWS_CREDENTIALS }),
+          { bucket: s3.bucket },
+          artifacts,
+        )
+      : undefined;
+  const artifactUrl = (request: DeployRequest) =>
+    mirror ? mirror.url(request) : new ArtifactUrlSigner(artifactUrlKey, apiUrl).url(request);
   const regionFleet =
     ssmHosts && ssm
       ? new FleetRouter(
@@ -585,6 +587,11 @@ export async function startTestEngine(options: EngineOptions = {}) {
   }
 
   /** The fleet's own log of what was done to this service, optionally for one release. */
+  /** The stable version of each region of the service, in release order, as the fleet reports it. */
+  async function stableVersions() {
+    return Promise.all(regions.map(async (region) => (await fleet.state({ service, region })).stableVersion));
+  }
+
   async function fleetEvents(requestId?: string) {
     const events = await fleet.events({ service });
     return requestId ? events.filter((e) => e.requestId === requestId) : events;
@@ -674,6 +681,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     driftAcks,
     fleet,
     fleetEvents,
+    stableVersions,
     fleetd,
     /** With fleet 'ssm': the SSM double and its hosts. */
     ssmHosts,
