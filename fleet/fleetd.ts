@@ -62,6 +62,13 @@ export interface FleetDaemonOptions {
   instancesPerRegion?: number;
   /** Synthetic requests per second sent to each region's router (0 disables). */
   loadRps?: number;
+  /**
+   * Send the synthetic load to a region only while it runs a canary (more than one version) or within this many
+   * seconds of its last change (deploy, traffic, promote, revert), when a smoke test or a watch window may want it.
+   * Unset: always (the demo stack, whose dashboards show traffic). The test engines set it: idle load was a quarter of
+   * a core per engine, the most CPU a test run spent on anything.
+   */
+  loadIdleSeconds?: number;
   healthTimeoutMs?: number;
   log?: (message: string) => void;
 }
@@ -154,6 +161,8 @@ export class FleetDaemon {
   private readonly routers = new Map<string, RegionRouter>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly load = new LoadGenerator();
+  /** When each region last changed (see loadIdleSeconds). */
+  private readonly lastChange = new Map<string, number>();
   private server: Server | undefined;
   private healer: NodeJS.Timeout | undefined;
   private healing = false;
@@ -222,11 +231,16 @@ export class FleetDaemon {
       region: r.region,
       url: `http://${this.host}:${r.routerPort}`,
     }));
-    if ((this.options.loadRps ?? 0) > 0)
+    if ((this.options.loadRps ?? 0) > 0) {
+      const idleMs = this.options.loadIdleSeconds === undefined ? undefined : this.options.loadIdleSeconds * 1000;
       this.load.start(
-        routers.map((r) => r.url),
+        routers.map((r) => ({
+          url: r.url,
+          ...(idleMs === undefined ? {} : { active: () => this.busy(r.service, r.region, idleMs) }),
+        })),
         this.options.loadRps ?? 0,
       );
+    }
     this.healer = setInterval(() => void this.heal(), 2000);
     this.healer.unref();
     return { controlUrl: this.controlUrl, controlTokenFile: this.controlTokenFile, routers };
@@ -258,6 +272,7 @@ export class FleetDaemon {
   async deploy(service: string, region: string, version: string, digest: string, requestId: string) {
     refuseBaselineLabel(version);
     const record = this.record(service, region);
+    this.changed(record);
     return this.withRegionLock(record, async () => {
       const previousVersion = record.stableVersion;
       const existing = record.versions[version];
@@ -331,6 +346,7 @@ export class FleetDaemon {
   async setTraffic(service: string, region: string, version: string, percent: number, requestId: string) {
     refuseBaselineLabel(version);
     const record = this.record(service, region);
+    this.changed(record);
     return this.withRegionLock(record, async () => {
       if (!record.versions[version]) throw new HttpError(409, `${service}@${version} is not deployed in ${region}`);
       const stable = record.stableVersion;
@@ -366,6 +382,7 @@ export class FleetDaemon {
   async promote(service: string, region: string, version: string, requestId: string) {
     refuseBaselineLabel(version);
     const record = this.record(service, region);
+    this.changed(record);
     return this.withRegionLock(record, async () => {
       if (!record.versions[version]) throw new HttpError(409, `${service}@${version} is not deployed in ${region}`);
       const previousVersion = record.stableVersion === version ? undefined : record.stableVersion;
@@ -382,6 +399,7 @@ export class FleetDaemon {
   async revert(service: string, region: string, version: string, requestId: string) {
     refuseBaselineLabel(version);
     const record = this.record(service, region);
+    this.changed(record);
     return this.withRegionLock(record, async () => {
       const others = Object.keys(record.versions).filter((v) => v !== version);
       if (record.stableVersion === version && others.length === 0) {
@@ -441,10 +459,25 @@ export class FleetDaemon {
     return record;
   }
 
+  /** Whether a region runs a canary now, or changed within the last `idleMs`. */
+  private busy(service: string, region: string, idleMs: number): boolean {
+    const record = this.records.get(key(service, region));
+    if (record && Object.keys(record.versions).length > 1) return true;
+    return Date.now() - (this.lastChange.get(key(service, region)) ?? 0) < idleMs;
+  }
+
+  /** Notes a change of the region (its load, with loadIdleSeconds, goes on for that long after it). */
+  private changed(record: RegionRecord): void {
+    this.lastChange.set(key(record.service, record.region), Date.now());
+  }
+
   private async withRegionLock<T>(record: RegionRecord, fn: () => Promise<T>): Promise<T> {
     const k = key(record.service, record.region);
     const previous = this.locks.get(k) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(fn);
+    const run = previous
+      .catch(() => undefined)
+      .then(fn)
+      .finally(() => this.changed(record));
     this.locks.set(
       k,
       run.catch(() => undefined),

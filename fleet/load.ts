@@ -5,11 +5,15 @@ export class LoadGenerator {
   private timers: NodeJS.Timeout[] = [];
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
-  /** Sends `rps` GET / requests per second to each URL until stopped. Responses are read and dropped. */
-  start(urls: string[], rps: number): void {
+  /**
+   * Sends `rps` GET / requests per second to each URL until stopped, skipping the ticks when its `active` says no.
+   * Responses are read and dropped.
+   */
+  start(targets: { url: string; active?: () => boolean }[], rps: number): void {
     const every = Math.max(1, Math.round(1000 / rps));
-    for (const url of urls) {
+    for (const { url, active } of targets) {
       const timer = setInterval(() => {
+        if (active && !active()) return;
         const req = get(url, { agent: this.agent, timeout: 5000 }, (res) => res.resume());
         req.on('error', () => undefined);
         req.on('timeout', () => req.destroy());

@@ -19,6 +19,8 @@ const FleetEnv = z.object({
   FLEET_ROUTER_BASE_PORT: PortVar.default(7311),
   FLEET_INSTANCES: z.coerce.number().int().min(1).max(10).default(2),
   FLEET_LOAD_RPS: z.coerce.number().min(0).max(500).default(20),
+  /** Load a region only while it runs a canary or within this many seconds of a change (unset: always). */
+  FLEET_LOAD_IDLE_SECONDS: z.coerce.number().int().min(1).max(86_400).optional(),
   /** Versions running before any release, as service=version pairs: "hello=1.0.0". */
   FLEET_INITIAL_VERSIONS: z
     .string()
@@ -60,6 +62,7 @@ async function run() {
     routerBasePort: env.FLEET_ROUTER_BASE_PORT,
     instancesPerRegion: env.FLEET_INSTANCES,
     loadRps: env.FLEET_LOAD_RPS,
+    ...(env.FLEET_LOAD_IDLE_SECONDS ? { loadIdleSeconds: env.FLEET_LOAD_IDLE_SECONDS } : {}),
   });
   const started = await daemon.start();
   console.log(`fleetd control API on ${started.controlUrl} (bearer token in ${started.controlTokenFile})`);

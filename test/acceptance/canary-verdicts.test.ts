@@ -32,7 +32,13 @@ describe('canary verdicts on the local fleet', () => {
   }, 120_000);
 
   it('rolls back, every region and the last first, a version that starts failing after promotion', async () => {
-    const engine = await engines.start({ record: 'watch-breach', waves: [['a'], ['b']], bakeSeconds: 2 });
+    // Traffic for the whole watch window (the test engine otherwise stops it 20 s after a region's last change).
+    const engine = await engines.start({
+      record: 'watch-breach',
+      waves: [['a'], ['b']],
+      bakeSeconds: 2,
+      loadIdleSeconds: 180,
+    });
     const { service } = engine;
     const [a, b] = engine.regions as [string, string];
     // Healthy through its canaries, then failing 60% of requests 25 s after it starts (as hello@1.4.0 does at 60 s).

@@ -126,6 +126,8 @@ export interface EngineOptions {
   worker?: 'in-process' | 'process' | 'none';
   instancesPerRegion?: number;
   loadRps?: number;
+  /** How long fleetd keeps loading a region after its last change (fleet/fleetd.ts loadIdleSeconds). */
+  loadIdleSeconds?: number;
   /** With RECORD_HISTORIES=<set>, save every workflow history of this engine under test/fixtures/histories/<set>/<record>. */
   record?: string;
   /** Short names of the regions whose agents run from the start (default: all); see startRegionAgent. */
@@ -233,6 +235,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
     // Canary analysis needs traffic: ~30 requests per version in a 2s bake at 50%, against a minimum of 10.
     // No worker, no release: traffic would only cost the machine (canaries and smoke tests need it, nothing else).
     loadRps: options.loadRps ?? (options.worker === 'none' ? 0 : 30),
+    // Traffic while a region runs a canary, and for 20s after any change (smoke tests, watch windows); none while
+    // the engine starts or waits (measured: a quarter of a core per idle engine at 30 rps over three regions).
+    loadIdleSeconds: options.loadIdleSeconds ?? 20,
     log: () => undefined,
   });
   const fleetStarted = await fleetd.start();

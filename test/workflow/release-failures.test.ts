@@ -145,44 +145,6 @@ describe('a release that fails', () => {
 describe('an analysis that cannot decide', () => {
   const engines = useWorkflowEngines();
 
-  it('asks an approver or SRE; approved, the rollout continues from where it stopped', async () => {
-    const engine = await engines.start();
-    engine.metrics.program('1.1.0', ['inconclusive', 'pass']);
-    const { releaseId } = await engine.start('1.1.0');
-
-    const gate = `analysis-${engine.region('a')}-step-1`;
-    const asking = await engine.waitForGate(releaseId, gate);
-    expect(asking.stage).toBe('needs-decision');
-    expect(asking.regions[0]).toMatchObject({ status: 'needs-decision', trafficPercent: 50 });
-    expect(asking.gates.find((g) => g.id === gate)?.description).toBe(
-      `the canary analysis of ${engine.region('a')} at 50% was inconclusive (canary served 3 requests, fewer than the 10 needed); approve to continue, reject to roll back`,
-    );
-    await expect(engine.approve(releaseId, gate, 'olga')).rejects.toMatchObject({ code: 'DECISION_FORBIDDEN' });
-    await engine.approve(releaseId, gate, 'sid', 'traffic is low at night; looks fine');
-
-    const done = await engine.waitForOutcome(releaseId);
-    expect(done.outcome?.result).toBe('succeeded');
-    expect(done.regions[0]?.verdicts.map((v) => v.verdict)).toEqual(['inconclusive']);
-    expect(engine.runs('a')).toBe('1.1.0');
-  }, 60_000);
-
-  it('rejected, the region goes back and the release rolls back, naming who chose it', async () => {
-    const engine = await engines.start();
-    engine.metrics.program('1.1.0', 'inconclusive');
-    const { releaseId } = await engine.start('1.1.0');
-    const a = engine.region('a');
-    await engine.waitForGate(releaseId, `analysis-${a}-step-1`);
-    await engine.reject(releaseId, `analysis-${a}-step-1`, 'bob', 'not enough traffic to judge');
-
-    const done = await engine.waitForOutcome(releaseId);
-    expect(done.outcome).toMatchObject({
-      result: 'rolled-back',
-      reason: `canary analysis of 1.1.0 in ${a} at 50% was inconclusive (canary served 3 requests, fewer than the 10 needed) and bob chose to roll back`,
-    });
-    expect(engine.runs('a')).toBe('1.0.0');
-    expect(engine.fleet.callsFor(releaseId).map((x) => x.operation)).not.toContain('promote');
-  }, 60_000);
-
   it('nobody deciding within the decision timeout rolls the region back', async () => {
     const engine = await engines.start({ service: { approvals: { timeoutSeconds: 2 } } });
     engine.metrics.program('1.1.0', 'inconclusive');

@@ -80,54 +80,6 @@ describe('the approval gate before production', () => {
     expect(await engine.acceptedDecisions(releaseId)).toEqual(['approve:alice', 'approve:bob']);
     expect(await details()).toContain('**Next:** nothing: the release has ended (succeeded)');
   }, 60_000);
-
-  it('a rejection rolls back what the release did and keeps who rejected it and why', async () => {
-    const engine = await engines.start({ environments: stagingThenProduction });
-    const { releaseId } = await engine.start('1.1.0', { changeClass: 'normal' });
-    await engine.waitForGate(releaseId, 'production-approval');
-    const rejected = await engine.reject(releaseId, 'production-approval', 'bob', 'conflicts with the DB window');
-    expect(rejected.status).toBe('rejected');
-
-    const done = await engine.waitForOutcome(releaseId);
-    expect(done.outcome).toMatchObject({
-      result: 'rolled-back',
-      reason: 'gate production-approval was rejected by bob: conflicts with the DB window',
-    });
-    expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
-      [`revert ${engine.region('s')} to 1.0.0`, 'done'],
-      [`demote artifact ${engine.service}@1.1.0`, 'done'],
-    ]);
-    expect([engine.runs('s'), engine.runs('p')]).toEqual(['1.0.0', '1.0.0']);
-    expect(engine.fleet.callsFor(releaseId).filter((c) => c.region === engine.region('p'))).toEqual([]);
-    expect(await engine.ledger.current(engine.service, engine.region('s'))).toMatchObject({
-      version: '1.0.0',
-      rolledBackFrom: '1.1.0',
-    });
-    expect((await engine.artifacts.promotion(engine.service, '1.1.0')).status).toBe('demoted');
-    expect(engine.audit.records.find((r) => r.action === 'gate.rejected')).toMatchObject({
-      actor: 'bob',
-      gate: 'production-approval',
-      reason: 'conflicts with the DB window',
-    });
-    expect(engine.notifier.kinds(releaseId)).toEqual(['release.started', 'gate.waiting', 'release.rolled-back']);
-  }, 60_000);
-
-  it('a gate nobody decides on times out and rolls the release back, saying why', async () => {
-    const engine = await engines.start({ service: { approvals: { timeoutSeconds: 2 } } });
-    const { releaseId } = await engine.start('1.1.0', { changeClass: 'normal' });
-
-    const done = await engine.waitForOutcome(releaseId);
-    expect(done.outcome).toMatchObject({
-      result: 'rolled-back',
-      reason: 'gate production-approval timed out after 2s with 0 of 1 approvals',
-    });
-    expect(done.gates[0]?.status).toBe('timed-out');
-    // Nothing was deployed; the only thing to undo was the artifact's promotion.
-    expect(done.compensations.map((c) => [c.name, c.status])).toEqual([
-      [`demote artifact ${engine.service}@1.1.0`, 'done'],
-    ]);
-    expect(engine.fleet.callsFor(releaseId)).toEqual([]);
-  }, 60_000);
 });
 
 describe('config drift between environments', () => {
