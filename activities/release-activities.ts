@@ -1,9 +1,20 @@
 // Orchestrator activities: run on the release task queue, next to the workflow.
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { EngineError } from '../domain/errors';
+import type { ReleaseResult } from '../domain/release-status';
+import { trainWorkflowId } from '../domain/workflow-ids';
+import { submitRelease, submitRollback } from '../workflows/lifecycle/starts';
+import {
+  rollbackStatusQuery,
+  serviceStateQuery,
+  statusQuery,
+  trainStatusQuery,
+  type EmergencyRollbackInput,
+  type ReleaseInput,
+} from '../workflows/messages';
 import type { ArtifactRecord } from '../domain/artifact';
 import { serviceWorkflowId } from '../domain/names';
-import { serviceStateQuery } from '../workflows/messages';
 import type { ReleaseCalendar } from '../domain/calendar';
 import type { LedgerRecord } from '../domain/ledger';
 import type { ArtifactStore, PromotionRecord } from '../providers/artifacts/artifact-store';
@@ -162,6 +173,117 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
         Context.current().heartbeat();
       }
       return [...closed];
+    },
+
+    // ---- release trains (workflows/train.ts) ----
+
+    /**
+     * Hands a train member's release, signed by the API when the train was requested, to its service's coordinator.
+     * Idempotent by release id: a retry after the coordinator admitted it finds the release and starts nothing.
+     */
+    async startTrainRelease(input: { input: ReleaseInput; queue: boolean }): Promise<{ queuedBehind: string[] }> {
+      const { client, info } = Context.current();
+      try {
+        const started = await submitRelease(client, input.input, { taskQueue: info.taskQueue, queue: input.queue });
+        return { queuedBehind: started.queuedBehind };
+      } catch (err) {
+        if (
+          err instanceof EngineError &&
+          ['RELEASE_IN_PROGRESS', 'QUEUE_FULL', 'RELEASE_ID_CONFLICT'].includes(err.code)
+        )
+          throw ApplicationFailure.nonRetryable(err.message, 'ServiceBusy');
+        throw err;
+      }
+    },
+
+    /**
+     * Waits for a release to end (Temporal's long poll on its result, no polling of the release) and says how: the
+     * outcome its status query gives, or the failure that ended it otherwise.
+     */
+    async awaitReleaseEnd(input: { workflowId: string }): Promise<{ result: ReleaseResult; reason?: string }> {
+      const context = Context.current();
+      const handle = context.client.workflow.getHandle(input.workflowId);
+      const beat = setInterval(() => context.heartbeat(), 5_000);
+      try {
+        let ended: string | undefined;
+        // Cancellation-aware: a worker shutting down cancels this wait (the train waits again on another worker).
+        await Promise.race([
+          handle.result().catch((err: Error) => {
+            ended = (err.cause as Error | undefined)?.message ?? err.message;
+          }),
+          context.cancelled,
+        ]);
+        const status = await handle.query(statusQuery).catch(() => undefined);
+        if (status?.outcome) {
+          return { result: status.outcome.result, ...(status.outcome.reason ? { reason: status.outcome.reason } : {}) };
+        }
+        return { result: 'failed', reason: ended ?? 'the release ended without an outcome' };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** Hands the emergency rollback that undoes a train member to its coordinator; retried while the service is busy. */
+    async startTrainUndo(rollback: EmergencyRollbackInput): Promise<void> {
+      const { client, info } = Context.current();
+      try {
+        await submitRollback(client, rollback, { taskQueue: info.taskQueue });
+      } catch (err) {
+        if (err instanceof EngineError && err.code === 'ROLLBACK_REFUSED')
+          throw ApplicationFailure.nonRetryable(err.message, 'Unauthorized');
+        throw err;
+      }
+    },
+
+    /** Waits for an emergency rollback to end; whether every region went back. */
+    async awaitRollbackEnd(input: { workflowId: string }): Promise<{ ok: boolean; reason?: string }> {
+      const context = Context.current();
+      const handle = context.client.workflow.getHandle(input.workflowId);
+      const beat = setInterval(() => context.heartbeat(), 5_000);
+      try {
+        let ended: string | undefined;
+        await Promise.race([
+          handle.result().catch((err: Error) => {
+            ended = (err.cause as Error | undefined)?.message ?? err.message;
+          }),
+          context.cancelled,
+        ]);
+        const status = await handle.query(rollbackStatusQuery).catch(() => undefined);
+        if (status?.stage === 'succeeded') return { ok: true };
+        const failed = status?.regions.filter((r) => r.status === 'failed').map((r) => r.region) ?? [];
+        return {
+          ok: false,
+          reason: failed.length > 0 ? `it failed in ${failed.join(', ')}` : (ended ?? 'it ended without going back'),
+        };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /**
+     * Whether train `trainId` asks for `workflowId` now: the train runs (on this task queue, as the engine's train
+     * workflow) and has that member's release starting or running, or is undoing that member. A member request read
+     * from the train's history and replayed on Temporal gets no.
+     */
+    async confirmTrainStep(input: { trainId: string; workflowId: string }): Promise<{ ok: boolean; reason?: string }> {
+      const { client, info } = Context.current();
+      const handle = client.workflow.getHandle(trainWorkflowId(input.trainId));
+      try {
+        const described = await handle.describe();
+        if (described.type !== 'trainWorkflow' || described.taskQueue !== info.taskQueue) {
+          return { ok: false, reason: `${trainWorkflowId(input.trainId)} is not one of this engine's trains` };
+        }
+        if (described.status.name !== 'RUNNING') return { ok: false, reason: `train ${input.trainId} has ended` };
+        const train = await handle.query(trainStatusQuery);
+        if (train.undo.some((u) => u.workflowId === input.workflowId && u.state === 'undoing')) return { ok: true };
+        if (train.aborted) return { ok: false, reason: `train ${input.trainId} was aborted` };
+        const step = train.steps.find((s) => s.workflowId === input.workflowId);
+        if (step && (step.state === 'starting' || step.state === 'running')) return { ok: true };
+        return { ok: false, reason: `train ${input.trainId} is not releasing it now` };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { ok: false, reason: `there is no train ${input.trainId}` };
+        throw err;
+      }
     },
 
     /** The release calendar (freeze windows). */

@@ -9,6 +9,7 @@ import { apiClient, type Outputs, releaseStream, StreamRefusal, UsageError } fro
 import { ArtifactCommandError, artifactCommand } from './artifact-commands';
 import { FleetCommandError, fleetCommand } from './fleet-commands';
 import { readCommand } from './read-commands';
+import { trainCommand } from './train-commands';
 
 type ReleaseView = Outputs['release']['get'];
 type RollbackView = Outputs['rollback']['get'];
@@ -33,9 +34,16 @@ releases
   release pause   <service> <release-id> [--reason TEXT]
   release resume  <service> <release-id>
   release abort   <service> <release-id> --reason TEXT
-trains (several services together, in dependency order)
-  train plan <service>@<version> <service>@<version> ... [--lockstep] [--on-failure rollback|leave]
-                 [--change-class C]                                   the stages, or what is not met
+trains (several services together, in dependency order, each through its own coordinator)
+  train plan  <service>@<version> <service>@<version> ... [--lockstep] [--on-failure rollback|leave]
+              [--change-class C]                                      the stages, or what is not met
+  train start <service>@<version> ... [--train-id ID] [--lockstep] [--on-failure rollback|leave]
+              [--change-class C] [--reason TEXT] [--queue] [--author P ...] [--wait]
+  train status <train-id>
+  train list  [--limit N]
+  train approve <train-id> [--comment TEXT]                           one approval for the whole train
+  train reject  <train-id> --comment TEXT
+  train abort   <train-id> --reason TEXT                              (sre) members released so far go back
 rollbacks
   rollback <service> --reason TEXT [--region R ...] [--wait]          emergency rollback to last known-good
 services
@@ -209,6 +217,7 @@ async function main(argv: string[]): Promise<number> {
       days: { type: 'string' },
       lockstep: { type: 'boolean', default: false },
       'on-failure': { type: 'string' },
+      'train-id': { type: 'string' },
     },
   });
   if (values.help || positionals.length === 0) {
@@ -337,34 +346,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  if (noun === 'train' && verb === 'plan') {
-    const members = rest.map((arg) => {
-      const ref = parseArtifactRef(arg);
-      if (!ref) throw new UsageError(`train plan takes <service>@<version> for each member, not "${arg}"`);
-      return ref;
-    });
-    const onFailure = values['on-failure'];
-    if (onFailure !== undefined && onFailure !== 'rollback' && onFailure !== 'leave') {
-      throw new UsageError(`--on-failure must be rollback or leave, not "${onFailure}"`);
-    }
-    const plan = await api.train.plan.query({
-      members,
-      lockstep: values.lockstep,
-      ...(onFailure ? { onFailure } : {}),
-      ...(values['change-class'] ? { changeClass: values['change-class'] as 'standard' } : {}),
-    });
-    out(plan, () => {
-      console.log(`train of ${plan.members.map((m) => `${m.service}@${m.version}`).join(', ')}:`);
-      plan.stages.forEach((stage, i) => {
-        const where = stage.environment ? ` (${stage.environment})` : '';
-        console.log(`  stage ${i + 1}${where}: ${stage.members.map((m) => `${m.service}@${m.version}`).join(', ')}`);
-      });
-      console.log(
-        `  if a member fails: ${plan.onFailure === 'rollback' ? `roll back ${plan.rollbackOrder.join(', then ')} (those released)` : 'leave the members already released'}`,
-      );
-    });
-    return EXIT.ok;
-  }
+  if (noun === 'train') return trainCommand(api, verb, rest, values);
 
   if (noun === 'rollback') {
     const service = verb;

@@ -36,6 +36,7 @@ export {
   releaseWorkflowId,
   rollbackWorkflowId,
   serviceWorkflowId,
+  trainWorkflowId,
 } from './workflow-ids';
 
 /** Parses `service@version` (the form pipelines and the CLI use). */

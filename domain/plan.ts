@@ -76,19 +76,34 @@ export interface PlanRequest {
   judge?: 'sequential' | 'fixed-window' | undefined;
 }
 
+/** How a train plans its members' releases (issue 15). */
+export interface TrainPlanning {
+  /** Only these environments (a train in lockstep releases a member one environment at a time). */
+  environments?: string[];
+  /**
+   * The train asks for the change class's approval, once, for all its members: the member asks nobody again. The
+   * promotion gate into an environment is left out too when the member's release starts there (the train released
+   * the member through the environment before, in a release of its own).
+   */
+  approvedByTrain: true;
+}
+
 /** Computes the plan of releasing `request` to `service`. */
-export function planRelease(request: PlanRequest, service: ServiceSpec): ReleasePlan {
+export function planRelease(request: PlanRequest, service: ServiceSpec, train?: TrainPlanning): ReleasePlan {
   if (request.service !== service.name) {
     throw new Error(`plan for ${request.service} was given the catalog entry of ${service.name}`);
   }
   const waves: WavePlan[] = [];
   const gates: GatePlan[] = [];
-  const policy = productionGatePolicy(request.changeClass, service.approvals);
+  const policy = train ? undefined : productionGatePolicy(request.changeClass, service.approvals);
   let productionGated = false;
-  service.environments.forEach((env, e) => {
+  const environments = train?.environments
+    ? service.environments.filter((env) => train.environments?.includes(env.name))
+    : service.environments;
+  environments.forEach((env, e) => {
     const firstWave = waves.length;
     if (e > 0) {
-      const previous = service.environments[e - 1]?.name ?? '';
+      const previous = environments[e - 1]?.name ?? '';
       gates.push({
         id: `promote-to-${env.name}`,
         kind: 'promotion',
@@ -126,7 +141,7 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
     version: request.version,
     releaseId: request.releaseId,
     changeClass: request.changeClass,
-    environments: service.environments.map((env) => env.name),
+    environments: environments.map((env) => env.name),
     waves,
     canary: {
       steps,
@@ -155,6 +170,6 @@ export function planRelease(request: PlanRequest, service: ServiceSpec): Release
       service.stallAlertSeconds,
     freeze: { onFreeze: service.onFreeze, override: request.changeClass === 'emergency' },
     signatureRequired: service.signing.required,
-    databaseEnvironments: service.environments.filter((env) => env.database).map((env) => env.name),
+    databaseEnvironments: environments.filter((env) => env.database).map((env) => env.name),
   };
 }

@@ -8,7 +8,8 @@ import { sha256 } from '@noble/hashes/sha256';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils';
 
 /** The messages that act for a person. */
-export type SignedMessageName = 'release' | 'rollback' | 'approve' | 'reject' | 'pause' | 'resume' | 'abort' | 'alert';
+export type SignedMessageName =
+  'release' | 'rollback' | 'train' | 'approve' | 'reject' | 'pause' | 'resume' | 'abort' | 'alert';
 
 /** What a signature covers besides the message's fields: where it may be delivered, and what it is. */
 export interface MessageScope {

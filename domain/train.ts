@@ -4,6 +4,7 @@
 // checks what each member requires: of another member, the version the train brings; of anything else, what runs
 // where the member is going. Pure: the API gathers manifests and running versions first.
 import { z } from 'zod';
+import type { Gate } from './approval';
 import { type ServiceCatalog, findService } from './catalog';
 import { dependencyLevels, type RunningVersion, unmetRequirements } from './dependencies';
 import { ReleaseId, ServiceName, Version } from './names';
@@ -16,7 +17,9 @@ export type TrainMember = z.infer<typeof TrainMember>;
 export const TrainRequest = z
   .strictObject({
     /** Caller-chosen id; starting the same id twice yields the same train. */
-    trainId: ReleaseId.optional(),
+    trainId: ReleaseId.refine((id) => id.length <= 48, {
+      message: 'must be at most 48 characters (the release ids of its members add to it)',
+    }).optional(),
     members: z.array(TrainMember).min(2, 'a train has at least two members').max(20, 'a train has at most 20 members'),
     /** Every member through one environment before any member enters the next (default: each member straight through). */
     lockstep: z.boolean().default(false),
@@ -175,4 +178,67 @@ function reachable(catalog: ServiceCatalog, service: string): Set<string> {
   };
   visit(service);
   return found;
+}
+
+/** How one release of a member went, as the train sees it. */
+export type TrainStepState = 'pending' | 'starting' | 'running' | 'succeeded' | 'failed' | 'rolled-back' | 'aborted';
+
+export interface TrainStepStatus {
+  stage: number;
+  service: string;
+  version: string;
+  environment?: string;
+  releaseId: string;
+  workflowId: string;
+  state: TrainStepState;
+  /** The release's own reason when it did not succeed. */
+  reason?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** Undoing a member the train released, when a later member failed. */
+export interface TrainUndoStatus {
+  service: string;
+  rollbackId: string;
+  workflowId: string;
+  state: 'pending' | 'undoing' | 'done' | 'failed' | 'left';
+  reason?: string;
+}
+
+export type TrainOutcome = 'succeeded' | 'rolled-back' | 'failed' | 'aborted';
+
+export interface TrainStatus {
+  trainId: string;
+  requestedBy: string;
+  reason?: string;
+  changeClass: ChangeClass;
+  lockstep: boolean;
+  onFailure: 'rollback' | 'leave';
+  members: TrainMember[];
+  stage: 'releasing' | 'waiting-approval' | 'rolling-back' | 'succeeded' | 'rolled-back' | 'failed' | 'aborted';
+  /** The stage of the plan the train is at (0-based; stages.length once every stage passed). */
+  currentStage: number;
+  stages: TrainStage[];
+  steps: TrainStepStatus[];
+  undo: TrainUndoStatus[];
+  /** The train's approval, for normal and emergency trains. */
+  gate?: Gate;
+  timeline: { at: string; message: string; service?: string }[];
+  /** Set when an SRE aborted the train: no member starts after it. */
+  aborted?: { by: string; reason: string };
+  startedAt: string;
+  outcome?: { result: TrainOutcome; reason?: string; finishedAt: string };
+}
+
+/** Release id of a member's release: the train's id, with the environment's when the train goes in lockstep. */
+export function trainReleaseId(trainId: string, environment?: string, environmentIndex = 0): string {
+  if (!environment) return trainId;
+  const named = `${trainId}.${environment}`;
+  return named.length <= 64 ? named : `${trainId}.${environmentIndex + 1}`.slice(-64);
+}
+
+/** Id of the emergency rollback that undoes a member. */
+export function trainUndoId(trainId: string): string {
+  return trainId.length <= 59 ? `${trainId}.undo` : `${trainId.slice(0, 59)}.undo`;
 }

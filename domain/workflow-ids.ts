@@ -33,3 +33,8 @@ export function alertRecordWorkflowId(service: string, fingerprint: string, star
 export function regionTaskQueue(region: string): string {
   return `deploy.${region}`;
 }
+
+/** Workflow id of a release train: `train/<trainId>`. */
+export function trainWorkflowId(trainId: string): string {
+  return `train/${trainId}`;
+}

@@ -1,13 +1,21 @@
 // Workflow-side checks of signed messages (domain/signed-message.ts): what the workflow cannot verify, it does not
 // trust. Update validators call check(), so a forged decision is refused to its sender and never enters history; a
 // workflow started without the API's signed request fails before it touches anything.
-import { ActivityFailure, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  patched,
+  proxyActivities,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ReleaseActivities } from '../activities';
 import { quickStep } from './profiles';
 import { serviceWorkflowId } from '../domain/workflow-ids';
 import { refusedPayload, type SignedMessageName } from '../domain/signed-message';
 import { releaseFailure } from './failures';
 import { verifySigned } from './trusted-keys';
+import { ReleaseTrain } from './search-attributes';
 
 /** Patch id of signed messages: runs started before it replay without any of these checks. */
 export const SIGNED_MESSAGES_PATCH = 'signed-messages';
@@ -124,4 +132,27 @@ export async function confirmAdmission(
     note(`ignored an admission the coordinator did not send (it runs ${active ?? 'nothing'}); still queued`);
   }
   return admitted;
+}
+
+/** Patch id of train members: releases and rollbacks from before trains replay without asking a train. */
+export const TRAIN_MEMBER_PATCH = 'train-member';
+
+/**
+ * For a release or an emergency rollback that names a train (signed with its request): tags it with the train
+ * (ReleaseTrain) and asks the train whether it sent it now; fails it, before anything changed, if not. The train's
+ * member requests are signed ahead of time, so without this one read from the train's history could be replayed on
+ * Temporal, skipping the train's order and its approval.
+ */
+export async function confirmTrainStep(trainId: string, what: 'release' | 'emergency rollback'): Promise<void> {
+  upsertSearchAttributes([{ key: ReleaseTrain, value: trainId }]);
+  const answer = await coordinatorCheck.confirmTrainStep.executeWithOptions(
+    { summary: `ask train ${trainId} whether it sent this ${what} now` },
+    [{ trainId, workflowId: workflowInfo().workflowId }],
+  );
+  if (!answer.ok) {
+    throw releaseFailure(
+      'Unauthorized',
+      `refused to act: this ${what} belongs to train ${trainId}, which did not ask for it now (${answer.reason ?? 'no reason'}); nothing was changed`,
+    );
+  }
 }

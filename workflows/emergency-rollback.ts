@@ -13,7 +13,7 @@ import {
   type RollbackStatus,
   signedRollbackFields,
 } from './messages';
-import { confirmAdmission, refuseUnsignedStart } from './authorization';
+import { confirmAdmission, confirmTrainStep, refuseUnsignedStart, TRAIN_MEMBER_PATCH } from './authorization';
 import { reportEndWhenAsked } from './end-report';
 import { noteOn, now, publishStage } from './journal';
 import { compensationStep, quickStep } from './profiles';
@@ -57,6 +57,11 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
     }
   }
   enterStage('rolling-back');
+  // A train undoing its member: only when its train asks for it now (rollbacks before trains name none).
+  if (input.train && patched(TRAIN_MEMBER_PATCH)) {
+    note(`train ${input.train.trainId} undoes ${input.service}`);
+    await confirmTrainStep(input.train.trainId, 'emergency rollback');
+  }
 
   await Promise.all(status.regions.map((state) => rollBack(state)));
 

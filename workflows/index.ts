@@ -5,3 +5,4 @@ export { emergencyRollbackWorkflow } from './emergency-rollback';
 export { regionRolloutWorkflow } from './region-rollout';
 export { releaseWorkflow } from './release';
 export { serviceWorkflow } from './service';
+export { trainWorkflow } from './train';

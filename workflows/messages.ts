@@ -7,7 +7,8 @@ import type { AnalysisPolicy, CanaryVerdict } from '../domain/canary';
 import type { SmokeTestSpec } from '../domain/catalog';
 import type { PlannedStep, ReleasePlan, SequentialCanaryPlan } from '../domain/plan';
 import type { ReleaseStatus } from '../domain/release-status';
-import type { Principal } from '../domain/roles';
+import type { Principal, Role } from '../domain/roles';
+import type { TrainPlan, TrainStatus } from '../domain/train';
 import type { Authorization } from '../domain/signed-message';
 
 // ---- release ----
@@ -22,14 +23,24 @@ export interface ReleaseInput {
   queued?: boolean;
   /** The people who wrote the change (commit authors, the merger), as the pipeline knows them: none may approve it. */
   authors?: string[];
+  /**
+   * The train this release is a member of (issue 15). Signed with the request; the release asks the train whether it
+   * sent it now before doing anything, so a member request read from the train's history cannot be replayed.
+   */
+  train?: TrainRef;
   /** The API's signature over the request (releases started before signed messages: absent). */
   authorization?: Authorization;
 }
 
+/** A train a release or an emergency rollback belongs to. */
+export interface TrainRef {
+  trainId: string;
+}
+
 /** The fields of a release request the API signs (`queued` is the coordinator's, not the requester's). */
 export function signedReleaseFields(input: ReleaseInput) {
-  const { plan, requestedBy, reason, authors, authorization } = input;
-  return { plan, requestedBy, reason, authors, authorization };
+  const { plan, requestedBy, reason, authors, train, authorization } = input;
+  return { plan, requestedBy, reason, authors, train, authorization };
 }
 
 /** A decision on a gate. The principal is the one the API authenticated. */
@@ -215,14 +226,16 @@ export interface EmergencyRollbackInput {
   queued?: boolean;
   /** Versions no region may be taken to, with why: those of the releases this rollback aborted. */
   avoid?: { version: string; why: string }[];
+  /** The train that undoes its member with this rollback (signed; checked with the train before anything). */
+  train?: TrainRef;
   /** The API's signature over the request (rollbacks started before signed messages: absent). */
   authorization?: Authorization;
 }
 
 /** The fields of an emergency rollback request the API signs. */
 export function signedRollbackFields(input: EmergencyRollbackInput) {
-  const { service, rollbackId, regions, reason, requestedBy, authorization } = input;
-  return { service, rollbackId, regions, reason, requestedBy, authorization };
+  const { service, rollbackId, regions, reason, requestedBy, train, authorization } = input;
+  return { service, rollbackId, regions, reason, requestedBy, train, authorization };
 }
 
 export interface ServiceState {
@@ -265,6 +278,42 @@ export interface RollbackStatus {
 }
 
 export const rollbackStatusQuery = defineQuery<RollbackStatus>('rollbackStatus');
+
+// ---- release trains ----
+
+/** One release of a train member, signed by the API when the train was requested. */
+export interface TrainStepRequest {
+  /** Index of the plan's stage this release belongs to. */
+  stage: number;
+  service: string;
+  version: string;
+  /** With lockstep, the environment this release goes through; otherwise all of the service's. */
+  environment?: string;
+  release: ReleaseInput;
+}
+
+/** Input of trainWorkflow, signed as a whole by the API ('train'). */
+export interface TrainInput {
+  plan: TrainPlan;
+  requestedBy: string;
+  reason?: string;
+  authors?: string[];
+  /** Members wait behind a release in progress of their service instead of failing the train. */
+  queue: boolean;
+  steps: TrainStepRequest[];
+  /** The emergency rollbacks that undo each member, should the train fail (used only with onFailure 'rollback'). */
+  undo: EmergencyRollbackInput[];
+  /** The train's one approval (normal and emergency trains), before the stage it names. */
+  approval?: { beforeStage: number; quorum: number; roles: Role[]; timeoutSeconds: number; description: string };
+  authorization?: Authorization;
+}
+
+/** The fields of a train request the API signs: all of them. */
+export function signedTrainFields(input: TrainInput) {
+  return input;
+}
+
+export const trainStatusQuery = defineQuery<TrainStatus>('trainStatus');
 
 // ---- audit trail reads (the API asks the orchestrator) ----
 

@@ -9,6 +9,8 @@ export const ReleaseStage = defineSearchAttributeKey('ReleaseStage', SearchAttri
 export const ReleaseChangeClass = defineSearchAttributeKey('ReleaseChangeClass', SearchAttributeType.KEYWORD);
 export const ReleaseRegions = defineSearchAttributeKey('ReleaseRegions', SearchAttributeType.KEYWORD_LIST);
 export const ReleaseRequestedBy = defineSearchAttributeKey('ReleaseRequestedBy', SearchAttributeType.KEYWORD);
+/** The train a release belongs to, and the train's own id on the train's workflow (issue 15). */
+export const ReleaseTrain = defineSearchAttributeKey('ReleaseTrain', SearchAttributeType.KEYWORD);
 
 /** Every custom search attribute the engine uses, for registration on the server. */
 export const RELEASE_SEARCH_ATTRIBUTES = [
@@ -18,6 +20,7 @@ export const RELEASE_SEARCH_ATTRIBUTES = [
   ReleaseChangeClass,
   ReleaseRegions,
   ReleaseRequestedBy,
+  ReleaseTrain,
 ] as const;
 
 /** The search attributes a release starts with; ReleaseStage is kept current by the release itself. */

@@ -254,6 +254,15 @@ export async function serviceWorkflow(input: ServiceInput): Promise<void> {
           throw new Error(`this coordinator serves ${service}, not ${rollback.service}`);
         messages.check('rollback', signedRollbackFields(rollback), rollbackWorkflowId(service, rollback.rollbackId));
         if (!rollback.reason.trim()) throw new Error('an emergency rollback needs a reason');
+        // A train undoing its member aborts nothing: it waits until the service is free (the train asks again). So a
+        // signed undo replayed on Temporal cannot abort another release; the rollback then checks with its train.
+        const busy = live().find((e) => !e.done && e.workflowId !== rollbackWorkflowId(service, rollback.rollbackId));
+        if (rollback.train && busy) {
+          throw releaseFailure(
+            'ServiceBusy',
+            `${service} has ${busy.kind} ${busy.id} in progress; train ${rollback.train.trainId} undoes ${service} once it ends`,
+          );
+        }
       },
     },
   );

@@ -77,11 +77,13 @@ export class DecisionSigner {
     message: MessageScope['message'],
     fields: T,
     now = Date.now(),
+    /** How long the message stays valid (a train's member requests: as long as the train may take). */
+    ttlMs = this.ttlMs,
   ): T & { authorization: Authorization } {
     const auth = {
       keyId: this.keyId,
       issuedAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + this.ttlMs).toISOString(),
+      expiresAt: new Date(now + ttlMs).toISOString(),
       nonce: randomBytes(12).toString('hex'),
     };
     const scope = { namespace: this.namespace, workflowId, message };

@@ -35,6 +35,20 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
         ],
       },
     },
+    'train.start': {
+      roles: ['pipeline'],
+      input: {
+        members: [
+          { service: 'no-such-service', version: '1.0.0' },
+          { service: 'other-service', version: '1.0.0' },
+        ],
+      },
+    },
+    'train.get': { roles: READ, input: { trainId: 'no-such-train' } },
+    'train.list': { roles: READ, input: { limit: 1 } },
+    'train.approve': { roles: ['approver', 'sre'], input: { trainId: 'no-such-train' } },
+    'train.reject': { roles: ['approver', 'sre'], input: { trainId: 'no-such-train', comment: 'no' } },
+    'train.abort': { roles: ['sre'], input: { trainId: 'no-such-train', reason: 'role table test' } },
     'rollback.emergency': { roles: ['sre'], input: { service: 'no-such-service', reason: 'role table test' } },
     'rollback.get': { roles: READ, input: { service, rollbackId: 'no-such-rollback' } },
     'service.list': { roles: READ, input: undefined },

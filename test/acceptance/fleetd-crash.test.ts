@@ -187,7 +187,11 @@ describe('fleetd killed mid-operation', () => {
       };
       fleetds.push(fleetd);
       await waitUntil(async () => {
-        if (child.exitCode !== null) throw new Error(`fleetd exited with ${child.exitCode}; see ${root}/fleetd.log`);
+        if (child.exitCode !== null) {
+          // The log goes with the test's directory: its end is the diagnosis.
+          const said = (await readFile(join(root, 'fleetd.log'), 'utf8').catch(() => '')).trimEnd().split('\n');
+          throw new Error(`fleetd exited with ${child.exitCode}; its log ends:\n  ${said.slice(-8).join('\n  ')}`);
+        }
         return (await fetch(`${controlUrl}/healthz`).catch(() => undefined))?.ok === true;
       }, 30_000);
       return fleetd;

@@ -232,6 +232,7 @@ describe('replay of recorded histories', () => {
         'emergencyRollbackWorkflow',
         'auditReadWorkflow',
         'alertRecordWorkflow',
+        'trainWorkflow',
       ]),
     );
     console.log(

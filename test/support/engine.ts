@@ -108,7 +108,16 @@ export interface EngineOptions {
    * More services in the catalog (say, one the service depends on), their regions suffixed like the service's; the
    * fleet does not run them: a test writes what they run into the ledger.
    */
-  otherServices?: { name: string; environments: { name: string; waves: string[][] }[] }[];
+  otherServices?: {
+    name: string;
+    environments: { name: string; waves: string[][] }[];
+    /**
+     * Runs on the engine's fleet beside the service (1.0.0 everywhere, released like it, through a coordinator of
+     * its own): its name gets the engine's suffix (engine.serviceName(name)), as do the names in its dependsOn.
+     */
+    fleet?: boolean;
+    dependsOn?: string[];
+  }[];
   bakeSeconds?: number;
   /**
    * How the service deploys: fleetd's driver (default), or the exec driver running test/fixtures/exec-fleet/
@@ -163,6 +172,14 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const releaseTaskQueue = `releases-${suffix}`;
   // A service name of its own: the coordinator is one per service, and test files run in parallel.
   const service = `hello-${suffix}`;
+  // Services of the fleet besides the service have names of their own too; names in dependsOn follow them.
+  const fleetServices = (options.otherServices ?? []).filter((o) => o.fleet);
+  const serviceName = (name: string) =>
+    name === 'hello' ? service : fleetServices.some((o) => o.name === name) ? `${name}-${suffix}` : name;
+  const others = fleetServices.map((other) => ({
+    name: serviceName(other.name),
+    regions: [...new Set(other.environments.flatMap((env) => env.waves.flat().map((r) => `${r}-${suffix}`)))],
+  }));
   const catalog = ServiceCatalog.parse({
     services: [
       {
@@ -185,10 +202,24 @@ export async function startTestEngine(options: EngineOptions = {}) {
         signing: { required: true },
         environments,
         ...options.service,
+        ...(Array.isArray(options.service?.dependsOn)
+          ? { dependsOn: (options.service.dependsOn as string[]).map(serviceName) }
+          : {}),
       },
       ...(options.otherServices ?? []).map((other) => ({
-        name: other.name,
+        name: serviceName(other.name),
         environments: other.environments.map((env) => ({ name: env.name, waves: env.waves.map(named) })),
+        ...(other.dependsOn ? { dependsOn: other.dependsOn.map(serviceName) } : {}),
+        ...(other.fleet
+          ? {
+              fleet: 'local',
+              bakeSeconds: options.bakeSeconds ?? 2,
+              canary: TEST_CANARY,
+              smokeTest: { requests: 5 },
+              approvals: { timeoutSeconds: 120 },
+              signing: { required: true },
+            }
+          : {}),
       })),
     ],
   });
@@ -201,9 +232,19 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const trustedKeysFile = join(dir, 'trusted-keys.json');
   await writeFile(
     trustedKeysFile,
-    JSON.stringify({ keys: [{ publicKey: signingKey.publicKeyPem, services: [service] }] } satisfies TrustFile),
+    JSON.stringify({
+      keys: [{ publicKey: signingKey.publicKeyPem, services: [service, ...others.map((o) => o.name)] }],
+    } satisfies TrustFile),
   );
   await seedDemoArtifacts(artifacts, { service, signingKeyPem: signingKey.privateKeyPem });
+  for (const other of others) {
+    await publishDemoVersion(
+      artifacts,
+      '1.0.0',
+      { greeting: 'hello', failureRate: 0, latencyMs: 5 },
+      { service: other.name, signingKeyPem: signingKey.privateKeyPem },
+    );
+  }
   const verifier = new ArtifactVerifier(artifacts, new FileTrustStore(trustedKeysFile));
 
   // Real PostgreSQL: a database for the audit trail and one per environment for the service's schema migrations,
@@ -229,8 +270,11 @@ export async function startTestEngine(options: EngineOptions = {}) {
   const fleetd = new FleetDaemon({
     dataDir: paths.fleet,
     artifacts,
-    regions: regions.map((region) => ({ service, region })),
-    initialVersions: { [service]: '1.0.0' },
+    regions: [
+      ...regions.map((region) => ({ service, region })),
+      ...others.flatMap((other) => other.regions.map((region) => ({ service: other.name, region }))),
+    ],
+    initialVersions: Object.fromEntries([service, ...others.map((o) => o.name)].map((name) => [name, '1.0.0'])),
     instancesPerRegion: options.instancesPerRegion ?? 1,
     // Canary analysis needs traffic: ~30 requests per version in a 2s bake at 50%, against a minimum of 10.
     // No worker, no release: traffic would only cost the machine (canaries and smoke tests need it, nothing else).
@@ -378,7 +422,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
         : fleet;
   // SSM fleets take the canary's numbers from the metrics source (Prometheus in production): here, fleetd's counters.
   const regionDeps = { fleet: regionFleet, metrics: new FleetMetricsSource(ssmHosts ? fleet : regionFleet) };
-  const served = options.agents ? options.agents.map((name) => `${name}-${suffix}`) : regions;
+  const served = options.agents
+    ? options.agents.map((name) => `${name}-${suffix}`)
+    : [...new Set([...regions, ...others.flatMap((o) => o.regions)])];
   let child: ChildProcess | undefined;
 
   async function startInProcessWorker() {
@@ -591,15 +637,31 @@ export async function startTestEngine(options: EngineOptions = {}) {
     return publishDemoVersion(artifacts, version, behaviour, { service, signingKeyPem: signingKey.privateKeyPem });
   }
 
-  /** The fleet's own log of what was done to this service, optionally for one release. */
-  /** The stable version of each region of the service, in release order, as the fleet reports it. */
-  async function stableVersions() {
-    return Promise.all(regions.map(async (region) => (await fleet.state({ service, region })).stableVersion));
+  /** Publishes (signed by the engine's key) a version of another service of the fleet (see otherServices). */
+  async function publishFor(name: string, version: string, behaviour: DemoBehaviour) {
+    return publishDemoVersion(artifacts, version, behaviour, {
+      service: serviceName(name),
+      signingKeyPem: signingKey.privateKeyPem,
+    });
   }
+
+  /** The stable version of each region of a service (default: the engine's), in release order, per the fleet. */
+  async function stableVersions(name?: string) {
+    const of = name ? serviceName(name) : service;
+    const where = of === service ? regions : (others.find((o) => o.name === of)?.regions ?? []);
+    return Promise.all(where.map(async (region) => (await fleet.state({ service: of, region })).stableVersion));
+  }
+
+  /** The fleet's own log of what was done to this service, optionally for one release. */
 
   async function fleetEvents(requestId?: string) {
     const events = await fleet.events({ service });
     return requestId ? events.filter((e) => e.requestId === requestId) : events;
+  }
+
+  /** The fleet's log of what was done to another service of the engine (see otherServices). */
+  async function fleetEventsOf(name: string) {
+    return fleet.events({ service: serviceName(name) });
   }
 
   /** Saves the histories of every workflow of this engine's service, for the replay test (RECORD_HISTORIES=<set>). */
@@ -613,11 +675,15 @@ export async function startTestEngine(options: EngineOptions = {}) {
     const keysFile = join(dir, '..', DECISION_PUBLIC_KEYS);
     const known = await loadPublicKeys(keysFile).catch(() => ({}));
     await writeFile(keysFile, `${JSON.stringify({ keys: { ...known, ...signer.trustedKeys } }, null, 2)}\n`);
-    const prefixes = ['release', 'region-rollout', 'rollback', 'alert'].map(
-      (kind) => `WorkflowId STARTS_WITH "${kind}/${service}/"`,
+    const services = [service, ...others.map((o) => o.name)];
+    const prefixes = services.flatMap((name) =>
+      ['release', 'region-rollout', 'rollback', 'alert'].map((kind) => `WorkflowId STARTS_WITH "${kind}/${name}/"`),
     );
-    const auditReads = `(WorkflowType = "auditReadWorkflow" AND TaskQueue = "${releaseTaskQueue}")`;
-    const query = [...prefixes, `WorkflowId = "service/${service}"`, auditReads].join(' OR ');
+    const coordinators = services.map((name) => `WorkflowId = "service/${name}"`);
+    const ownTypes = ['auditReadWorkflow', 'trainWorkflow'].map(
+      (type) => `(WorkflowType = "${type}" AND TaskQueue = "${releaseTaskQueue}")`,
+    );
+    const query = [...prefixes, ...coordinators, ...ownTypes].join(' OR ');
     const executions: { workflowId: string; runId: string; startTime: Date }[] = [];
     for await (const execution of client.workflow.list({ query })) executions.push(execution);
     executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
@@ -670,6 +736,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
     client,
     artifacts,
     publish,
+    publishFor,
+    /** The full name of a service of this engine ('hello' is the engine's own; see otherServices). */
+    serviceName,
     signingKey,
     /** Signs as the API does (tests that play the attacker use it to show what a real signature is worth). */
     signer,
@@ -686,6 +755,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
     driftAcks,
     fleet,
     fleetEvents,
+    fleetEventsOf,
     stableVersions,
     fleetd,
     /** With fleet 'ssm': the SSM double and its hosts. */
@@ -723,7 +793,13 @@ function execFleetSpec(timeoutSeconds = 30) {
 
 /** The message the Temporal UI shows for a release that ended in failure (its WorkflowExecutionFailed event). */
 export async function failureMessage(engine: TestEngine, releaseId: string): Promise<string | null | undefined> {
-  const events = await engine.history(`release/${engine.service}/${releaseId}`);
+  const workflowId = `release/${engine.service}/${releaseId}`;
+  // A release has its outcome a moment before it closes (its last audit records and notifications): wait for the end.
+  await engine.client.workflow
+    .getHandle(workflowId)
+    .result()
+    .catch(() => undefined);
+  const events = await engine.history(workflowId);
   return events.at(-1)?.workflowExecutionFailedEventAttributes?.failure?.message;
 }
 

@@ -2,7 +2,8 @@
 // what a member requires of another member is checked against the version the train brings.
 import { describe, expect, it } from 'vitest';
 import { ServiceCatalog } from '../../domain/catalog';
-import { planTrain, TrainRefusal, TrainRequest } from '../../domain/train';
+import { planRelease } from '../../domain/plan';
+import { planTrain, TrainRefusal, TrainRequest, trainReleaseId, trainUndoId } from '../../domain/train';
 
 const envs = [
   { name: 'staging', waves: [['stg-1']] },
@@ -82,5 +83,38 @@ describe('planTrain', () => {
     expect(
       TrainRequest.safeParse({ members: [{ service: 'hello', version: '1.0.0' }] }).error?.issues[0]?.message,
     ).toBe('a train has at least two members');
+  });
+});
+
+describe("a train member's release plan", () => {
+  const hello = catalog.services.find((s) => s.name === 'hello');
+  if (!hello) throw new Error('no hello in the test catalog');
+  const planFor = (extra: Parameters<typeof planRelease>[2]) =>
+    planRelease({ service: 'hello', version: '1.5.0', releaseId: 't-1', changeClass: 'normal' }, hello, extra);
+
+  it('asks for no approval of its own: the train asks once for all its members', () => {
+    expect(planFor(undefined).gates.map((g) => g.id)).toEqual(['promote-to-production', 'production-approval']);
+    expect(planFor({ approvedByTrain: true }).gates.map((g) => g.id)).toEqual(['promote-to-production']);
+  });
+
+  it('in lockstep goes through one environment, with no promotion gate into it (the train released staging before)', () => {
+    const production = planFor({ approvedByTrain: true, environments: ['production'] });
+    expect(production.waves.map((w) => [w.environment, w.index])).toEqual([['production', 0]]);
+    expect(production.environments).toEqual(['production']);
+    expect(production.gates).toEqual([]);
+    expect(planFor({ approvedByTrain: true, environments: ['staging'] }).waves.map((w) => w.environment)).toEqual([
+      'staging',
+    ]);
+  });
+
+  it('gets a release id from the train, within the 64 characters a release id may have', () => {
+    expect(trainReleaseId('t-1')).toBe('t-1');
+    expect(trainReleaseId('t-1', 'production', 1)).toBe('t-1.production');
+    const long = 'x'.repeat(48);
+    expect(trainReleaseId(long, 'a-very-long-environment-name', 2)).toBe(`${long}.3`);
+    expect(trainUndoId('t-1')).toBe('t-1.undo');
+    expect(TrainRequest.safeParse({ trainId: 'y'.repeat(49), members: [] }).error?.issues[0]?.message).toMatch(
+      /at most 48 characters/,
+    );
   });
 });

@@ -6,3 +6,4 @@ export * from './alerts';
 export * from './decisions';
 export * from './reads';
 export * from './starts';
+export * from './trains';

@@ -81,13 +81,26 @@ export async function startRelease(
   },
 ): Promise<StartedRelease> {
   const { plan } = request;
+  // Signed once: a retry below sends the very same request (the coordinator remembers its release id).
+  const input: ReleaseInput = options.signer.sign(releaseWorkflowId(plan.service, plan.releaseId), 'release', request);
+  return submitRelease(client, input, options);
+}
+
+/**
+ * Hands a release request the API signed to the service's coordinator: the second half of startRelease, and what a
+ * train does with the member requests the API signed when the train was requested. Idempotent by release id.
+ */
+export async function submitRelease(
+  client: Client,
+  input: ReleaseInput,
+  options: CoordinatorLimits & { taskQueue?: string; queue?: boolean },
+): Promise<StartedRelease> {
+  const { plan } = input;
   // A workflow under this id may exist that the coordinator no longer remembers (it remembers the last SEEN_LIMIT ids)
   // or never knew (started directly on Temporal): its id can never be used again, and the coordinator answers before
   // it learns that, so look first.
   const existing = await versionOf(client, releaseWorkflowId(plan.service, plan.releaseId));
   if (existing !== undefined) return alreadyThere(plan, existing);
-  // Signed once: a retry below sends the very same request (the coordinator remembers its release id).
-  const input: ReleaseInput = options.signer.sign(releaseWorkflowId(plan.service, plan.releaseId), 'release', request);
   let admission: Admission | undefined;
   for (let attempt = 1; !admission; attempt++) {
     try {
@@ -180,6 +193,15 @@ export async function requestEmergencyRollback(
     'rollback',
     request,
   );
+  return submitRollback(client, input, options);
+}
+
+/** Hands an emergency rollback the API signed to the service's coordinator (idempotent by rollback id). */
+export async function submitRollback(
+  client: Client,
+  input: EmergencyRollbackInput,
+  options: { taskQueue?: string },
+): Promise<{ workflowId: string; aborted: string[]; alreadyStarted: boolean }> {
   try {
     return await needingWorker(
       client,
@@ -193,7 +215,12 @@ export async function requestEmergencyRollback(
         }),
     );
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new EngineError('ROLLBACK_REFUSED', refusalOf(err).message);
+    if (err instanceof WorkflowUpdateFailedError) {
+      const refusal = refusalOf(err);
+      // A train's undo waits for the service's release in flight rather than abort it (workflows/service.ts).
+      if (refusal.type === 'ServiceBusy') throw new EngineError('RELEASE_IN_PROGRESS', refusal.message);
+      throw new EngineError('ROLLBACK_REFUSED', refusal.message);
+    }
     throw err;
   }
 }

@@ -13,7 +13,7 @@
 import { condition, patched, sleep, TemporalFailure } from '@temporalio/workflow';
 import type { ReleaseStatus } from '../../domain/release-status';
 import { signedReleaseFields, type ReleaseInput } from '../messages';
-import { confirmAdmission, refuseUnsignedStart } from '../authorization';
+import { confirmAdmission, confirmTrainStep, refuseUnsignedStart, TRAIN_MEMBER_PATCH } from '../authorization';
 import { reportEndWhenAsked } from '../end-report';
 import { now } from '../journal';
 import { releaseActivities, releaseCompensations } from './activities';
@@ -74,6 +74,11 @@ async function release(run: ReleaseRun): Promise<void> {
     ...(input.reason ? { reason: input.reason } : {}),
     details: { changeClass: plan.changeClass, regions: status.regions.map((r) => r.region) },
   });
+  // A train's member: only when its train asks for it now (releases before trains name none).
+  if (input.train && patched(TRAIN_MEMBER_PATCH)) {
+    run.note(`member of train ${input.train.trainId}: its approval is the train's`);
+    await confirmTrainStep(input.train.trainId, 'release');
+  }
   const artifactRef = { service: plan.service, version: plan.version, signatureRequired: plan.signatureRequired };
   const artifact = await releaseActivities.resolveArtifact.executeWithOptions(
     { summary: `verify ${plan.service}@${plan.version} (digest${plan.signatureRequired ? ' and signature' : ''})` },
