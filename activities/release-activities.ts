@@ -213,7 +213,12 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
           }),
           context.cancelled,
         ]);
-        const status = await handle.query(statusQuery).catch(() => undefined);
+        // A release that ended on its own terms has an outcome: if it cannot be read now (its worker restarting),
+        // this wait is retried rather than the release taken for failed.
+        const status = await handle.query(statusQuery).catch((err: unknown) => {
+          if (ended === undefined) throw err;
+          return undefined;
+        });
         if (status?.outcome) {
           return { result: status.outcome.result, ...(status.outcome.reason ? { reason: status.outcome.reason } : {}) };
         }
@@ -248,7 +253,10 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
           }),
           context.cancelled,
         ]);
-        const status = await handle.query(rollbackStatusQuery).catch(() => undefined);
+        const status = await handle.query(rollbackStatusQuery).catch((err: unknown) => {
+          if (ended === undefined) throw err;
+          return undefined;
+        });
         if (status?.stage === 'succeeded') return { ok: true };
         const failed = status?.regions.filter((r) => r.status === 'failed').map((r) => r.region) ?? [];
         return {

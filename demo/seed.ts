@@ -10,6 +10,11 @@ import { packArtifact } from '../providers/artifacts/pack';
 import { signDigest } from '../providers/artifacts/signing';
 
 export const DEMO_SERVICE = 'hello';
+/**
+ * The demo's other services, for release trains (demo/train/versions.json): greeter calls hello and web calls greeter;
+ * greeter@2.0.0 needs hello >=1.3.0 and web@2.0.0 needs greeter >=2.0.0. They run the same app as hello.
+ */
+export const DEMO_TRAIN_SERVICES = ['greeter', 'web'] as const;
 export const DEMO_INITIAL_VERSION = '1.0.0';
 const HELLO_DIR = join(__dirname, 'hello');
 
@@ -86,6 +91,22 @@ export async function seedDemoArtifacts(
     records.push(
       await publishDemoVersion(store, version, { ...behaviour, ...(migrations ? { migrations } : {}) }, options),
     );
+  }
+  return records;
+}
+
+/** Stores (and, with a key, signs) the versions of the demo's other services (DEMO_TRAIN_SERVICES). Idempotent. */
+export async function seedDemoTrainServices(
+  store: ArtifactStore,
+  options: { signingKeyPem?: string } = {},
+): Promise<ArtifactRecord[]> {
+  const file = await readFile(join(__dirname, 'train', 'versions.json'), 'utf8');
+  const services = JSON.parse(file) as Record<string, Record<string, DemoBehaviour>>;
+  const records: ArtifactRecord[] = [];
+  for (const [service, versions] of Object.entries(services)) {
+    for (const [version, behaviour] of Object.entries(versions)) {
+      records.push(await publishDemoVersion(store, version, behaviour, { ...options, service }));
+    }
   }
   return records;
 }

@@ -137,10 +137,31 @@ export function planTrain(request: TrainRequest & { trainId: string }, facts: Tr
   const byLevel = levels.map((level) => level.map((s) => members.get(s) as TrainMember));
   let stages: TrainStage[];
   if (request.lockstep) {
-    // Environments in the order the members promote through them (a member without one skips that stage).
+    // Environments in an order every member promotes through (merged: each member's order is kept; ties go to the
+    // environment seen first). A member without one skips that stage. No such order: refused.
+    const seen: string[] = [];
+    const after = new Map<string, Set<string>>();
+    for (const spec of specs) {
+      const names = (spec?.environments ?? []).map((e) => e.name);
+      names.forEach((name, i) => {
+        if (!seen.includes(name)) seen.push(name);
+        if (i > 0) after.set(name, new Set([...(after.get(name) ?? []), names[i - 1] as string]));
+      });
+    }
     const order: string[] = [];
-    for (const spec of specs)
-      for (const env of spec?.environments ?? []) if (!order.includes(env.name)) order.push(env.name);
+    while (order.length < seen.length) {
+      const next = seen.find(
+        (name) => !order.includes(name) && [...(after.get(name) ?? [])].every((p) => order.includes(p)),
+      );
+      if (!next) {
+        throw new TrainRefusal([
+          `lockstep needs one order of environments for every member, but ${specs
+            .map((spec) => `${spec?.name} goes ${(spec?.environments ?? []).map((e) => e.name).join(' > ')}`)
+            .join(' and ')}; release them without lockstep`,
+        ]);
+      }
+      order.push(next);
+    }
     stages = order.flatMap((environment) =>
       byLevel
         .map((level) =>
@@ -238,7 +259,7 @@ export function trainReleaseId(trainId: string, environment?: string, environmen
   return named.length <= 64 ? named : `${trainId}.${environmentIndex + 1}`.slice(-64);
 }
 
-/** Id of the emergency rollback that undoes a member. */
-export function trainUndoId(trainId: string): string {
-  return trainId.length <= 59 ? `${trainId}.undo` : `${trainId.slice(0, 59)}.undo`;
+/** Id of the emergency rollback that undoes the train's `step`th release (1-based). */
+export function trainUndoId(trainId: string, step: number): string {
+  return `${trainId}.undo${step}`;
 }

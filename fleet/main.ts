@@ -24,7 +24,7 @@ const FleetEnv = z.object({
   /** Versions running before any release, as service=version pairs: "hello=1.0.0". */
   FLEET_INITIAL_VERSIONS: z
     .string()
-    .default('hello=1.0.0')
+    .default('hello=1.0.0,greeter=1.0.0,web=1.0.0')
     .transform((value) =>
       Object.fromEntries(
         value
@@ -47,9 +47,12 @@ async function run() {
       .filter((region) => fleetSpecFor(s, region).driver === 'local')
       .map((region) => ({ service: s.name, region })),
   );
+  // The default names the demo's services: those a catalog of one's own lacks are left out; a value one set is checked.
+  const given = process.env.FLEET_INITIAL_VERSIONS !== undefined;
   for (const service of Object.keys(env.FLEET_INITIAL_VERSIONS)) {
-    if (!findService(catalog, service))
-      throw new Error(`FLEET_INITIAL_VERSIONS names ${service}, which is not in the catalog`);
+    if (findService(catalog, service)) continue;
+    if (given) throw new Error(`FLEET_INITIAL_VERSIONS names ${service}, which is not in the catalog`);
+    delete env.FLEET_INITIAL_VERSIONS[service];
   }
   const daemon = new FleetDaemon({
     dataDir: paths.fleet,

@@ -436,7 +436,7 @@ async function main() {
       : ' Payloads       NOT encrypted (PAYLOAD_ENCRYPTION=false): release data is in Temporal in clear text',
     ` Logs           ${relative(ROOT, paths.logs)}/{temporal,fleetd,worker,api}.log`,
     '',
-    ' Demo fleet (service hello; each region a weighted router in front of real instances):',
+    ' Demo fleet (hello, and greeter and web for release trains; each region a weighted router in front of real instances):',
     ...fleetState.regions.map(
       (r) => `   ${r.region.padEnd(10)} ${r.url}   runs ${r.service}@${r.stableVersion ?? '-'}`,
     ),
@@ -454,6 +454,8 @@ async function main() {
     '',
     ` Then: curl ${fleetState.regions[0]?.url ?? ''}/   and open the Temporal UI above.`,
     ' hello@1.2.0 fails ~30% of its requests; 1.3.0 is healthy; 1.4.0 starts failing half its requests 60 s after it starts.',
+    ' Three services at once (web@2.0.0 needs greeter@2.0.0, which needs hello >=1.3.0):',
+    '   npx relctl train start web@2.0.0 greeter@2.0.0 hello@1.3.0 --lockstep --wait',
     ' Ctrl-C stops everything; npm start resumes.',
     '================================================================================',
     '',

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { hashToken, type Role, TokensFile } from '../api/auth';
-import { DEMO_SERVICE, seedDemoArtifacts } from '../demo/seed';
+import { DEMO_SERVICE, DEMO_TRAIN_SERVICES, seedDemoArtifacts, seedDemoTrainServices } from '../demo/seed';
 import { generateSigningKey, keyIdOf } from '../providers/artifacts/signing';
 import { generatePayloadKeyEntry } from '../providers/codec/payload-keys';
 import type { TrustFile } from '../providers/artifacts/trust-store';
@@ -78,6 +78,14 @@ export async function ensureDevSigningKey(
 ): Promise<{ keyId: string; privateKeyPem: string }> {
   if (existsSync(paths.devSigningKey) && existsSync(paths.trustedKeys)) {
     const privateKeyPem = await readFile(paths.devSigningKey, 'utf8');
+    // A data dir from before the demo had greeter and web: its dev key comes to sign them too.
+    const trust = JSON.parse(await readFile(paths.trustedKeys, 'utf8')) as TrustFile;
+    const dev = trust.keys.find((k) => k.comment === 'dev signing key');
+    const missing = DEMO_TRAIN_SERVICES.filter((s) => dev?.services && !dev.services.includes(s));
+    if (dev?.services && missing.length > 0) {
+      dev.services.push(...missing);
+      await writeFile(paths.trustedKeys, `${JSON.stringify(trust, null, 2)}\n`, { mode: 0o600 });
+    }
     return {
       keyId: keyIdOf(createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString()),
       privateKeyPem,
@@ -88,7 +96,9 @@ export async function ensureDevSigningKey(
   await writeFile(paths.devSigningKey, key.privateKeyPem, { mode: 0o600 });
   await writeFile(`${paths.devSigningKey.replace(/\.key$/, '')}.pub`, key.publicKeyPem);
   const trust: TrustFile = {
-    keys: [{ publicKey: key.publicKeyPem, services: [DEMO_SERVICE], comment: 'dev signing key' }],
+    keys: [
+      { publicKey: key.publicKeyPem, services: [DEMO_SERVICE, ...DEMO_TRAIN_SERVICES], comment: 'dev signing key' },
+    ],
   };
   await writeFile(paths.trustedKeys, `${JSON.stringify(trust, null, 2)}\n`);
   return { keyId: key.keyId, privateKeyPem: key.privateKeyPem };
@@ -98,9 +108,11 @@ export async function ensureDevSigningKey(
 export async function seedDemo(dataDir: string) {
   const paths = dataPaths(dataDir);
   const signing = await ensureDevSigningKey(paths);
-  const artifacts = await seedDemoArtifacts(new LocalArtifactStore(paths.artifacts), {
-    signingKeyPem: signing.privateKeyPem,
-  });
+  const store = new LocalArtifactStore(paths.artifacts);
+  const artifacts = [
+    ...(await seedDemoArtifacts(store, { signingKeyPem: signing.privateKeyPem })),
+    ...(await seedDemoTrainServices(store, { signingKeyPem: signing.privateKeyPem })),
+  ];
   const tokens = await ensureDevTokens(paths);
   // The API signs decisions with this key; the worker trusts its public half (compose's demo-seed makes it too).
   const decisionKeys = await ensureDecisionKeys(decisionKeyPaths(dataDir));

@@ -145,10 +145,19 @@ export const TRAIN_MEMBER_PATCH = 'train-member';
  */
 export async function confirmTrainStep(trainId: string, what: 'release' | 'emergency rollback'): Promise<void> {
   upsertSearchAttributes([{ key: ReleaseTrain, value: trainId }]);
-  const answer = await coordinatorCheck.confirmTrainStep.executeWithOptions(
-    { summary: `ask train ${trainId} whether it sent this ${what} now` },
-    [{ trainId, workflowId: workflowInfo().workflowId }],
-  );
+  let answer: { ok: boolean; reason?: string } | undefined;
+  while (!answer) {
+    try {
+      answer = await coordinatorCheck.confirmTrainStep.executeWithOptions(
+        { summary: `ask train ${trainId} whether it sent this ${what} now` },
+        [{ trainId, workflowId: workflowInfo().workflowId }],
+      );
+    } catch (err) {
+      // The train could not be asked (its worker busy or away): only a definite no refuses, so ask again.
+      if (!(err instanceof ActivityFailure)) throw err;
+      await sleep(30_000);
+    }
+  }
   if (!answer.ok) {
     throw releaseFailure(
       'Unauthorized',

@@ -119,6 +119,14 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
       const unsafe = safeTargets ? await unsafeVersions(region, history) : new Map<string, string>();
       const decision = rollbackTarget(history, running.stableVersion, unsafe);
       state.from = running.stableVersion;
+      // A train undoes only what it brought: a region on another version is not its to move.
+      const brought = input.train?.version;
+      if (brought !== undefined && running.stableVersion !== brought) {
+        state.status = 'already-good';
+        state.why = `it runs ${running.stableVersion ?? 'nothing'}, not ${brought}, which train ${input.train?.trainId} brought`;
+        note(`${region}: ${state.why}; left as it is`, region);
+        return;
+      }
       if (decision.kind === 'already-good') {
         state.status = 'already-good';
         state.to = decision.version;

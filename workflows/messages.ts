@@ -35,6 +35,11 @@ export interface ReleaseInput {
 /** A train a release or an emergency rollback belongs to. */
 export interface TrainRef {
   trainId: string;
+  /**
+   * On a train's undo: the version the train brought. A region that runs anything else (it never got the train's
+   * version, or a later release changed it) is left alone.
+   */
+  version?: string;
 }
 
 /** The fields of a release request the API signs (`queued` is the coordinator's, not the requester's). */
@@ -290,6 +295,8 @@ export interface TrainStepRequest {
   /** With lockstep, the environment this release goes through; otherwise all of the service's. */
   environment?: string;
   release: ReleaseInput;
+  /** The emergency rollback that undoes this release (its regions only), should the train fail after it. */
+  undo?: EmergencyRollbackInput;
 }
 
 /** Input of trainWorkflow, signed as a whole by the API ('train'). */
@@ -301,7 +308,7 @@ export interface TrainInput {
   /** Members wait behind a release in progress of their service instead of failing the train. */
   queue: boolean;
   steps: TrainStepRequest[];
-  /** The emergency rollbacks that undo each member, should the train fail (used only with onFailure 'rollback'). */
+  /** Trains before per-release undos: one emergency rollback per member (every region of its service). */
   undo: EmergencyRollbackInput[];
   /** The train's one approval (normal and emergency trains), before the stage it names. */
   approval?: { beforeStage: number; quorum: number; roles: Role[]; timeoutSeconds: number; description: string };

@@ -34,6 +34,7 @@ import {
   trainStatusQuery,
   type ControlInput,
   type DecisionInput,
+  type EmergencyRollbackInput,
   type TrainInput,
 } from './messages';
 import { auditStep, quickStep } from './profiles';
@@ -149,8 +150,8 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
   };
 
   setHandler(trainStatusQuery, () => status);
+  /** The train's own rules (run again in the handler); the signature is checked by the validator only. */
   const decide = (decision: DecisionKind, request: DecisionInput) => {
-    messages.check(decision, request);
     const refusal = checkDecision({
       gates: status.gate ? [status.gate] : [],
       gateId: request.gate,
@@ -197,7 +198,12 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
         if (gate.status !== 'waiting') gate.closedAt = now();
         return gate;
       },
-      { validator: (request: DecisionInput) => decide(decision, request) },
+      {
+        validator: (request: DecisionInput) => {
+          messages.check(decision, request);
+          decide(decision, request);
+        },
+      },
     );
   }
   setHandler(
@@ -255,8 +261,9 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
     );
     const ends = await Promise.all(members.map((step) => releaseMember(input.steps.indexOf(step))));
     const failed = ends.find((end) => end !== undefined);
-    if (failed) failure = failed;
-    else if (abortedNow()) failure = abortFailure();
+    // The train's own abort ends its members as it can (aborted, rolled back, or refused by the train): an abort.
+    if (abortedNow()) failure = abortFailure();
+    else if (failed) failure = failed;
   }
   status.currentStage = failure ? status.currentStage : plan.stages.length;
 
@@ -276,7 +283,8 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
         ? 'aborted'
         : stuck.length > 0 || !undo
           ? 'failed'
-          : undone || status.steps.every((s) => s.state !== 'succeeded')
+          : undone ||
+              (status.steps.some((s) => s.state !== 'pending') && status.steps.every((s) => s.state !== 'succeeded'))
             ? 'rolled-back'
             : 'failed';
     if (stuck.length > 0) {
@@ -379,16 +387,27 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
     const reason = `${step.service}@${step.version}${where} ${end.result === 'rolled-back' ? 'was rolled back' : end.result}${end.reason ? `: ${end.reason}` : ''}`;
     note(reason, step.service);
     record('train.member-failed', { services: [step.service], reason, afterVersion: step.version });
-    return { result: end.result === 'aborted' ? 'aborted' : 'failed', reason };
+    // A member aborted from outside the train is a failed member; the train's own abort is seen by its caller.
+    return { result: 'failed', reason };
   }
 
-  /** Undoes, in reverse order, every member whose release succeeded (a failed member rolled itself back). */
+  /** Undoes, in reverse order, every member release that succeeded (a failed member rolled itself back). */
   async function undoReleased(why: string): Promise<void> {
-    const released = new Set(status.steps.filter((s) => s.state === 'succeeded').map((s) => s.service));
-    for (const service of plan.rollbackOrder) {
-      if (!released.has(service)) continue;
-      const rollback = input.undo.find((u) => u.service === service);
-      if (!rollback) continue;
+    // Trains requested with an undo per release undo exactly the regions of each release that succeeded, latest
+    // first; earlier trains carry one undo per member service.
+    const undos = input.steps.some((step) => step.undo)
+      ? input.steps
+          .map((step, i) => ({ step, state: status.steps[i] }))
+          .filter(({ step, state }) => step.undo && state?.state === 'succeeded')
+          .reverse()
+          .map(({ step }) => step.undo as EmergencyRollbackInput)
+      : plan.rollbackOrder.flatMap((service) =>
+          status.steps.some((s) => s.service === service && s.state === 'succeeded')
+            ? input.undo.filter((u) => u.service === service)
+            : [],
+        );
+    for (const rollback of undos) {
+      const service = rollback.service;
       const undo: TrainUndoStatus = {
         service,
         rollbackId: rollback.rollbackId,

@@ -4,7 +4,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { productionGatePolicy } from '../../domain/approval';
-import { findService, isProduction, serviceRegions } from '../../domain/catalog';
+import { findService, isProduction } from '../../domain/catalog';
 import { ReleaseId } from '../../domain/names';
 import { planRelease } from '../../domain/plan';
 import { READ_ROLES } from '../../domain/roles';
@@ -22,6 +22,7 @@ import {
 import type { EmergencyRollbackInput, ReleaseInput, TrainInput, TrainStepRequest } from '../../workflows/messages';
 import type { Context } from '../context';
 import { translated } from '../errors';
+import { EngineError } from '../../domain/errors';
 import { runningLookup } from '../requirements';
 import { announcesChange, requireRole, router } from '../trpc';
 import { newId } from './release';
@@ -31,6 +32,8 @@ import { newId } from './release';
  * at its approval or by freezes for two weeks) is refused by its coordinator, and the train fails in words.
  */
 export const TRAIN_SIGNATURE_DAYS = 14;
+/** The longest a train's approval waits: a day less than its member requests stay valid. */
+const APPROVAL_CAP_SECONDS = (TRAIN_SIGNATURE_DAYS - 1) * 24 * 3600;
 
 /** The train's plan, or a 400/412 naming the member and the problem. */
 async function planOrThrow(ctx: Context, input: TrainRequest, trainId: string): Promise<TrainPlan> {
@@ -84,7 +87,8 @@ async function refuseBusyServices(ctx: Context, plan: TrainPlan): Promise<void> 
     const state = await translated(() => getServiceState(ctx.temporal, member.service));
     const active = state.active;
     // The train's own members (a repeated start of the same train) are not in its way.
-    if (active && !active.id.startsWith(plan.trainId)) busy.push(`${member.service} (${active.kind} ${active.id})`);
+    if (active && active.id !== plan.trainId && !active.id.startsWith(`${plan.trainId}.`))
+      busy.push(`${member.service} (${active.kind} ${active.id})`);
   }
   if (busy.length > 0) {
     throw new TRPCError({
@@ -104,6 +108,7 @@ function trainInput(
   const ttlMs = TRAIN_SIGNATURE_DAYS * 24 * 3600_000;
   const signedAt = Date.now();
   const train = { trainId: plan.trainId };
+  let stepIndex = 0;
   const environmentOrder = plan.stages.flatMap((s) => (s.environment ? [s.environment] : []));
   const steps: TrainStepRequest[] = plan.stages.flatMap((stage, index) =>
     stage.members.map((member): TrainStepRequest => {
@@ -132,34 +137,34 @@ function trainInput(
         signedAt,
         ttlMs,
       );
+      // Its undo, signed whatever onFailure says (an abort undoes what the train released in any case): the regions
+      // of this release only, and only where they run the version the train brought.
+      stepIndex += 1;
+      const rollbackId = trainUndoId(plan.trainId, stepIndex);
+      const undo: EmergencyRollbackInput = ctx.signer.sign(
+        rollbackWorkflowId(member.service, rollbackId),
+        'rollback',
+        {
+          service: member.service,
+          rollbackId,
+          regions: [...new Set(releasePlan.waves.flatMap((w) => w.regions.map((r) => r.region)))],
+          reason: `train ${plan.trainId} did not complete: what it released goes back to the versions before it`,
+          requestedBy,
+          train: { ...train, version: member.version },
+        },
+        signedAt,
+        ttlMs,
+      );
       return {
         stage: index,
         service: member.service,
         version: member.version,
         ...(stage.environment ? { environment: stage.environment } : {}),
         release,
+        undo,
       };
     }),
   );
-  // Signed whatever onFailure says: an abort undoes the members released so far in any case.
-  const undo: EmergencyRollbackInput[] = plan.members.map((member) => {
-    const service = findService(ctx.catalog, member.service);
-    const rollbackId = trainUndoId(plan.trainId);
-    return ctx.signer.sign(
-      rollbackWorkflowId(member.service, rollbackId),
-      'rollback',
-      {
-        service: member.service,
-        rollbackId,
-        regions: service ? serviceRegions(service) : [],
-        reason: `train ${plan.trainId} did not complete: its members go back to the versions before it`,
-        requestedBy,
-        train,
-      },
-      signedAt,
-      ttlMs,
-    );
-  });
   // One approval for the whole train, by its change class, before its first production stage (the strictest quorum
   // and the longest timeout of its members' services). Without lockstep a member goes through every environment in
   // one release, so the train asks before its first stage.
@@ -177,7 +182,11 @@ function trainInput(
           beforeStage,
           quorum: Math.max(...policies.map((p) => p.quorum)),
           roles: policies[0]?.roles ?? ['approver'],
-          timeoutSeconds: Math.max(...policies.map((p) => p.timeoutSeconds ?? 0)),
+          // Decided before the member requests it carries expire (a policy without a timeout gets that bound).
+          timeoutSeconds: Math.min(
+            Math.max(...policies.map((p) => p.timeoutSeconds || APPROVAL_CAP_SECONDS)),
+            APPROVAL_CAP_SECONDS,
+          ),
           description: `${Math.max(...policies.map((p) => p.quorum))} approval(s) of the whole train before ${plan.lockstep ? 'its first production stage' : 'it starts'} (${plan.changeClass} change)`,
         }
       : undefined;
@@ -188,7 +197,7 @@ function trainInput(
     ...(request.authors?.length ? { authors: [...new Set(request.authors)] } : {}),
     queue: request.queue,
     steps,
-    undo,
+    undo: [],
     ...(approval ? { approval } : {}),
   };
 }
@@ -280,6 +289,7 @@ export const trainRouter = router({
       );
       const status = await translated(() => trainStatus(ctx.temporal, input.trainId));
       const aborted: string[] = [];
+      const notAborted: string[] = [];
       for (const step of status.steps.filter((s) => s.state === 'running' || s.state === 'starting')) {
         try {
           await controlRelease(
@@ -290,10 +300,14 @@ export const trainRouter = router({
             ctx.signer,
           );
           aborted.push(`${step.service}/${step.releaseId}`);
-        } catch {
-          // Ended (or not started) meanwhile: the train sees its end, or it refuses to start (the train was aborted).
+        } catch (err) {
+          // Ended or not started yet: the train sees its end, or the release is refused by the aborted train.
+          if (err instanceof EngineError && (err.code === 'RELEASE_FINISHED' || err.code === 'RELEASE_NOT_FOUND'))
+            continue;
+          // Anything else is said: the member runs on to its end, and the train undoes it after.
+          notAborted.push(`${step.service}/${step.releaseId}: ${(err as Error).message}`);
         }
       }
-      return { ok: true, abortedReleases: aborted };
+      return { ok: true, abortedReleases: aborted, notAborted };
     }),
 });

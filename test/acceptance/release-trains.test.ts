@@ -134,6 +134,8 @@ describe('release trains', () => {
       for await (const e of engine.client.workflow.list({ query: `ReleaseTrain = "train-ok"` })) tagged.push(e);
       return tagged.length === 7;
     }, 30_000);
+    const listed = await engine.trpc('viewer').train.list.query({ limit: 500 });
+    expect(listed.find((t) => t.trainId === 'train-ok')).toMatchObject({ stage: 'succeeded' });
 
     // Every step on the audit trail of the service it concerns.
     const trail = await engine.auditTrail.list({ service: greeter });
@@ -219,6 +221,67 @@ describe('release trains', () => {
       expect(deploys.map((e) => `${full} ${e.region}`)).toEqual([`${full} ${engine.regions[0]}`]);
     }
   }, 240_000);
+
+  it('waiting for its approval, an SRE may abort it (nobody else) and a rejection ends it; nothing started either time', async () => {
+    const engine = await startThree(engines);
+    const members = await publishThree(engine);
+    for (const trainId of ['train-abort', 'train-reject']) {
+      await engine.trpc('ci').train.start.mutate({ trainId, members, changeClass: 'normal' });
+      await waitUntil(
+        async () => (await engine.trpc('viewer').train.get.query({ trainId })).gate?.status === 'waiting',
+        30_000,
+      );
+    }
+    const byOperator = await engine.rawCall('train.abort', { trainId: 'train-abort', reason: 'x' }, engine.tokens.olga);
+    expect(byOperator.status).toBe(403);
+    await engine.trpc('sam').train.abort.mutate({ trainId: 'train-abort', reason: 'wrong week for this' });
+    await engine.trpc('alice').train.reject.mutate({ trainId: 'train-reject', comment: 'web 2.0.0 is not ready' });
+
+    const aborted = await trainOutcome(engine, 'train-abort');
+    expect(aborted.outcome).toMatchObject({ result: 'aborted', reason: 'aborted by sam: wrong week for this' });
+    const rejected = await trainOutcome(engine, 'train-reject');
+    expect(rejected.outcome).toMatchObject({
+      result: 'failed',
+      reason: 'alice rejected the train: web 2.0.0 is not ready',
+    });
+    for (const train of [aborted, rejected]) expect(train.steps.every((s) => s.state === 'pending')).toBe(true);
+    for (const name of ['hello', 'greeter', 'web']) {
+      expect((await engine.fleetEventsOf(name)).filter((e) => e.event === 'deploy')).toEqual([]);
+    }
+    const late = await engine.rawCall('train.abort', { trainId: 'train-abort', reason: 'again' }, engine.tokens.sam);
+    expect(late.status).toBe(409);
+    expect(late.body.error?.message).toMatch(/train train-abort has already ended \(aborted\)/);
+  }, 120_000);
+
+  it('aborted by an SRE while its second member is in its canary: that member goes back, and so does the first', async () => {
+    const engine = await startThree(engines, { record: 'train-sre-abort', bakeSeconds: 20 });
+    const members = await publishThree(engine);
+    const [web, greeter, hello] = members.map((m) => m.service) as [string, string, string];
+    await engine.trpc('ci').train.start.mutate({ trainId: 'train-sre-abort', members });
+    await waitUntil(async () => {
+      const member = await engine
+        .trpc('viewer')
+        .release.get.query({ service: greeter, releaseId: 'train-sre-abort' })
+        .catch(() => undefined);
+      return member?.regions.some((r) => r.status === 'canary') === true;
+    }, 90_000);
+    const aborted = await engine
+      .trpc('sam')
+      .train.abort.mutate({ trainId: 'train-sre-abort', reason: 'greeter pages' });
+    expect(aborted.abortedReleases).toEqual([`${greeter}/train-sre-abort`]);
+
+    const done = await trainOutcome(engine, 'train-sre-abort');
+    expect(done.outcome).toMatchObject({ result: 'aborted', reason: 'aborted by sam: greeter pages' });
+    expect(done.steps.map((s) => [s.service, s.state])).toEqual([
+      [hello, 'succeeded'],
+      [greeter, 'rolled-back'],
+      [web, 'pending'],
+    ]);
+    expect(done.undo.map((u) => [u.service, u.state])).toEqual([[hello, 'done']]);
+    expect(await engine.stableVersions()).toEqual(['1.0.0']);
+    expect(await engine.stableVersions('greeter')).toEqual(['1.0.0']);
+    expect((await engine.fleetEventsOf('web')).filter((e) => e.event === 'deploy')).toEqual([]);
+  }, 180_000);
 
   it('cannot start while a member service has a release in progress (409), unless queued', async () => {
     const engine = await startThree(engines);

@@ -86,6 +86,35 @@ describe('planTrain', () => {
   });
 });
 
+describe('lockstep with members whose environments differ', () => {
+  it('merges their orders, and refuses when no one order suits every member', () => {
+    const catalogOf = (b: string[]) =>
+      ServiceCatalog.parse({
+        services: [
+          { name: 'a', environments: envs },
+          { name: 'b', environments: b.map((name, i) => ({ name, waves: [[`b-${i}`]] })) },
+        ],
+      });
+    const merged = planTrain(request(['a@1.0.0', 'b@1.0.0'], { lockstep: true }), {
+      ...facts(),
+      catalog: catalogOf(['canary', 'production']),
+    });
+    expect(merged.stages.map((s) => `${s.environment}: ${s.members.map((m) => m.service).join(', ')}`)).toEqual([
+      'staging: a',
+      'canary: b',
+      'production: a, b',
+    ]);
+    expect(() =>
+      planTrain(request(['a@1.0.0', 'b@1.0.0'], { lockstep: true }), {
+        ...facts(),
+        catalog: catalogOf(['production', 'staging']),
+      }),
+    ).toThrow(
+      'lockstep needs one order of environments for every member, but a goes staging > production and b goes production > staging',
+    );
+  });
+});
+
 describe("a train member's release plan", () => {
   const hello = catalog.services.find((s) => s.name === 'hello');
   if (!hello) throw new Error('no hello in the test catalog');
@@ -112,7 +141,7 @@ describe("a train member's release plan", () => {
     expect(trainReleaseId('t-1', 'production', 1)).toBe('t-1.production');
     const long = 'x'.repeat(48);
     expect(trainReleaseId(long, 'a-very-long-environment-name', 2)).toBe(`${long}.3`);
-    expect(trainUndoId('t-1')).toBe('t-1.undo');
+    expect(trainUndoId('t-1', 3)).toBe('t-1.undo3');
     expect(TrainRequest.safeParse({ trainId: 'y'.repeat(49), members: [] }).error?.issues[0]?.message).toMatch(
       /at most 48 characters/,
     );

@@ -33,6 +33,8 @@ export async function startTrain(
     await client.workflow.start<typeof trainWorkflow>('trainWorkflow', {
       workflowId,
       taskQueue: options.taskQueue ?? RELEASE_TASK_QUEUE,
+      // A train id names one train for good: its members' release ids and its audit records derive from it.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
       args: [signed],
       staticSummary: `Release train ${input.plan.trainId}: ${input.plan.members.map((m) => `${m.service}@${m.version}`).join(', ')}`,
       typedSearchAttributes: [
@@ -46,12 +48,15 @@ export async function startTrain(
     const existing = await trainStatus(client, input.plan.trainId).catch(() => undefined);
     const same =
       existing &&
+      existing.lockstep === input.plan.lockstep &&
+      existing.onFailure === input.plan.onFailure &&
+      existing.changeClass === input.plan.changeClass &&
       existing.members.length === input.plan.members.length &&
       existing.members.every((m) => input.plan.members.some((n) => n.service === m.service && n.version === m.version));
     if (!same) {
       throw new EngineError(
         'RELEASE_ID_CONFLICT',
-        `train ${input.plan.trainId} already exists with other members; use a new train id`,
+        `train ${input.plan.trainId} already exists with other members or settings; use a new train id`,
       );
     }
     return { workflowId, alreadyStarted: true };
@@ -91,6 +96,19 @@ export async function listTrains(
   return trains;
 }
 
+/** Why a message found no running train: it ended (RELEASE_FINISHED, with how), or there is none. */
+async function noRunningTrain(client: Client, trainId: string): Promise<EngineError> {
+  try {
+    const described = await client.workflow.getHandle(trainWorkflowId(trainId)).describe();
+    const stage = described.typedSearchAttributes.get(ReleaseStage) ?? described.status.name.toLowerCase();
+    return new EngineError('RELEASE_FINISHED', `train ${trainId} has already ended (${stage})`);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      return new EngineError('RELEASE_NOT_FOUND', `there is no train ${trainId}`);
+    throw err;
+  }
+}
+
 const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode> = {
   UnknownGate: 'GATE_NOT_FOUND',
   GateNotWaiting: 'GATE_NOT_WAITING',
@@ -118,8 +136,7 @@ export async function decideTrain(
       () => handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [signed] }),
     );
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
-      throw new EngineError('RELEASE_NOT_FOUND', `there is no train ${trainId}`);
+    if (err instanceof WorkflowNotFoundError) throw await noRunningTrain(client, trainId);
     if (err instanceof WorkflowUpdateFailedError) {
       const refusal = refusalOf(err);
       throw new EngineError(REFUSAL_CODES[refusal.type as RefusalCode] ?? 'GATE_NOT_WAITING', refusal.message);
@@ -144,9 +161,14 @@ export async function abortTrain(
       () => handle.executeUpdate(abortUpdate, { args: [signer.sign(handle.workflowId, 'abort', fields)] }),
     );
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
-      throw new EngineError('RELEASE_NOT_FOUND', `there is no train ${trainId}`);
-    if (err instanceof WorkflowUpdateFailedError) throw new EngineError('RELEASE_FINISHED', refusalOf(err).message);
+    if (err instanceof WorkflowNotFoundError) throw await noRunningTrain(client, trainId);
+    if (err instanceof WorkflowUpdateFailedError) {
+      const refusal = refusalOf(err);
+      throw new EngineError(
+        refusal.type === 'Unauthorized' ? 'DECISION_FORBIDDEN' : 'RELEASE_FINISHED',
+        refusal.message,
+      );
+    }
     throw err;
   }
 }
