@@ -1,6 +1,6 @@
 // Orchestrator activities: run on the release task queue, next to the workflow.
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure, type QueryDefinition, WorkflowNotFoundError } from '@temporalio/common';
 import { EngineError } from '../domain/errors';
 import type { ReleaseResult } from '../domain/release-status';
 import { trainWorkflowId } from '../domain/workflow-ids';
@@ -201,31 +201,11 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
      * outcome its status query gives, or the failure that ended it otherwise.
      */
     async awaitReleaseEnd(input: { workflowId: string }): Promise<{ result: ReleaseResult; reason?: string }> {
-      const context = Context.current();
-      const handle = context.client.workflow.getHandle(input.workflowId);
-      const beat = setInterval(() => context.heartbeat(), 5_000);
-      try {
-        let ended: string | undefined;
-        // Cancellation-aware: a worker shutting down cancels this wait (the train waits again on another worker).
-        await Promise.race([
-          handle.result().catch((err: Error) => {
-            ended = (err.cause as Error | undefined)?.message ?? err.message;
-          }),
-          context.cancelled,
-        ]);
-        // A release that ended on its own terms has an outcome: if it cannot be read now (its worker restarting),
-        // this wait is retried rather than the release taken for failed.
-        const status = await handle.query(statusQuery).catch((err: unknown) => {
-          if (ended === undefined) throw err;
-          return undefined;
-        });
-        if (status?.outcome) {
-          return { result: status.outcome.result, ...(status.outcome.reason ? { reason: status.outcome.reason } : {}) };
-        }
-        return { result: 'failed', reason: ended ?? 'the release ended without an outcome' };
-      } finally {
-        clearInterval(beat);
+      const { status, ended } = await awaitEnd(input.workflowId, statusQuery);
+      if (status?.outcome) {
+        return { result: status.outcome.result, ...(status.outcome.reason ? { reason: status.outcome.reason } : {}) };
       }
+      return { result: 'failed', reason: ended ?? 'the release ended without an outcome' };
     },
 
     /** Hands the emergency rollback that undoes a train member to its coordinator; retried while the service is busy. */
@@ -242,30 +222,13 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
 
     /** Waits for an emergency rollback to end; whether every region went back. */
     async awaitRollbackEnd(input: { workflowId: string }): Promise<{ ok: boolean; reason?: string }> {
-      const context = Context.current();
-      const handle = context.client.workflow.getHandle(input.workflowId);
-      const beat = setInterval(() => context.heartbeat(), 5_000);
-      try {
-        let ended: string | undefined;
-        await Promise.race([
-          handle.result().catch((err: Error) => {
-            ended = (err.cause as Error | undefined)?.message ?? err.message;
-          }),
-          context.cancelled,
-        ]);
-        const status = await handle.query(rollbackStatusQuery).catch((err: unknown) => {
-          if (ended === undefined) throw err;
-          return undefined;
-        });
-        if (status?.stage === 'succeeded') return { ok: true };
-        const failed = status?.regions.filter((r) => r.status === 'failed').map((r) => r.region) ?? [];
-        return {
-          ok: false,
-          reason: failed.length > 0 ? `it failed in ${failed.join(', ')}` : (ended ?? 'it ended without going back'),
-        };
-      } finally {
-        clearInterval(beat);
-      }
+      const { status, ended } = await awaitEnd(input.workflowId, rollbackStatusQuery);
+      if (status?.stage === 'succeeded') return { ok: true };
+      const failed = status?.regions.filter((r) => r.status === 'failed').map((r) => r.region) ?? [];
+      return {
+        ok: false,
+        reason: failed.length > 0 ? `it failed in ${failed.join(', ')}` : (ended ?? 'it ended without going back'),
+      };
     },
 
     /**
@@ -299,6 +262,38 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       return calendar.load();
     },
   };
+}
+
+/**
+ * Waits, heartbeating, for a workflow to end (Temporal's long poll on its result: nothing polls the workflow), then
+ * reads its status: `ended` is the failure that ended it, if one did. Cancellation-aware: a worker shutting down
+ * cancels the wait, and the train waits again on another. A workflow that ended on its own terms has a status: if it
+ * cannot be read now (its worker restarting), this throws and the activity is retried rather than the workflow taken
+ * for failed.
+ */
+async function awaitEnd<T>(
+  workflowId: string,
+  query: QueryDefinition<T>,
+): Promise<{ status: T | undefined; ended: string | undefined }> {
+  const context = Context.current();
+  const handle = context.client.workflow.getHandle(workflowId);
+  const beat = setInterval(() => context.heartbeat(), 5_000);
+  try {
+    let ended: string | undefined;
+    await Promise.race([
+      handle.result().catch((err: Error) => {
+        ended = (err.cause as Error | undefined)?.message ?? err.message;
+      }),
+      context.cancelled,
+    ]);
+    const status = await handle.query(query).catch((err: unknown) => {
+      if (ended === undefined) throw err;
+      return undefined;
+    });
+    return { status, ended };
+  } finally {
+    clearInterval(beat);
+  }
 }
 
 export type ReleaseActivities = ReturnType<typeof createReleaseActivities>;

@@ -8,7 +8,7 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
-import type { FinishedRelease, FinishedRollback } from '../domain/dora';
+import { type FinishedRelease, type FinishedRollback, mergeTrainReleases } from '../domain/dora';
 import { EngineError } from '../domain/errors';
 import { isFinalStage, type ReleaseStage as Stage, type ReleaseStatus } from '../domain/release-status';
 import type { auditReadWorkflow } from '../workflows/audit-read';
@@ -19,6 +19,7 @@ import {
   ReleaseRequestedBy,
   ReleaseService,
   ReleaseStage,
+  ReleaseTrain,
   ReleaseVersion,
 } from '../workflows/search-attributes';
 
@@ -136,6 +137,7 @@ export async function doraFacts(
 
   const releases = await inBatches(releaseInfos, async (info): Promise<FinishedRelease> => {
     const summary = summaryOf(info);
+    const train = info.typedSearchAttributes.get(ReleaseTrain);
     const stage = summary.stage as Stage;
     // A release terminated by hand has no final stage: it did not deliver its change, so it counts as failed.
     const result = isFinalStage(stage) ? (stage as FinishedRelease['result']) : 'failed';
@@ -156,6 +158,7 @@ export async function doraFacts(
       finishedAt: summary.closedAt ?? summary.startedAt,
       ...(createdAt ? { artifactCreatedAt: createdAt } : {}),
       ...(rollbackStartedAt ? { rollbackStartedAt } : {}),
+      ...(train ? { train } : {}),
     };
   });
 
@@ -176,7 +179,7 @@ export async function doraFacts(
     ];
   });
   const rollbacks = restored.flat();
-  return { releases, rollbacks };
+  return { releases: mergeTrainReleases(releases), rollbacks };
 }
 
 /** Maps `items` with `fn`, a few at a time: one round trip per item, without flooding the server. */

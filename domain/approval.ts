@@ -55,6 +55,22 @@ export function productionGatePolicy(changeClass: ChangeClass, settings: Approva
   }
 }
 
+/** Records a decision on a waiting gate, and closes the gate on a rejection or once its quorum is met. */
+export function recordDecision(
+  gate: Gate,
+  decision: DecisionKind,
+  by: string,
+  comment: string | undefined,
+  at: string,
+): void {
+  gate.decisions.push({ by, decision, ...(comment ? { comment } : {}), at });
+  const closed = decision === 'reject' ? 'rejected' : approvalsOf(gate).length >= gate.quorum ? 'approved' : undefined;
+  if (closed) {
+    gate.status = closed;
+    gate.closedAt = at;
+  }
+}
+
 /** Distinct principals who approved the gate. */
 export function approvalsOf(gate: Gate): string[] {
   return [...new Set(gate.decisions.filter((d) => d.decision === 'approve').map((d) => d.by))];

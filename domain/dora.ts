@@ -24,6 +24,38 @@ export interface FinishedRelease {
   artifactCreatedAt?: string;
   /** When the release began to roll back (rolled-back and failed releases), if known. */
   rollbackStartedAt?: string;
+  /** The train it was a member of (its ReleaseTrain search attribute), if any. */
+  train?: string;
+}
+
+/**
+ * A train in lockstep releases a member once per environment: those releases are one change of the service, as a
+ * release through every environment would be. Merged into one: from the first start to the last end, and the first
+ * result that was not a success (else succeeded). Releases outside trains are left as they are.
+ */
+export function mergeTrainReleases(releases: readonly FinishedRelease[]): FinishedRelease[] {
+  const merged = new Map<string, FinishedRelease>();
+  const out: FinishedRelease[] = [];
+  for (const release of [...releases].sort((a, b) => a.startedAt.localeCompare(b.startedAt))) {
+    if (!release.train) {
+      out.push(release);
+      continue;
+    }
+    const key = `${release.train} ${release.version}`;
+    const seen = merged.get(key);
+    if (!seen) {
+      const first = { ...release };
+      merged.set(key, first);
+      out.push(first);
+      continue;
+    }
+    seen.finishedAt = release.finishedAt > seen.finishedAt ? release.finishedAt : seen.finishedAt;
+    if (seen.result === 'succeeded' && release.result !== 'succeeded') {
+      seen.result = release.result;
+      if (release.rollbackStartedAt) seen.rollbackStartedAt = release.rollbackStartedAt;
+    }
+  }
+  return out;
 }
 
 /** One emergency rollback that finished in the period. */

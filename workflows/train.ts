@@ -15,10 +15,11 @@ import {
   condition,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { approvalsOf, checkDecision, type DecisionKind, type Gate } from '../domain/approval';
+import { checkDecision, recordDecision, type DecisionKind, type Gate } from '../domain/approval';
 import type { AuditEvent } from '../domain/audit';
 import type { TrainOutcome, TrainStatus, TrainStepStatus, TrainUndoStatus } from '../domain/train';
 import { releaseWorkflowId, rollbackWorkflowId } from '../domain/workflow-ids';
@@ -50,10 +51,10 @@ const waits = proxyActivities<ReleaseActivities>({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 const audit = proxyActivities<ReleaseActivities>(auditStep);
-/** Handing an undo to a coordinator: retried for as long as its service has another release in progress. */
+/** Handing an undo to a coordinator: a minute of tries, then the train says it waits (handUndo). */
 const undoStarts = proxyActivities<ReleaseActivities>({
   startToCloseTimeout: '1m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 
 export const TRAIN_GATE_ID = 'train-approval';
@@ -180,12 +181,7 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
         decide(decision, request);
         const gate = status.gate as Gate;
         messages.accept(request);
-        gate.decisions.push({
-          by: request.principal.id,
-          decision,
-          ...(request.comment ? { comment: request.comment } : {}),
-          at: now(),
-        });
+        recordDecision(gate, decision, request.principal.id, request.comment, now());
         const verb = decision === 'approve' ? 'approved' : 'rejected';
         note(`${request.principal.id} ${verb} the train${request.comment ? `: ${request.comment}` : ''}`);
         record(`train.${verb}`, {
@@ -193,9 +189,6 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
           gate: gate.id,
           ...(request.comment ? { reason: request.comment } : {}),
         });
-        if (decision === 'reject') gate.status = 'rejected';
-        else if (approvalsOf(gate).length >= gate.quorum) gate.status = 'approved';
-        if (gate.status !== 'waiting') gate.closedAt = now();
         return gate;
       },
       {
@@ -391,6 +384,32 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
     return { result: 'failed', reason };
   }
 
+  /**
+   * Hands an undo to its coordinator, for as long as its service has another release in progress (an undo aborts
+   * nothing): the wait is on the timeline. A refusal (its signature) ends the undo as failed.
+   */
+  async function handUndo(rollback: EmergencyRollbackInput): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        await undoStarts.startTrainUndo.executeWithOptions(
+          { summary: `emergency rollback of ${rollback.service} (train undo)` },
+          [rollback],
+        );
+        return;
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        if (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) throw err;
+        if (tries === 0) {
+          note(
+            `${rollback.service} cannot take its undo yet (${err.cause?.message ?? err.message}); the train asks again every minute`,
+            rollback.service,
+          );
+        }
+        await sleep(60_000);
+      }
+    }
+  }
+
   /** Undoes, in reverse order, every member release that succeeded (a failed member rolled itself back). */
   async function undoReleased(why: string): Promise<void> {
     // Trains requested with an undo per release undo exactly the regions of each release that succeeded, latest
@@ -419,10 +438,7 @@ export async function trainWorkflow(input: TrainInput): Promise<TrainStatus> {
       record('train.member-undoing', { services: [service], reason: why });
       await flush();
       try {
-        await undoStarts.startTrainUndo.executeWithOptions(
-          { summary: `emergency rollback of ${service} (train undo)` },
-          [rollback],
-        );
+        await handUndo(rollback);
         const end = await waits.awaitRollbackEnd.executeWithOptions(
           { summary: `wait for the rollback of ${service} to end` },
           [{ workflowId: undo.workflowId }],

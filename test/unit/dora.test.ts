@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeDora, type FinishedRelease, humanDuration, quantile } from '../../domain/dora';
+import { computeDora, type FinishedRelease, humanDuration, mergeTrainReleases, quantile } from '../../domain/dora';
 
 const period = { from: '2026-11-01T00:00:00Z', to: '2026-11-11T00:00:00Z' };
 
@@ -100,5 +100,45 @@ describe('DORA figures', () => {
     expect(quantile([1, 2, 3, 4], 0.9)).toBe(4);
     expect(quantile([], 0.5)).toBeNull();
     expect([45, 600, 3 * 3600, 3 * 86_400].map(humanDuration)).toEqual(['45s', '10m', '3.0h', '3.0d']);
+  });
+});
+
+describe('DORA of release trains', () => {
+  const at = (minute: number) => new Date(Date.UTC(2026, 11, 1, 10, minute)).toISOString();
+  const member = (
+    releaseId: string,
+    start: number,
+    end: number,
+    result: FinishedRelease['result'],
+  ): FinishedRelease => ({
+    releaseId,
+    version: '2.0.0',
+    result,
+    startedAt: at(start),
+    finishedAt: at(end),
+    train: 't-1',
+  });
+
+  it("counts a lockstep member's releases (one per environment) as one change of its service", () => {
+    const alone: FinishedRelease = { ...member('r-1', 0, 5, 'succeeded'), version: '1.9.0' };
+    delete alone.train;
+    const merged = mergeTrainReleases([
+      member('t-1.production', 20, 30, 'succeeded'),
+      member('t-1.staging', 10, 15, 'succeeded'),
+      alone,
+    ]);
+    expect(merged.map((r) => [r.releaseId, r.startedAt, r.finishedAt, r.result])).toEqual([
+      ['r-1', at(0), at(5), 'succeeded'],
+      ['t-1.staging', at(10), at(30), 'succeeded'],
+    ]);
+  });
+
+  it('a member that went through staging and rolled back in production is one failed change', () => {
+    const merged = mergeTrainReleases([
+      member('t-1.staging', 10, 15, 'succeeded'),
+      { ...member('t-1.production', 20, 30, 'rolled-back'), rollbackStartedAt: at(25) },
+    ]);
+    expect(merged).toHaveLength(1);
+    expect(merged[0]).toMatchObject({ result: 'rolled-back', rollbackStartedAt: at(25), finishedAt: at(30) });
   });
 });

@@ -22,7 +22,8 @@ import {
 import { ReleaseStage } from '../search-attributes';
 import { needingWorker, refusalOf, WRITE_DEADLINE_MS } from './worker-calls';
 
-const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode> = {
+/** The API's error code of a workflow's refusal of a decision (releases and trains). */
+export const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode> = {
   UnknownGate: 'GATE_NOT_FOUND',
   GateNotWaiting: 'GATE_NOT_WAITING',
   MissingRole: 'DECISION_FORBIDDEN',

@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Gate, RefusalCode } from '../../domain/approval';
-import { EngineError, type EngineErrorCode } from '../../domain/errors';
+import { EngineError } from '../../domain/errors';
 import type { TrainStatus } from '../../domain/train';
 import { trainWorkflowId } from '../../domain/workflow-ids';
 import type { DecisionSigner } from '../../providers/keys/decision-keys';
@@ -19,6 +19,7 @@ import {
 import { ReleaseStage, ReleaseTrain } from '../search-attributes';
 import type { trainWorkflow } from '../train';
 import { RELEASE_TASK_QUEUE } from './starts';
+import { REFUSAL_CODES } from './decisions';
 import { needingWorker, refusalOf, WRITE_DEADLINE_MS } from './worker-calls';
 
 /** Starts train/<trainId>; the same train id again returns the train that exists (if it brings the same members). */
@@ -108,15 +109,6 @@ async function noRunningTrain(client: Client, trainId: string): Promise<EngineEr
     throw err;
   }
 }
-
-const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode> = {
-  UnknownGate: 'GATE_NOT_FOUND',
-  GateNotWaiting: 'GATE_NOT_WAITING',
-  MissingRole: 'DECISION_FORBIDDEN',
-  SelfApproval: 'DECISION_FORBIDDEN',
-  Unauthorized: 'DECISION_FORBIDDEN',
-  DuplicateDecision: 'DUPLICATE_DECISION',
-};
 
 /** Approves or rejects the train's approval as `input.principal`. */
 export async function decideTrain(

@@ -3,7 +3,7 @@
 // environments (smoke tests passed, config parity).
 import { ApplicationFailure, condition, patched } from '@temporalio/workflow';
 import { releaseFailure } from '../failures';
-import { approvalsOf, checkDecision, type DecisionKind, type Gate } from '../../domain/approval';
+import { approvalsOf, checkDecision, recordDecision, type DecisionKind, type Gate } from '../../domain/approval';
 import type { GatePlan } from '../../domain/plan';
 import type { ReleaseStage } from '../../domain/release-status';
 import type { DecisionInput } from '../messages';
@@ -38,12 +38,7 @@ export function decide(run: ReleaseRun, decision: DecisionKind, request: Decisio
   if (!gate) throw ApplicationFailure.create({ type: 'UnknownGate', message: `no gate ${request.gate}` });
   run.messages.accept(request);
   if (request.authorization) run.decisionMessages.set(gate.id, request);
-  gate.decisions.push({
-    by: request.principal.id,
-    decision,
-    ...(request.comment ? { comment: request.comment } : {}),
-    at: now(),
-  });
+  recordDecision(gate, decision, request.principal.id, request.comment, now());
   const verb = decision === 'approve' ? 'approved' : 'rejected';
   run.note(`${request.principal.id} ${verb} gate ${gate.id}${request.comment ? `: ${request.comment}` : ''}`);
   run.audit(`gate.${verb}`, {
@@ -51,8 +46,6 @@ export function decide(run: ReleaseRun, decision: DecisionKind, request: Decisio
     gate: gate.id,
     ...(request.comment ? { reason: request.comment } : {}),
   });
-  if (decision === 'reject') closeGate(gate, 'rejected');
-  else if (approvalsOf(gate).length >= gate.quorum) closeGate(gate, 'approved');
   return gate;
 }
 
