@@ -3,6 +3,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ArtifactManifest } from '../domain/artifact';
+import { ATTESTATION_TYPES, attest, predicateOf, type AttestationType } from '../providers/artifacts/attestations';
 import { sha256Digest } from '../providers/artifacts/digest';
 import { LocalArtifactStore } from '../providers/artifacts/local-artifact-store';
 import { packArtifact, readArtifactManifest } from '../providers/artifacts/pack';
@@ -26,6 +27,8 @@ export interface ArtifactOptions {
   'public-key'?: string;
   signature?: string;
   store?: string;
+  type?: string;
+  predicate?: string;
 }
 
 type Print = (line: string) => void;
@@ -121,6 +124,44 @@ export async function artifactCommand(
         return 1;
       }
       print(`${basename(file)} (${digest}) is signed by key ${check.keyId}`);
+      return 0;
+    }
+    case 'attest': {
+      const file = need(args[0], '<artifact file>', 'attest');
+      const type = need(options.type, `--type <${Object.keys(ATTESTATION_TYPES).join('|')}>`, 'attest');
+      if (!(type in ATTESTATION_TYPES)) {
+        throw new ArtifactCommandError(
+          `--type must be one of ${Object.keys(ATTESTATION_TYPES).join(', ')}, not "${type}"`,
+        );
+      }
+      const kind = type as AttestationType;
+      const predicateFile = need(options.predicate, "--predicate <the tool's output file>", 'attest');
+      const privateKey = await readFile(need(options.key, '--key <private key file>', 'attest'), 'utf8');
+      const bytes = await readFile(file);
+      const manifest = await readManifestOf(bytes);
+      let predicate: unknown;
+      try {
+        predicate = predicateOf(kind, await readFile(predicateFile, 'utf8'));
+      } catch (err) {
+        throw new ArtifactCommandError(`${predicateFile}: ${(err as Error).message}`);
+      }
+      const digest = sha256Digest(bytes);
+      const envelope = attest(
+        { service: manifest.service, version: manifest.version, digest },
+        kind,
+        predicate,
+        privateKey,
+      );
+      const out = options.out ?? `${file}.${kind}.intoto.json`;
+      await writeFile(out, `${JSON.stringify(envelope, null, 2)}\n`);
+      let kept = '';
+      if (options.store) {
+        await new LocalArtifactStore(options.store).putAttestation(manifest.service, manifest.version, envelope);
+        kept = `; kept with ${manifest.service}@${manifest.version} in ${options.store}`;
+      }
+      print(
+        `${out}: ${kind} of ${manifest.service}@${manifest.version} (${digest}) signed by key ${envelope.signatures[0]?.keyid}${kept}`,
+      );
       return 0;
     }
     case 'publish': {

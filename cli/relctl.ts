@@ -66,6 +66,9 @@ artifacts (local files; no API token needed)
   artifact sign    <file.tgz> --key <prefix>.key [--out file.tgz.sig]
   artifact verify  <file.tgz> --public-key <prefix>.pub [--signature file.tgz.sig]
   artifact publish <file.tgz> --store <dir> [--signature file.tgz.sig]  into a local artifact store
+  artifact attest  <file.tgz> --type vuln-scan|test-results|perf|license --predicate <tool output> --key <prefix>.key
+                   [--out file] [--store <dir>]   a signed in-toto statement about the artifact's digest (Trivy or
+                   Grype JSON, SARIF, JUnit XML, CycloneDX JSON, {"p95Ms","baselineP95Ms"}), kept with it in the store
 fleet (talks to AWS, not the API: AWS_REGION, SSM_ENDPOINT and the SDK's usual credentials)
   fleet ssm install                                                create or update the five SSM documents
                                                                    (idempotent; deploy/ssm/documents)
@@ -218,6 +221,8 @@ async function main(argv: string[]): Promise<number> {
       lockstep: { type: 'boolean', default: false },
       'on-failure': { type: 'string' },
       'train-id': { type: 'string' },
+      type: { type: 'string' },
+      predicate: { type: 'string' },
     },
   });
   if (values.help || positionals.length === 0) {

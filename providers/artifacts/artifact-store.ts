@@ -28,6 +28,13 @@ export interface ArtifactStore {
   /** Stores the signature of `service@version` (it must be for that artifact's digest). */
   putSignature(service: string, version: string, signature: ArtifactSignature): Promise<void>;
   signature(service: string, version: string): Promise<ArtifactSignature | undefined>;
+  /**
+   * Keeps an attestation (a DSSE envelope about the artifact, issue 16) with `service@version`, idempotently; whether
+   * it counts is decided when a release reads it (providers/artifacts/attestations.ts).
+   */
+  putAttestation?(service: string, version: string, envelope: unknown): Promise<void>;
+  /** The attestations kept with `service@version`, oldest first. */
+  attestations?(service: string, version: string): Promise<unknown[]>;
 }
 
 export class ArtifactIntegrityError extends Error {

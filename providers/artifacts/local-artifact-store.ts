@@ -1,6 +1,6 @@
 // The embedded artifact store: a directory with blobs/sha256/<hex> and refs/<service>/<version>.json.
 // Writes go to a temporary file and are renamed into place, so a reader never sees half an artifact.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ArtifactManifest, ArtifactRecord } from '../../domain/artifact';
@@ -159,6 +159,31 @@ export class LocalArtifactStore implements ArtifactStore {
       if (isMissing(err)) return undefined;
       throw err;
     }
+  }
+
+  private attestationDir(service: string, version: string): string {
+    return join(this.root, 'refs', ServiceName.parse(service), `${Version.parse(version)}.attestations`);
+  }
+
+  async putAttestation(service: string, version: string, envelope: unknown): Promise<void> {
+    if (!(await this.resolve(service, version))) {
+      throw new ArtifactIntegrityError(`there is no artifact ${service}@${version} to attest`);
+    }
+    const text = `${JSON.stringify(envelope)}\n`;
+    const dir = this.attestationDir(service, version);
+    const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
+    const existing = await readdir(dir).catch(() => [] as string[]);
+    if (existing.some((f) => f.endsWith(`-${hash}.json`))) return;
+    // Named by when it was kept, so the newest of a kind is the last one read.
+    const stamp = this.clock().toISOString().replace(/[-:.]/g, '');
+    await mkdir(dir, { recursive: true });
+    await writeAtomically(join(dir, `${stamp}-${hash}.json`), text);
+  }
+
+  async attestations(service: string, version: string): Promise<unknown[]> {
+    const dir = this.attestationDir(service, version);
+    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).sort();
+    return Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as unknown));
   }
 
   async list(service?: string): Promise<ArtifactRecord[]> {
