@@ -2,6 +2,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type QueryDefinition, WorkflowNotFoundError } from '@temporalio/common';
 import { EngineError } from '../domain/errors';
+import { judgeEvidence, type EvidencePolicy, type RuleFailure } from '../domain/evidence';
+import { evidenceFrom } from '../providers/artifacts/attestations';
 import type { ReleaseResult } from '../domain/release-status';
 import { trainWorkflowId } from '../domain/workflow-ids';
 import { submitRelease, submitRollback } from '../workflows/lifecycle/starts';
@@ -255,6 +257,29 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
         if (err instanceof WorkflowNotFoundError) return { ok: false, reason: `there is no train ${input.trainId}` };
         throw err;
       }
+    },
+
+    /**
+     * Judges the artifact's attestations against an evidence policy (issue 16): those that count (signed by a key the
+     * service trusts, about this digest), what the policy finds wrong with them, and why the others do not count.
+     */
+    async judgeEvidence(input: {
+      service: string;
+      version: string;
+      policy: EvidencePolicy;
+    }): Promise<{ failures: RuleFailure[]; ignored: string[]; counted: string[] }> {
+      const record = await artifacts.resolve(input.service, input.version);
+      if (!record)
+        throw ApplicationFailure.nonRetryable(
+          `there is no artifact ${input.service}@${input.version}`,
+          'ArtifactNotFound',
+        );
+      const envelopes = (await artifacts.attestations?.(input.service, input.version)) ?? [];
+      const { evidence, ignored } = evidenceFrom(envelopes, record.digest, await verifier.trustedKeys(input.service));
+      const counted = (['vulnerabilities', 'tests', 'perf', 'licenses'] as const).filter(
+        (k) => evidence[k] !== undefined,
+      );
+      return { failures: judgeEvidence(input.policy, evidence), ignored, counted };
     },
 
     /** The release calendar (freeze windows). */

@@ -5,7 +5,8 @@ import { hasAnyRole } from './principal';
 import type { Role } from './roles';
 
 /** approval: a planned human gate; analysis: a canary that could not decide; intervention: a rollback needs a human. */
-export type GateKind = 'approval' | 'analysis' | 'intervention';
+/** evidence: a waiver of evidence that fails its policy (issue 16), which needs a reason. */
+export type GateKind = 'approval' | 'analysis' | 'intervention' | 'evidence';
 export type GateStatus = 'pending' | 'waiting' | 'approved' | 'rejected' | 'timed-out';
 export type DecisionKind = 'approve' | 'reject';
 
@@ -85,10 +86,13 @@ export interface DecisionRequest {
   /** The people who wrote the change (as the pipeline named them): they may not decide on its gates either. */
   authors?: readonly string[];
   decision: DecisionKind;
+  /** The decider's comment: a waiver (approving an evidence gate) must give one. */
+  comment?: string | undefined;
 }
 
-/** Why a decision was refused: the API turns these into 404, 409 and 403. */
-export type RefusalCode = 'UnknownGate' | 'GateNotWaiting' | 'MissingRole' | 'SelfApproval' | 'DuplicateDecision';
+/** Why a decision was refused: the API turns these into 404, 409, 403 and 400. */
+export type RefusalCode =
+  'UnknownGate' | 'GateNotWaiting' | 'MissingRole' | 'SelfApproval' | 'DuplicateDecision' | 'ReasonRequired';
 
 export interface Refusal {
   code: RefusalCode;
@@ -104,6 +108,7 @@ export function checkDecision({
   requestedBy,
   authors = [],
   decision,
+  comment,
 }: DecisionRequest): Refusal | undefined {
   const gate = gates.find((g) => g.id === gateId);
   if (!gate) {
@@ -129,6 +134,12 @@ export function checkDecision({
   if (authors.includes(principal.id)) {
     const message = `you cannot ${decision} a change you wrote (${principal.id} is among its authors: ${authors.join(', ')}); another person must decide`;
     return { code: 'SelfApproval', message };
+  }
+  if (gate.kind === 'evidence' && decision === 'approve' && !comment?.trim()) {
+    return {
+      code: 'ReasonRequired',
+      message: `a waiver of gate ${gate.id} needs a reason: approve it with a comment saying why the release may go on`,
+    };
   }
   if (gate.decisions.some((d) => d.by === principal.id)) {
     return { code: 'DuplicateDecision', message: `${principal.id} has already decided on gate ${gate.id}` };

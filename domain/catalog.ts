@@ -1,5 +1,6 @@
 // The service catalog: which services exist, where they run, and in which order their regions are released.
 import { z } from 'zod';
+import { EvidencePolicy } from './evidence';
 import { dependencyLevels } from './dependencies';
 import { AnalysisPolicy } from './canary';
 import { SequentialPolicy } from './sequential-judge';
@@ -180,6 +181,8 @@ export const EnvironmentSpec = z.strictObject({
   waves: z.array(z.array(RegionName).min(1, 'a wave needs at least one region')).min(1, 'needs at least one wave'),
   /** This environment's fleet, when it differs from the service's (e.g. exec in production, local in staging). */
   fleet: FleetSpec.optional(),
+  /** The evidence a release must show before it enters this environment, instead of the service's (issue 16). */
+  evidence: EvidencePolicy.optional(),
 });
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;
 
@@ -215,6 +218,11 @@ export const ServiceSpec = z
      * requires (`requires`), checked where the release is going.
      */
     dependsOn: z.array(ServiceName).max(50).default([]),
+    /**
+     * The evidence (attestations: scans, tests, performance, licenses) a release must show before it enters each
+     * environment (an environment may set its own): judged by a gate before anything changes there (issue 16).
+     */
+    evidence: EvidencePolicy.optional(),
   })
   .superRefine((service, ctx) => {
     service.dependsOn.forEach((dependency, i) => {

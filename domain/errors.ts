@@ -12,6 +12,8 @@ export type EngineErrorCode =
   | 'GATE_NOT_WAITING'
   | 'DECISION_FORBIDDEN'
   | 'DUPLICATE_DECISION'
+  /** A waiver without the reason it needs. */
+  | 'REASON_REQUIRED'
   | 'UNKNOWN_SERVICE'
   | 'UNKNOWN_ARTIFACT'
   | 'TEMPORAL_UNAVAILABLE'

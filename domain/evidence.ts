@@ -223,7 +223,20 @@ export const EvidencePolicy = z.strictObject({
     .optional(),
   licenses: z.strictObject({ allow: z.array(z.string().min(1)).min(1) }).optional(),
   /** Roles whose approval, with a reason, waives a failed rule (on the audit trail). */
-  waiverRoles: z.array(z.enum(['sre', 'approver'])).default(['sre']),
+  waiverRoles: z
+    .array(z.enum(['sre', 'approver']))
+    .min(1)
+    .default(['sre']),
+  /**
+   * How long a release whose evidence fails waits for a waiver, in seconds; 0 (the default) fails it at once, before
+   * it changes anything in that environment.
+   */
+  waiverWaitSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(0),
 });
 export type EvidencePolicy = z.infer<typeof EvidencePolicy>;
 
@@ -340,4 +353,22 @@ export function judgeEvidence(policy: EvidencePolicy, evidence: Evidence): RuleF
     }
   }
   return failures;
+}
+
+/** The rules of a policy, in words, for a plan or a gate's description. */
+export function describePolicy(policy: EvidencePolicy): string {
+  const rules: string[] = [];
+  const v = policy.vulnerabilities;
+  if (v) {
+    const limits = [
+      `at most ${v.maxCritical} critical`,
+      ...(v.maxHigh !== undefined ? [`${v.maxHigh} high`] : []),
+      ...(v.maxMedium !== undefined ? [`${v.maxMedium} medium`] : []),
+    ];
+    rules.push(`vulnerabilities: ${limits.join(', ')}`);
+  }
+  if (policy.tests?.allPass) rules.push('every test passed');
+  if (policy.perf) rules.push(`p95 at most +${policy.perf.maxP95RegressionPercent}%`);
+  if (policy.licenses) rules.push(`licenses from ${policy.licenses.allow.join(', ')}`);
+  return rules.join('; ') || 'no rules';
 }

@@ -14,6 +14,8 @@ export type WorkflowFailureType =
   | 'Frozen'
   | 'MigrationsWithoutDatabase'
   | 'PlanInvalid'
+  /** The artifact's attestations fail the environment's evidence policy, and nobody waived it (issue 16). */
+  | 'EvidenceFailed'
   | 'ServiceBusy'
   /** The service's queue of releases is full (QUEUE_LIMIT in the coordinator). */
   | 'QueueFull'

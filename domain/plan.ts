@@ -3,6 +3,7 @@
 import { productionGatePolicy } from './approval';
 import type { AnalysisPolicy } from './canary';
 import { isProduction, type ServiceSpec, type SmokeTestSpec, type WatchSpec } from './catalog';
+import { describePolicy, type EvidencePolicy } from './evidence';
 import type { SequentialPolicy } from './sequential-judge';
 import type { ChangeClass } from './release-request';
 import type { Role } from './roles';
@@ -22,12 +23,15 @@ export interface PlannedStep {
 /** A gate on the way: a human approval before a wave, or the automatic check when moving to the next environment. */
 export interface GatePlan {
   id: string;
-  kind: 'approval' | 'promotion';
+  /** evidence: the artifact's attestations judged against the environment's policy (a waiver if it allows one). */
+  kind: 'approval' | 'promotion' | 'evidence';
   beforeWave: number;
   description: string;
   quorum: number;
   roles: Role[];
   timeoutSeconds: number;
+  /** An evidence gate's policy and environment. */
+  evidence?: { environment: string; policy: EvidencePolicy };
 }
 
 /** How the sequential judge looks during each bake (see CanarySpec). */
@@ -112,6 +116,19 @@ export function planRelease(request: PlanRequest, service: ServiceSpec, train?: 
         quorum: 0,
         roles: [],
         timeoutSeconds: 0,
+      });
+    }
+    const evidence = env.evidence ?? service.evidence;
+    if (evidence) {
+      gates.push({
+        id: `evidence-${env.name}`,
+        kind: 'evidence',
+        beforeWave: firstWave,
+        description: `the attestations of ${service.name}@${request.version} meet the ${env.name} policy (${describePolicy(evidence)})`,
+        quorum: 1,
+        roles: evidence.waiverRoles,
+        timeoutSeconds: evidence.waiverWaitSeconds,
+        evidence: { environment: env.name, policy: evidence },
       });
     }
     if (policy && isProduction(env) && !productionGated) {

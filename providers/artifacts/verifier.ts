@@ -3,7 +3,7 @@
 import type { ArtifactRecord } from '../../domain/artifact';
 import type { ArtifactStore } from './artifact-store';
 import { ArtifactIntegrityError } from './artifact-store';
-import { checkSignature } from './signing';
+import { checkSignature, type TrustedKey } from './signing';
 import type { TrustSource } from './trust-store';
 
 import type { ArtifactProblem } from '../../domain/failures';
@@ -31,6 +31,11 @@ export class ArtifactVerifier {
     private readonly store: ArtifactStore,
     private readonly trust: TrustSource,
   ) {}
+
+  /** The keys the service trusts (for its artifacts and the attestations about them). */
+  trustedKeys(service: string): Promise<TrustedKey[]> {
+    return this.trust.keysFor(service);
+  }
 
   async verify(service: string, version: string, policy: { signatureRequired: boolean }): Promise<VerifiedArtifact> {
     const ref = `${service}@${version}`;

@@ -1,6 +1,8 @@
 // Evidence from other tools (issue 16): scanner, test and SBOM output read as the tools write it, and judged
 // against a service's policy, naming the rule and the first findings.
 import { describe, expect, it } from 'vitest';
+import { ServiceCatalog } from '../../domain/catalog';
+import { planRelease } from '../../domain/plan';
 import {
   EvidenceFormatError,
   EvidencePolicy,
@@ -155,5 +157,56 @@ describe('judging evidence against a policy', () => {
       'no trusted vulnerability scan of this artifact',
       'no trusted test results for this artifact',
     ]);
+  });
+});
+
+describe('evidence gates in a plan', () => {
+  it("puts one before each environment whose policy (its own, else the service's) asks for evidence", () => {
+    const catalog = ServiceCatalog.parse({
+      services: [
+        {
+          name: 'hello',
+          evidence: { tests: {} },
+          environments: [
+            { name: 'staging', waves: [['s-1']] },
+            {
+              name: 'production',
+              waves: [['p-1'], ['p-2']],
+              evidence: { vulnerabilities: { maxHigh: 3 }, waiverWaitSeconds: 600 },
+            },
+          ],
+        },
+      ],
+    });
+    const hello = catalog.services[0];
+    if (!hello) throw new Error('no service');
+    const plan = planRelease({ service: 'hello', version: '1.5.0', releaseId: 'r', changeClass: 'standard' }, hello);
+    expect(
+      plan.gates
+        .filter((g) => g.kind === 'evidence')
+        .map((g) => [g.id, g.beforeWave, g.roles, g.timeoutSeconds, g.description]),
+    ).toEqual([
+      [
+        'evidence-staging',
+        0,
+        ['sre'],
+        0,
+        'the attestations of hello@1.5.0 meet the staging policy (every test passed)',
+      ],
+      [
+        'evidence-production',
+        1,
+        ['sre'],
+        600,
+        'the attestations of hello@1.5.0 meet the production policy (vulnerabilities: at most 0 critical, 3 high)',
+      ],
+    ]);
+    const without = ServiceCatalog.parse({
+      services: [{ name: 'hello', environments: [{ name: 'production', waves: [['p-1']] }] }],
+    });
+    expect(
+      planRelease({ service: 'hello', version: '1.5.0', releaseId: 'r', changeClass: 'standard' }, without.services[0]!)
+        .gates,
+    ).toEqual([]);
   });
 });

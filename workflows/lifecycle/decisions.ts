@@ -30,6 +30,7 @@ export const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode
   SelfApproval: 'DECISION_FORBIDDEN',
   Unauthorized: 'DECISION_FORBIDDEN',
   DuplicateDecision: 'DUPLICATE_DECISION',
+  ReasonRequired: 'REASON_REQUIRED',
 };
 
 /** A release's handle, after checking it exists and is still running (a finished release takes no decisions). */

@@ -9,6 +9,7 @@ import type { ReleaseStage } from '../../domain/release-status';
 import type { DecisionInput } from '../messages';
 import { now } from '../journal';
 import { releaseActivities } from './activities';
+import { judgeEvidenceGate } from './evidence';
 import type { ReleaseRun } from './run-state';
 
 /** Roles allowed to decide on an inconclusive canary or on config drift. */
@@ -26,6 +27,7 @@ export function refuseIfNotAllowed(run: ReleaseRun, decision: DecisionKind, requ
     requestedBy: run.input.requestedBy,
     authors: run.input.authors,
     decision,
+    comment: request.comment,
   });
   if (refusal) throw ApplicationFailure.create({ type: refusal.code, message: refusal.message });
 }
@@ -116,6 +118,10 @@ export async function askForDecision(
 /** Passes a planned gate: proof from the previous environment for a promotion, the quorum for an approval. */
 export async function passGate(run: ReleaseRun, planned: GatePlan): Promise<void> {
   const { plan, status } = run;
+  if (planned.kind === 'evidence') {
+    await judgeEvidenceGate(run, planned);
+    return;
+  }
   if (planned.kind === 'promotion') {
     const previousEnv = plan.waves.find((w) => w.index === planned.beforeWave - 1)?.environment;
     const unproven = status.regions.filter((r) => r.environment === previousEnv && !r.smokeTest?.passed);

@@ -17,6 +17,7 @@ import { confirmAdmission, confirmTrainStep, refuseUnsignedStart, TRAIN_MEMBER_P
 import { reportEndWhenAsked } from '../end-report';
 import { now } from '../journal';
 import { releaseActivities, releaseCompensations } from './activities';
+import { judgeEvidenceBefore } from './evidence';
 import { passGate } from './gates';
 import { respectFreeze } from './freeze';
 import { installHandlers } from './handlers';
@@ -99,6 +100,8 @@ async function release(run: ReleaseRun): Promise<void> {
       )
     : [];
   if (migrations.length > 0) await planMigrations(run, migrations);
+  // The first environment's evidence, before anything changes (the artifact is not even promoted yet).
+  if (plan.gates.some((g) => g.kind === 'evidence' && g.beforeWave === 0)) await judgeEvidenceBefore(run, 0);
   run.record.notify('release.started');
   await run.record.flush();
 

@@ -34,6 +34,8 @@ export class ReleaseRun {
   /** The signed messages this release accepted (nonces), and the signed decision that closed each gate. */
   readonly messages = new SignedMessages();
   readonly decisionMessages = new Map<string, DecisionInput>();
+  /** Evidence gates judged already (the first environment's before the artifact is promoted). */
+  readonly evidenceJudged = new Set<string>();
 
   // ---- set by messages ----
   admitted: boolean;
