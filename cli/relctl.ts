@@ -21,7 +21,7 @@ releases
                                                                       show the plan without starting
   release start  <service>@<version> [--release-id ID] [--change-class standard|normal|emergency]
                  [--bake SECONDS] [--watch SECONDS] [--judge sequential|fixed-window]
-                 [--reason TEXT] [--queue] [--wait]
+                 [--reason TEXT] [--ticket CHG-1234] [--queue] [--wait]
                  [--author P ...]  who wrote the change (commit authors, merger): none of them may approve it
                  --watch: seconds to watch the promoted release after the last wave (0: none); an alert from
                  monitoring in that window rolls it back. --judge: the canary judge (default: the catalog's)
@@ -223,6 +223,7 @@ async function main(argv: string[]): Promise<number> {
       'train-id': { type: 'string' },
       type: { type: 'string' },
       predicate: { type: 'string' },
+      ticket: { type: 'string' },
     },
   });
   if (values.help || positionals.length === 0) {
@@ -261,6 +262,7 @@ async function main(argv: string[]): Promise<number> {
       ...(judge ? { judge } : {}),
       ...(values.reason ? { reason: values.reason } : {}),
       ...(values.queue ? { queue: true } : {}),
+      ...(values.ticket ? { ticket: values.ticket } : {}),
     };
     const authors =
       values.author

@@ -14,6 +14,7 @@ export interface TrainFlags {
   'change-class'?: string | undefined;
   'train-id'?: string | undefined;
   reason?: string | undefined;
+  ticket?: string | undefined;
   comment?: string | undefined;
   author?: string[] | undefined;
   limit?: string | undefined;
@@ -73,6 +74,7 @@ export async function trainCommand(api: Api, verb: string | undefined, args: str
     ...(flags['change-class'] ? { changeClass: flags['change-class'] as 'standard' } : {}),
     ...(flags['train-id'] ? { trainId: flags['train-id'] } : {}),
     ...(flags.reason ? { reason: flags.reason } : {}),
+    ...(flags.ticket ? { ticket: flags.ticket } : {}),
   });
   switch (verb) {
     case 'plan': {

@@ -211,6 +211,30 @@ export const ServiceSpec = z
       .default(600),
     /** What a release does when it meets a freeze window: wait for its end, or fail. */
     onFreeze: z.enum(['wait', 'fail']).default('wait'),
+    /**
+     * Change tickets (issue 16): the change classes whose releases must name one (release.start's `ticket`), and the
+     * shape a ticket reference has in the ticketing system (a regular expression), checked at the API.
+     */
+    changeTickets: z
+      .strictObject({
+        requiredFor: z.array(z.enum(['standard', 'normal', 'emergency'])).default(['normal', 'emergency']),
+        pattern: z
+          .string()
+          .max(200)
+          .refine(
+            (p) => {
+              try {
+                new RegExp(p);
+                return true;
+              } catch {
+                return false;
+              }
+            },
+            { message: 'must be a regular expression' },
+          )
+          .optional(),
+      })
+      .optional(),
     /** Environments in promotion order (e.g. staging, then production). */
     environments: z.array(EnvironmentSpec).min(1, 'needs at least one environment'),
     /**

@@ -4,6 +4,40 @@ import { ReleaseId, ServiceName, Version } from './names';
 import { PrincipalId } from './roles';
 
 export const ChangeClass = z.enum(['standard', 'normal', 'emergency']);
+
+/** A change ticket's reference in the ticketing system (ServiceNow CHG0012345, Jira OPS-42, ...). */
+export const ChangeTicket = z
+  .string()
+  .trim()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:#/-]{0,99}$/,
+    'must be a ticket reference such as CHG-1234 (letters, digits, . _ : # / -)',
+  );
+
+/**
+ * Why a release or train of `service` may not go without (or with this) ticket, naming the field; undefined if fine.
+ */
+export function ticketRefusal(
+  service: {
+    name: string;
+    changeTickets?: { requiredFor: readonly string[]; pattern?: string | undefined } | undefined;
+  },
+  changeClass: ChangeClass,
+  ticket: string | undefined,
+  field = 'ticket',
+): string | undefined {
+  const policy = service.changeTickets;
+  if (!policy) return undefined;
+  if (!ticket) {
+    return policy.requiredFor.includes(changeClass)
+      ? `${field}: a ${changeClass} change of ${service.name} needs a change ticket (the catalog's changeTickets.requiredFor); pass its reference, e.g. CHG-1234`
+      : undefined;
+  }
+  if (policy.pattern && !new RegExp(policy.pattern).test(ticket)) {
+    return `${field}: "${ticket}" is not a ticket reference of ${service.name}'s ticketing system (it must match ${policy.pattern})`;
+  }
+  return undefined;
+}
 export type ChangeClass = z.infer<typeof ChangeClass>;
 
 export const ReleaseRequest = z
@@ -38,6 +72,8 @@ export const ReleaseRequest = z
      * it. A pipeline that starts releases under a shared token passes them (README, "Separation of duties").
      */
     authors: z.array(PrincipalId).max(50).optional(),
+    /** The change ticket this release carries out (CHG-1234): on the audit trail and the ReleaseTicket search attribute. */
+    ticket: ChangeTicket.optional(),
   })
   .superRefine((request, ctx) => {
     if (request.changeClass === 'emergency' && !request.reason) {

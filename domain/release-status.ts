@@ -104,6 +104,8 @@ export interface ReleaseStatus {
   changeClass: ChangeClass;
   requestedBy: string;
   reason?: string;
+  /** The change ticket the release carries out (issue 16). */
+  ticket?: string;
   /** Content digest of the artifact every region runs, once resolved. */
   artifactDigest?: string;
   stage: ReleaseStage;

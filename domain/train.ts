@@ -8,7 +8,7 @@ import type { Gate } from './approval';
 import { type ServiceCatalog, findService } from './catalog';
 import { dependencyLevels, type RunningVersion, unmetRequirements } from './dependencies';
 import { ReleaseId, ServiceName, Version } from './names';
-import { ChangeClass } from './release-request';
+import { ChangeClass, ChangeTicket } from './release-request';
 import semver from 'semver';
 
 export const TrainMember = z.strictObject({ service: ServiceName, version: Version });
@@ -27,6 +27,8 @@ export const TrainRequest = z
     onFailure: z.enum(['rollback', 'leave']).default('rollback'),
     changeClass: ChangeClass.default('standard'),
     reason: z.string().trim().min(1).max(2000).optional(),
+    /** The change ticket the train carries out: on each member release, as for a release. */
+    ticket: ChangeTicket.optional(),
   })
   .superRefine((request, ctx) => {
     const seen = new Set<string>();

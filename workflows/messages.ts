@@ -28,6 +28,8 @@ export interface ReleaseInput {
    * sent it now before doing anything, so a member request read from the train's history cannot be replayed.
    */
   train?: TrainRef;
+  /** The change ticket the release carries out (issue 16; releases before it: absent). */
+  ticket?: string;
   /** The API's signature over the request (releases started before signed messages: absent). */
   authorization?: Authorization;
 }
@@ -44,8 +46,8 @@ export interface TrainRef {
 
 /** The fields of a release request the API signs (`queued` is the coordinator's, not the requester's). */
 export function signedReleaseFields(input: ReleaseInput) {
-  const { plan, requestedBy, reason, authors, train, authorization } = input;
-  return { plan, requestedBy, reason, authors, train, authorization };
+  const { plan, requestedBy, reason, authors, train, ticket, authorization } = input;
+  return { plan, requestedBy, reason, authors, train, ticket, authorization };
 }
 
 /** A decision on a gate. The principal is the one the API authenticated. */

@@ -11,6 +11,8 @@ export const ReleaseRegions = defineSearchAttributeKey('ReleaseRegions', SearchA
 export const ReleaseRequestedBy = defineSearchAttributeKey('ReleaseRequestedBy', SearchAttributeType.KEYWORD);
 /** The train a release belongs to, and the train's own id on the train's workflow (issue 15). */
 export const ReleaseTrain = defineSearchAttributeKey('ReleaseTrain', SearchAttributeType.KEYWORD);
+/** The change ticket a release carries out (issue 16): ReleaseTicket = "CHG-1234". */
+export const ReleaseTicket = defineSearchAttributeKey('ReleaseTicket', SearchAttributeType.KEYWORD);
 
 /** Every custom search attribute the engine uses, for registration on the server. */
 export const RELEASE_SEARCH_ATTRIBUTES = [
@@ -21,6 +23,7 @@ export const RELEASE_SEARCH_ATTRIBUTES = [
   ReleaseRegions,
   ReleaseRequestedBy,
   ReleaseTrain,
+  ReleaseTicket,
 ] as const;
 
 /** The search attributes a release starts with; ReleaseStage is kept current by the release itself. */

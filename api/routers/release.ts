@@ -9,7 +9,7 @@ import { ReleaseId, ServiceName } from '../../domain/names';
 import { ReleaseStage as ReleaseStageName } from '../../domain/release-status';
 import { PrincipalId, READ_ROLES } from '../../domain/roles';
 import { planRelease } from '../../domain/plan';
-import { ReleaseRequest } from '../../domain/release-request';
+import { type ChangeClass, ReleaseRequest, ticketRefusal } from '../../domain/release-request';
 import { controlRelease, decideGate, getReleaseStatus, startRelease } from '../../workflows/lifecycle';
 import { inboxOf } from '../inbox';
 import { watchRelease } from '../watch';
@@ -42,6 +42,17 @@ export function serviceOrThrow(ctx: Pick<Context, 'catalog'>, service: string): 
 /** The environments a plan goes through, in order. */
 function environmentsOf(plan: { waves: { environment: string }[] }): string[] {
   return [...new Set(plan.waves.map((w) => w.environment))];
+}
+
+/** A 400 naming the field when the service's change-ticket policy refuses the release's ticket (or its absence). */
+export function refuseTicket(
+  service: ServiceSpec,
+  changeClass: ChangeClass,
+  ticket: string | undefined,
+  field?: string,
+) {
+  const refusal = ticketRefusal(service, changeClass, ticket, field);
+  if (refusal) throw new TRPCError({ code: 'BAD_REQUEST', message: refusal });
 }
 
 const ReleaseRef = z.strictObject({ service: ServiceName, releaseId: ReleaseId });
@@ -78,6 +89,7 @@ export const releaseRouter = router({
     .input(ReleaseRequest)
     .query(async ({ ctx, input }) => {
       const service = serviceOrThrow(ctx, input.service);
+      refuseTicket(service, input.changeClass, input.ticket);
       const plan = planRelease({ ...input, releaseId: input.releaseId ?? 'dry-run' }, service);
       await refuseUnmetRequirements(ctx, service, input.version, environmentsOf(plan));
       const calendar = ctx.calendar ? await ctx.calendar.load() : { windows: [] };
@@ -96,6 +108,7 @@ export const releaseRouter = router({
     .input(ReleaseRequest)
     .mutation(async ({ ctx, input }) => {
       const service = serviceOrThrow(ctx, input.service);
+      refuseTicket(service, input.changeClass, input.ticket);
       if (ctx.artifacts && !(await ctx.artifacts.resolve(input.service, input.version))) {
         throw new TRPCError({
           code: 'BAD_REQUEST',
@@ -116,6 +129,7 @@ export const releaseRouter = router({
             requestedBy: ctx.principal.id,
             ...(input.reason ? { reason: input.reason } : {}),
             ...(input.authors?.length ? { authors: [...new Set(input.authors)] } : {}),
+            ...(input.ticket ? { ticket: input.ticket } : {}),
           },
           { signer: ctx.signer, taskQueue: ctx.releaseTaskQueue, queue: input.queue },
         ),

@@ -25,7 +25,7 @@ import { translated } from '../errors';
 import { EngineError } from '../../domain/errors';
 import { runningLookup } from '../requirements';
 import { announcesChange, requireRole, router } from '../trpc';
-import { newId } from './release';
+import { newId, refuseTicket } from './release';
 
 /**
  * How long the member requests a train carries stay valid: a member whose turn comes later than this (a train held
@@ -132,6 +132,7 @@ function trainInput(
           requestedBy,
           ...(request.reason ? { reason: request.reason } : {}),
           ...(request.authors?.length ? { authors: [...new Set(request.authors)] } : {}),
+          ...(request.ticket ? { ticket: request.ticket } : {}),
           train,
         },
         signedAt,
@@ -224,6 +225,10 @@ export const trainRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const trainId = input.trainId ?? newId('t');
+      for (const member of input.members) {
+        const service = findService(ctx.catalog, member.service);
+        if (service) refuseTicket(service, input.changeClass, input.ticket);
+      }
       const plan = await planOrThrow(ctx, input, trainId);
       if (!input.queue) await refuseBusyServices(ctx, plan);
       const started = await translated(() =>

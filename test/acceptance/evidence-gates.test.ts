@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { attest } from '../../providers/artifacts/attestations';
 import { generateSigningKey } from '../../providers/artifacts/signing';
-import { type TestEngine, useEngines } from '../support/engine';
+import { type TestEngine, useEngines, waitUntil } from '../support/engine';
 
 const HEALTHY = { greeting: 'hi', failureRate: 0, latencyMs: 5 };
 const scan = (vulnerabilities: { id: string; severity: string }[]) => ({
@@ -109,5 +109,60 @@ describe('evidence gates', () => {
     const waiver = (await engine.auditTrail.list({ releaseId: 'waived' })).find((r) => r.action === 'evidence.waived');
     expect(waiver).toMatchObject({ actor: 'sam', reason: 'not reachable: the parser is unused (SEC-123)' });
     expect(waiver?.details).toMatchObject({ environment: 'production', rules: ['vulnerabilities'] });
+  }, 120_000);
+
+  it('a ticket policy refuses a normal change without a ticket, naming the field; with one, the ticket is on record', async () => {
+    const engine = await engines.start({
+      record: 'change-ticket',
+      waves: [['a']],
+      service: { changeTickets: { requiredFor: ['normal'], pattern: '^CHG-[0-9]+$' } },
+    });
+    const request = { service: engine.service, version: '1.3.0', releaseId: 'ticketed', changeClass: 'normal' };
+    const without = await engine.rawCall('release.start', request, engine.tokens.ci);
+    expect(without.status).toBe(400);
+    expect(without.body.error?.message).toBe(
+      `ticket: a normal change of ${engine.service} needs a change ticket (the catalog's changeTickets.requiredFor); pass its reference, e.g. CHG-1234`,
+    );
+    const malformed = await engine.rawCall('release.start', { ...request, ticket: 'JIRA-7' }, engine.tokens.ci);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error?.message).toBe(
+      `ticket: "JIRA-7" is not a ticket reference of ${engine.service}'s ticketing system (it must match ^CHG-[0-9]+$)`,
+    );
+    expect(
+      await engine.rawCall(
+        'release.get',
+        { service: engine.service, releaseId: 'ticketed' },
+        engine.tokens.viewer,
+        'GET',
+      ),
+    ).toMatchObject({ status: 404 });
+    const standard = await engine.rawCall(
+      'release.plan',
+      { ...request, changeClass: 'standard' },
+      engine.tokens.ci,
+      'GET',
+    );
+    expect(standard.status).toBe(200);
+
+    await engine.trpc('ci').release.start.mutate({ ...request, changeClass: 'normal', ticket: 'CHG-42' });
+    await engine.waitForStatus('ticketed', (s) => s.stage === 'awaiting-approval');
+    await engine
+      .trpc('bob')
+      .release.approve.mutate({ service: engine.service, releaseId: 'ticketed', gate: 'production-approval' });
+    const done = await engine.waitForOutcome('ticketed');
+    expect(done.outcome?.result).toBe('succeeded');
+    expect(done.ticket).toBe('CHG-42');
+    const requested = (await engine.auditTrail.list({ releaseId: 'ticketed' })).find(
+      (r) => r.action === 'release.requested',
+    );
+    expect(requested?.details).toMatchObject({ ticket: 'CHG-42' });
+    await waitUntil(async () => {
+      const found = [];
+      for await (const e of engine.client.workflow.list({
+        query: `ReleaseTicket = "CHG-42" AND ReleaseService = "${engine.service}"`,
+      }))
+        found.push(e);
+      return found.length === 1;
+    }, 30_000);
   }, 120_000);
 });

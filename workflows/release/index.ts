@@ -10,7 +10,8 @@
 //
 // Module map: run-state (status, flags, saga, the one stage writer), handlers (messages), record (audit trail and
 // notifications), gates, freeze, waves, region (one region's run), region-events, migrations, rollback.
-import { condition, patched, sleep, TemporalFailure } from '@temporalio/workflow';
+import { condition, patched, sleep, TemporalFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { ReleaseTicket } from '../search-attributes';
 import type { ReleaseStatus } from '../../domain/release-status';
 import { signedReleaseFields, type ReleaseInput } from '../messages';
 import { confirmAdmission, confirmTrainStep, refuseUnsignedStart, TRAIN_MEMBER_PATCH } from '../authorization';
@@ -26,6 +27,9 @@ import { rollBack } from './rollback';
 import { ReleaseRun } from './run-state';
 import { runWave } from './waves';
 import { WATCH_PATCH, watchPromoted } from './watch';
+
+/** Patch id of change tickets on releases (issue 16). */
+const CHANGE_TICKET_PATCH = 'change-ticket';
 
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
   // A release started directly on Temporal (not through the API and its coordinator) fails here, having done nothing.
@@ -73,8 +77,17 @@ async function release(run: ReleaseRun): Promise<void> {
     actor: input.requestedBy,
     afterVersion: plan.version,
     ...(input.reason ? { reason: input.reason } : {}),
-    details: { changeClass: plan.changeClass, regions: status.regions.map((r) => r.region) },
+    details: {
+      changeClass: plan.changeClass,
+      regions: status.regions.map((r) => r.region),
+      ...(input.ticket ? { ticket: input.ticket } : {}),
+    },
   });
+  // The change ticket it carries out, to find its releases by (releases before tickets name none).
+  if (input.ticket && patched(CHANGE_TICKET_PATCH)) {
+    upsertSearchAttributes([{ key: ReleaseTicket, value: input.ticket }]);
+    run.note(`change ticket ${input.ticket}`);
+  }
   // A train's member: only when its train asks for it now (releases before trains name none).
   if (input.train && patched(TRAIN_MEMBER_PATCH)) {
     run.note(`member of train ${input.train.trainId}: its approval is the train's`);

@@ -80,6 +80,7 @@ export class ReleaseRun {
       changeClass: plan.changeClass,
       requestedBy: input.requestedBy,
       ...(input.reason ? { reason: input.reason } : {}),
+      ...(input.ticket ? { ticket: input.ticket } : {}),
       stage: input.queued ? 'queued' : 'validating',
       paused: false,
       regions: plan.waves.flatMap((wave) =>
