@@ -272,8 +272,7 @@ export class FleetDaemon {
   async deploy(service: string, region: string, version: string, digest: string, requestId: string) {
     refuseBaselineLabel(version);
     const record = this.record(service, region);
-    this.changed(record);
-    return this.withRegionLock(record, async () => {
+    return this.change(record, async () => {
       const previousVersion = record.stableVersion;
       const existing = record.versions[version];
       if (existing && existing.instances.length > 0) {
@@ -346,8 +345,7 @@ export class FleetDaemon {
   async setTraffic(service: string, region: string, version: string, percent: number, requestId: string) {
     refuseBaselineLabel(version);
     const record = this.record(service, region);
-    this.changed(record);
-    return this.withRegionLock(record, async () => {
+    return this.change(record, async () => {
       if (!record.versions[version]) throw new HttpError(409, `${service}@${version} is not deployed in ${region}`);
       const stable = record.stableVersion;
       if (stable === version || stable === undefined)
@@ -382,8 +380,7 @@ export class FleetDaemon {
   async promote(service: string, region: string, version: string, requestId: string) {
     refuseBaselineLabel(version);
     const record = this.record(service, region);
-    this.changed(record);
-    return this.withRegionLock(record, async () => {
+    return this.change(record, async () => {
       if (!record.versions[version]) throw new HttpError(409, `${service}@${version} is not deployed in ${region}`);
       const previousVersion = record.stableVersion === version ? undefined : record.stableVersion;
       const others = Object.keys(record.versions).filter((v) => v !== version);
@@ -399,8 +396,7 @@ export class FleetDaemon {
   async revert(service: string, region: string, version: string, requestId: string) {
     refuseBaselineLabel(version);
     const record = this.record(service, region);
-    this.changed(record);
-    return this.withRegionLock(record, async () => {
+    return this.change(record, async () => {
       const others = Object.keys(record.versions).filter((v) => v !== version);
       if (record.stableVersion === version && others.length === 0) {
         await this.event({ event: 'revert-noop', service, region, version, requestId });
@@ -471,13 +467,23 @@ export class FleetDaemon {
     this.lastChange.set(key(record.service, record.region), Date.now());
   }
 
+  /**
+   * Runs an operation that changes the region (deploy, traffic, promote, revert) under its lock; the region's load
+   * (with loadIdleSeconds) goes on from when it is asked for until that long after it ends.
+   */
+  private async change<T>(record: RegionRecord, fn: () => Promise<T>): Promise<T> {
+    this.changed(record);
+    try {
+      return await this.withRegionLock(record, fn);
+    } finally {
+      this.changed(record);
+    }
+  }
+
   private async withRegionLock<T>(record: RegionRecord, fn: () => Promise<T>): Promise<T> {
     const k = key(record.service, record.region);
     const previous = this.locks.get(k) ?? Promise.resolve();
-    const run = previous
-      .catch(() => undefined)
-      .then(fn)
-      .finally(() => this.changed(record));
+    const run = previous.catch(() => undefined).then(fn);
     this.locks.set(
       k,
       run.catch(() => undefined),

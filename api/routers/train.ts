@@ -82,14 +82,15 @@ async function planOrThrow(ctx: Context, input: TrainRequest, trainId: string): 
 
 /** A 409 naming the member services that have a release or rollback in progress (unless the train queues). */
 async function refuseBusyServices(ctx: Context, plan: TrainPlan): Promise<void> {
-  const busy: string[] = [];
-  for (const member of plan.members) {
-    const state = await translated(() => getServiceState(ctx.temporal, member.service));
-    const active = state.active;
-    // The train's own members (a repeated start of the same train) are not in its way.
-    if (active && active.id !== plan.trainId && !active.id.startsWith(`${plan.trainId}.`))
-      busy.push(`${member.service} (${active.kind} ${active.id})`);
-  }
+  const states = await Promise.all(
+    plan.members.map((member) => translated(() => getServiceState(ctx.temporal, member.service))),
+  );
+  // The train's own members (a repeated start of the same train) are not in its way.
+  const busy = states.flatMap(({ service, active }) =>
+    active && active.id !== plan.trainId && !active.id.startsWith(`${plan.trainId}.`)
+      ? [`${service} (${active.kind} ${active.id})`]
+      : [],
+  );
   if (busy.length > 0) {
     throw new TRPCError({
       code: 'CONFLICT',

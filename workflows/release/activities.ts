@@ -2,11 +2,10 @@
 // activities run on the region's own task queue, served by the agent in that region.
 import { proxyActivities } from '@temporalio/workflow';
 import type { RegionActivities, ReleaseActivities } from '../../activities';
-import { auditStep, compensationStep, fleetStep, migrationStep, notifyStep, quickStep } from '../profiles';
+import { compensationStep, fleetStep, migrationStep, notifyStep, quickStep } from '../profiles';
 
 export const releaseActivities = proxyActivities<ReleaseActivities>(quickStep);
 export const releaseCompensations = proxyActivities<ReleaseActivities>(compensationStep);
-export const auditActivities = proxyActivities<ReleaseActivities>(auditStep);
 export const notifyActivities = proxyActivities<ReleaseActivities>(notifyStep);
 export const migrationActivities = proxyActivities<ReleaseActivities>(migrationStep);
 

@@ -114,7 +114,7 @@ async function release(run: ReleaseRun): Promise<void> {
     : [];
   if (migrations.length > 0) await planMigrations(run, migrations);
   // The first environment's evidence, before anything changes (the artifact is not even promoted yet).
-  if (plan.gates.some((g) => g.kind === 'evidence' && g.beforeWave === 0)) await judgeEvidenceBefore(run, 0);
+  await judgeEvidenceBefore(run, 0);
   run.record.notify('release.started');
   await run.record.flush();
 

@@ -1,20 +1,17 @@
 // The release's record for auditors and people: the audit trail and chat notifications.
 //
-// Audit record ids are `<workflowId>#<n>` in the order audit() is called, and the store keeps an id it already has.
-// So the ORDER of audit() calls is a durable contract with releases already running: reordering two calls in a
-// later version would misattribute their records on replay. The payload-exact replay test guards it.
-import { CancellationScope } from '@temporalio/workflow';
+// Audit record ids are `<workflowId>#<n>` in the order audit() is called (workflows/audit-batch.ts): the ORDER of
+// audit() calls is a durable contract with releases already running. The payload-exact replay test guards it.
 import type { AuditEvent } from '../../domain/audit';
 import type { ReleasePlan } from '../../domain/plan';
 import { now } from '../journal';
-import { auditActivities, notifyActivities, type ReleaseEventKind } from './activities';
+import { AuditBatch } from '../audit-batch';
+import { notifyActivities, type ReleaseEventKind } from './activities';
 
 export type AuditFields = Omit<Partial<AuditEvent>, 'id' | 'at' | 'action'>;
 
 export class ReleaseRecord {
-  private seq = 0;
-  private readonly pending: AuditEvent[] = [];
-  private writes: Promise<void> = Promise.resolve();
+  private readonly batch: AuditBatch;
   private readonly notifications: Promise<unknown>[] = [];
 
   constructor(
@@ -23,13 +20,14 @@ export class ReleaseRecord {
     private readonly requestedBy: string,
     /** False for releases started before the audit trail and notifications existed: they replay without them. */
     readonly enabled: boolean,
-  ) {}
+  ) {
+    this.batch = new AuditBatch(workflowId);
+  }
 
   /** Collects an audit event; it is written by the next flush(). */
   audit(action: string, fields: AuditFields = {}): void {
     if (!this.enabled) return;
-    this.pending.push({
-      id: `${this.workflowId}#${++this.seq}`,
+    this.batch.add({
       at: now(),
       actor: 'engine',
       action,
@@ -39,20 +37,9 @@ export class ReleaseRecord {
     });
   }
 
-  /** Writes the audit events collected so far. Writes are chained (the trail keeps the order) and not cancellable. */
+  /** Writes the audit events collected so far (chained, not cancellable). */
   flush(): Promise<void> {
-    const write = async () => {
-      const batch = this.pending.splice(0);
-      if (batch.length === 0) return;
-      await CancellationScope.nonCancellable(() =>
-        auditActivities.appendAudit.executeWithOptions(
-          { summary: `audit: ${[...new Set(batch.map((e) => e.action))].join(', ')}` },
-          [batch],
-        ),
-      );
-    };
-    this.writes = this.writes.then(write, write);
-    return this.writes;
+    return this.batch.flush();
   }
 
   /** Tells people (chat) about the release; never waits for, nor fails on, the delivery. */
