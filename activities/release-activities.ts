@@ -26,10 +26,11 @@ import type { ConfigStore } from '../providers/config-store/config-store';
 import { configParity, describeParity } from '../providers/config-store/parity';
 import type { VersionLedger } from '../providers/config-store/version-ledger';
 import { translateErrors } from './errors';
+import { createCheckActivities, type CheckActivityDeps } from './check-activities';
 import { createGovernanceActivities, type GovernanceActivityDeps } from './governance-activities';
 import { createMigrationActivities, type MigrationActivityDeps } from './migration-activities';
 
-export interface ReleaseActivityDeps extends GovernanceActivityDeps, MigrationActivityDeps {
+export interface ReleaseActivityDeps extends GovernanceActivityDeps, MigrationActivityDeps, CheckActivityDeps {
   /** Environment config (parity between environments); the ledger and calendar live in the same store. */
   config: ConfigStore;
   artifacts: ArtifactStore;
@@ -50,6 +51,7 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
   return {
     ...createGovernanceActivities(deps),
     ...createMigrationActivities(deps),
+    ...createCheckActivities(deps),
 
     /** Finds `service@version` and verifies it: bytes against the digest, signature against the trusted keys. */
     async resolveArtifact(input: ArtifactInput): Promise<ArtifactRecord & { signedBy?: string }> {

@@ -155,6 +155,13 @@ export async function readCommand(api: Api, noun: string, verb: string | undefin
     print(flags, figures, () => {
       console.log(`DORA figures of ${service}, ${when(figures.period.from)} to ${when(figures.period.to)}`);
       for (const line of figures.summary) console.log(`  ${line}`);
+      // Each failure and restore counted links to its post-incident record.
+      const records = [
+        ...new Set([...figures.changeFailures.map((f) => f.incident), ...figures.restores.map((r) => r.incident)]),
+      ];
+      if (records.length > 0) {
+        console.log(`  post-incident records: ${records.join(', ')} (relctl incident show ${service} <id>)`);
+      }
     });
     return 0;
   }

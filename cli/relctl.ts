@@ -8,6 +8,8 @@ import { parseArtifactRef } from '../domain/names';
 import { apiClient, type Outputs, releaseStream, StreamRefusal, UsageError } from './api-client';
 import { ArtifactCommandError, artifactCommand } from './artifact-commands';
 import { FleetCommandError, fleetCommand } from './fleet-commands';
+import { checkCommand } from './check-commands';
+import { incidentCommand } from './incident-commands';
 import { readCommand } from './read-commands';
 import { trainCommand } from './train-commands';
 
@@ -46,6 +48,15 @@ trains (several services together, in dependency order, each through its own coo
   train abort   <train-id> --reason TEXT                              (sre) members released so far go back
 rollbacks
   rollback <service> --reason TEXT [--region R ...] [--wait]          emergency rollback to last known-good
+external checks (a system that ran one reports its result; the checker role)
+  check report <service> <release-id> <check-id> pass|fail [--summary TEXT] [--details-url URL]
+post-incident records (a release that rolled back or failed, every emergency rollback)
+  incident list [--service S] [--open]                                open ones first
+  incident show <service> <incident-id>                               what led there, timeline, action items
+  incident action add <service> <incident-id> "TEXT" [--owner P]      (operator, sre, approver)
+  incident action close <service> <incident-id> <action-id> --resolution TEXT
+  incident assign <service> <incident-id> <owner>
+  incident close <service> <incident-id> --summary TEXT               once every action item is closed
 services
   service list
   service get <service>                                               versions per region, drift, what is in flight
@@ -118,6 +129,10 @@ function printStatus(status: ReleaseView) {
   for (const g of status.gates) {
     const decisions = g.decisions.map((d) => `${d.decision} by ${d.by}`).join(', ');
     console.log(`  gate ${g.id.padEnd(24)} ${g.status.padEnd(10)} ${decisions}`);
+  }
+  for (const c of status.checks ?? []) {
+    const said = c.reportedBy ? ` by ${c.reportedBy}${c.summary ? `: ${c.summary}` : ''}` : ` (until ${c.deadline})`;
+    console.log(`  check ${c.id.padEnd(23)} ${c.status.padEnd(10)}${said}`);
   }
   for (const c of status.compensations) console.log(`  compensation: ${c.status.padEnd(11)} ${c.name}`);
 }
@@ -224,6 +239,11 @@ async function main(argv: string[]): Promise<number> {
       type: { type: 'string' },
       predicate: { type: 'string' },
       ticket: { type: 'string' },
+      open: { type: 'boolean', default: false },
+      owner: { type: 'string' },
+      resolution: { type: 'string' },
+      summary: { type: 'string' },
+      'details-url': { type: 'string' },
     },
   });
   if (values.help || positionals.length === 0) {
@@ -354,6 +374,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (noun === 'train') return trainCommand(api, verb, rest, values);
+  if (noun === 'incident') return incidentCommand(api, verb, rest, values);
+  if (noun === 'check') return checkCommand(api, verb, rest, values);
 
   if (noun === 'rollback') {
     const service = verb;

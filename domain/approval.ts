@@ -6,7 +6,8 @@ import type { Role } from './roles';
 
 /** approval: a planned human gate; analysis: a canary that could not decide; intervention: a rollback needs a human. */
 /** evidence: a waiver of evidence that fails its policy (issue 16), which needs a reason. */
-export type GateKind = 'approval' | 'analysis' | 'intervention' | 'evidence';
+/** check: going on without an external check that did not answer in time (issue 16), which needs a reason too. */
+export type GateKind = 'approval' | 'analysis' | 'intervention' | 'evidence' | 'check';
 export type GateStatus = 'pending' | 'waiting' | 'approved' | 'rejected' | 'timed-out';
 export type DecisionKind = 'approve' | 'reject';
 
@@ -135,7 +136,7 @@ export function checkDecision({
     const message = `you cannot ${decision} a change you wrote (${principal.id} is among its authors: ${authors.join(', ')}); another person must decide`;
     return { code: 'SelfApproval', message };
   }
-  if (gate.kind === 'evidence' && decision === 'approve' && !comment?.trim()) {
+  if ((gate.kind === 'evidence' || gate.kind === 'check') && decision === 'approve' && !comment?.trim()) {
     return {
       code: 'ReasonRequired',
       message: `a waiver of gate ${gate.id} needs a reason: approve it with a comment saying why the release may go on`,

@@ -41,6 +41,8 @@ export interface AuditRecord extends AuditEntry {
 export interface AuditFilter {
   service?: string;
   releaseId?: string;
+  /** Records of these actions only (e.g. the incident.* notes an incident list reads). */
+  actions?: string[];
   /** ISO time: records whose `at` is at or after it. */
   since?: string;
   /** At most this many records, the oldest first. */

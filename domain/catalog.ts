@@ -1,5 +1,6 @@
 // The service catalog: which services exist, where they run, and in which order their regions are released.
 import { z } from 'zod';
+import { ExternalCheckSpec, TicketCheckSpec, TicketReportSpec } from './checks';
 import { EvidencePolicy } from './evidence';
 import { dependencyLevels } from './dependencies';
 import { AnalysisPolicy } from './canary';
@@ -233,6 +234,10 @@ export const ServiceSpec = z
             { message: 'must be a regular expression' },
           )
           .optional(),
+        /** An external check (ITSM) that the release's ticket is approved and its window open, before anything changes. */
+        check: TicketCheckSpec.optional(),
+        /** Where the release's outcome is posted for its ticket when it ends. */
+        reportTo: TicketReportSpec.optional(),
       })
       .optional(),
     /** Environments in promotion order (e.g. staging, then production). */
@@ -247,8 +252,30 @@ export const ServiceSpec = z
      * environment (an environment may set its own): judged by a gate before anything changes there (issue 16).
      */
     evidence: EvidencePolicy.optional(),
+    /**
+     * Checks other systems run before a release enters an environment (a contract-test suite, a security review),
+     * asked through a webhook and answered by callback or polled (issue 16).
+     */
+    checks: z.array(ExternalCheckSpec).max(10).default([]),
   })
   .superRefine((service, ctx) => {
+    const environments = new Set(service.environments.map((env) => env.name));
+    const names = new Set<string>();
+    service.checks.forEach((check, c) => {
+      if (names.has(check.name)) {
+        ctx.addIssue({ code: 'custom', message: `check ${check.name} is listed twice`, path: ['checks', c, 'name'] });
+      }
+      names.add(check.name);
+      check.environments?.forEach((env, e) => {
+        if (!environments.has(env)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `check ${check.name} runs before ${env}, which is not an environment of ${service.name}`,
+            path: ['checks', c, 'environments', e],
+          });
+        }
+      });
+    });
     service.dependsOn.forEach((dependency, i) => {
       if (dependency === service.name) {
         ctx.addIssue({

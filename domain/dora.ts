@@ -26,6 +26,11 @@ export interface FinishedRelease {
   rollbackStartedAt?: string;
   /** The train it was a member of (its ReleaseTrain search attribute), if any. */
   train?: string;
+  /**
+   * The post-incident record of its failure, when not its own release id: a lockstep train's merged release failed
+   * in a later member release, which opened the record (see mergeTrainReleases).
+   */
+  incident?: string;
 }
 
 /**
@@ -52,6 +57,7 @@ export function mergeTrainReleases(releases: readonly FinishedRelease[]): Finish
     seen.finishedAt = release.finishedAt > seen.finishedAt ? release.finishedAt : seen.finishedAt;
     if (seen.result === 'succeeded' && release.result !== 'succeeded') {
       seen.result = release.result;
+      seen.incident = release.incident ?? release.releaseId;
       if (release.rollbackStartedAt) seen.rollbackStartedAt = release.rollbackStartedAt;
     }
   }
@@ -80,6 +86,14 @@ export interface DoraFigures {
   leadTimeSeconds: { median: number | null; p90: number | null; samples: number };
   changeFailureRate: { rate: number | null; failures: number; finished: number };
   timeToRestoreSeconds: { median: number | null; samples: number };
+  /**
+   * The change failures counted above, each with the post-incident record it opened (incident.get with the service
+   * and this id): its own release id for a release that rolled back or failed, the rollback's id for a release
+   * undone by an emergency rollback.
+   */
+  changeFailures: { releaseId: string; version: string; result: ReleaseResult; incident: string }[];
+  /** The restores counted above, each with its post-incident record: the release's, or the emergency rollback's. */
+  restores: { incident: string; kind: 'release' | 'emergency-rollback'; seconds: number }[];
   /** The same figures in words, for people (CLI, web page). */
   summary: string[];
 }
@@ -114,27 +128,40 @@ export function computeDora(
 ): DoraFigures {
   const days = Math.max((Date.parse(period.to) - Date.parse(period.from)) / DAY_MS, 1 / 24);
   const succeeded = releases.filter((r) => r.result === 'succeeded');
-  // A rollback undoes the latest successful release of each version it took regions away from.
-  const undone = new Set(
-    rollbacks.flatMap((rb) =>
-      rb.undidVersions.flatMap((version) => {
-        const before = succeeded.filter((r) => r.version === version && r.finishedAt <= rb.requestedAt);
-        const latest = before.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
-        return latest ? [latest.releaseId] : [];
-      }),
-    ),
-  );
+  // A rollback undoes the latest successful release of each version it took regions away from (release id -> the
+  // first rollback that undid it, whose record is the failure's).
+  const undone = new Map<string, string>();
+  for (const rb of rollbacks) {
+    for (const version of rb.undidVersions) {
+      const before = succeeded.filter((r) => r.version === version && r.finishedAt <= rb.requestedAt);
+      const latest = before.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
+      if (latest && !undone.has(latest.releaseId)) undone.set(latest.releaseId, rb.rollbackId);
+    }
+  }
   // An aborted release changed nothing: not a change, so not a change failure either.
   const changes = releases.filter((r) => r.result !== 'aborted');
   const failures = changes.filter((r) => r.result !== 'succeeded' || undone.has(r.releaseId));
 
   const leadTimes = succeeded.flatMap((r) => (r.artifactCreatedAt ? [seconds(r.artifactCreatedAt, r.finishedAt)] : []));
-  const restores = [
+  const restored = [
     ...changes.flatMap((r) =>
-      r.result !== 'succeeded' && r.rollbackStartedAt ? [seconds(r.rollbackStartedAt, r.finishedAt)] : [],
+      r.result !== 'succeeded' && r.rollbackStartedAt
+        ? [
+            {
+              incident: r.incident ?? r.releaseId,
+              kind: 'release' as const,
+              seconds: seconds(r.rollbackStartedAt, r.finishedAt),
+            },
+          ]
+        : [],
     ),
-    ...rollbacks.map((rb) => seconds(rb.requestedAt, rb.finishedAt)),
+    ...rollbacks.map((rb) => ({
+      incident: rb.rollbackId,
+      kind: 'emergency-rollback' as const,
+      seconds: seconds(rb.requestedAt, rb.finishedAt),
+    })),
   ];
+  const restores = restored.map((r) => r.seconds);
 
   const figures: Omit<DoraFigures, 'summary'> = {
     service,
@@ -154,6 +181,13 @@ export function computeDora(
       finished: changes.length,
     },
     timeToRestoreSeconds: { median: quantile(restores, 0.5), samples: restores.length },
+    changeFailures: failures.map((r) => ({
+      releaseId: r.releaseId,
+      version: r.version,
+      result: r.result,
+      incident: undone.get(r.releaseId) ?? r.incident ?? r.releaseId,
+    })),
+    restores: restored,
   };
   return { ...figures, summary: summarize(figures) };
 }

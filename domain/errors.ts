@@ -14,6 +14,17 @@ export type EngineErrorCode =
   | 'DUPLICATE_DECISION'
   /** A waiver without the reason it needs. */
   | 'REASON_REQUIRED'
+  /** A check report for a check the release is not waiting for (issue 16). */
+  | 'CHECK_NOT_WAITING'
+  /** A check report from a principal the check does not name among its reporters. */
+  | 'CHECK_REPORT_FORBIDDEN'
+  /** Post-incident records: an unknown incident or action item, or a change its state does not allow. */
+  | 'INCIDENT_NOT_FOUND'
+  | 'INCIDENT_CLOSED'
+  | 'INCIDENT_OPEN_ACTIONS'
+  | 'ACTION_ITEM_NOT_FOUND'
+  | 'ACTION_ITEM_CLOSED'
+  | 'ACTION_ITEM_EXISTS'
   | 'UNKNOWN_SERVICE'
   | 'UNKNOWN_ARTIFACT'
   | 'TEMPORAL_UNAVAILABLE'

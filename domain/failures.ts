@@ -16,6 +16,11 @@ export type WorkflowFailureType =
   | 'PlanInvalid'
   /** The artifact's attestations fail the environment's evidence policy, and nobody waived it (issue 16). */
   | 'EvidenceFailed'
+  /** An external check failed, was refused, or did not answer in time and nobody let the release go on (issue 16). */
+  | 'CheckFailed'
+  /** A check report for a check the release is not waiting for, or from a principal the check does not name. */
+  | 'CheckNotWaiting'
+  | 'NotAReporter'
   | 'ServiceBusy'
   /** The service's queue of releases is full (QUEUE_LIMIT in the coordinator). */
   | 'QueueFull'
@@ -45,6 +50,8 @@ export type ActivityFailureType =
   | 'MigrationFailed'
   | 'MigrationChecksumMismatch'
   | 'MigrationIrreversible'
-  | 'NotificationFailed';
+  | 'NotificationFailed'
+  | 'CheckRefused'
+  | 'CheckUnreachable';
 
 export type FailureType = WorkflowFailureType | ActivityFailureType;

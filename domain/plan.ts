@@ -3,6 +3,7 @@
 import { productionGatePolicy } from './approval';
 import type { AnalysisPolicy } from './canary';
 import { isProduction, type ServiceSpec, type SmokeTestSpec, type WatchSpec } from './catalog';
+import { checkGateId, describeCheck, TICKET_CHECK, type PlannedCheck } from './check-request';
 import { describePolicy, type EvidencePolicy } from './evidence';
 import type { SequentialPolicy } from './sequential-judge';
 import type { ChangeClass } from './release-request';
@@ -24,7 +25,8 @@ export interface PlannedStep {
 export interface GatePlan {
   id: string;
   /** evidence: the artifact's attestations judged against the environment's policy (a waiver if it allows one). */
-  kind: 'approval' | 'promotion' | 'evidence';
+  /** check: an external check another system runs (a human decides only if it times out and the policy asks). */
+  kind: 'approval' | 'promotion' | 'evidence' | 'check';
   beforeWave: number;
   description: string;
   quorum: number;
@@ -32,6 +34,8 @@ export interface GatePlan {
   timeoutSeconds: number;
   /** An evidence gate's policy and environment. */
   evidence?: { environment: string; policy: EvidencePolicy };
+  /** An external check's request and policy (its gate's roles and timeout are those of the question at its timeout). */
+  check?: PlannedCheck;
 }
 
 /** How the sequential judge looks during each bake (see CanarySpec). */
@@ -65,6 +69,8 @@ export interface ReleasePlan {
   signatureRequired: boolean;
   /** Environments with a database for the service's schema migrations, in promotion order. */
   databaseEnvironments: string[];
+  /** Where the outcome is reported for the release's change ticket when it ends (absent: nowhere). */
+  ticketReport?: { ticket: string; url: string; tokenEnv?: string };
 }
 
 export interface PlanRequest {
@@ -78,6 +84,8 @@ export interface PlanRequest {
   watchSeconds?: number | undefined;
   /** Overrides the catalog's choice of canary judge. */
   judge?: 'sequential' | 'fixed-window' | undefined;
+  /** The change ticket the release carries out (its ITSM check and outcome report need it). */
+  ticket?: string | undefined;
 }
 
 /** How a train plans its members' releases (issue 15). */
@@ -129,6 +137,18 @@ export function planRelease(request: PlanRequest, service: ServiceSpec, train?: 
         roles: evidence.waiverRoles,
         timeoutSeconds: evidence.waiverWaitSeconds,
         evidence: { environment: env.name, policy: evidence },
+      });
+    }
+    for (const check of checksBefore(service, request, env.name, e === 0)) {
+      gates.push({
+        id: checkGateId(check.name, env.name),
+        kind: 'check',
+        beforeWave: firstWave,
+        description: describeCheck(check),
+        quorum: 1,
+        roles: check.askRoles,
+        timeoutSeconds: check.askWaitSeconds,
+        check,
       });
     }
     if (policy && isProduction(env) && !productionGated) {
@@ -188,5 +208,25 @@ export function planRelease(request: PlanRequest, service: ServiceSpec, train?: 
     freeze: { onFreeze: service.onFreeze, override: request.changeClass === 'emergency' },
     signatureRequired: service.signing.required,
     databaseEnvironments: environments.filter((env) => env.database).map((env) => env.name),
+    ...(request.ticket && service.changeTickets?.reportTo
+      ? { ticketReport: { ticket: request.ticket, ...service.changeTickets.reportTo } }
+      : {}),
   };
+}
+
+/**
+ * The external checks before `environment`: the service's that name it (or, naming none, the first environment), and
+ * before the first, the ITSM validation of the release's ticket when the ticket policy asks for one.
+ */
+function checksBefore(service: ServiceSpec, request: PlanRequest, environment: string, first: boolean): PlannedCheck[] {
+  const { ticket } = request;
+  const ticketCheck = service.changeTickets?.check;
+  const specs = [
+    ...(first && ticket && ticketCheck ? [{ ...ticketCheck, name: TICKET_CHECK, ticket }] : []),
+    ...service.checks.filter((c) => (c.environments ? c.environments.includes(environment) : first)),
+  ];
+  return specs.map(({ environments: _, ...spec }: { environments?: string[] } & Omit<PlannedCheck, 'environment'>) => ({
+    ...spec,
+    environment,
+  }));
 }

@@ -8,6 +8,8 @@ export const ReleaseStage = z.enum([
   'queued',
   'validating',
   'waiting-for-freeze',
+  /** An external check (issue 16) was asked of another system, which has not answered yet. */
+  'awaiting-check',
   'awaiting-approval',
   'deploying',
   'watching',
@@ -97,6 +99,25 @@ export interface ReleaseOutcome {
   finishedAt: string;
 }
 
+/** An external check (issue 16): requested of another system, then passed, failed or timed out. */
+export interface CheckProgress {
+  /** Its gate id, `check-<name>-<environment>`: the callback names it. */
+  id: string;
+  name: string;
+  environment: string;
+  /** The id the other system knows it by (`<releaseId>/<gate id>`, its idempotency key). */
+  checkId: string;
+  status: 'requested' | 'passed' | 'failed' | 'timed-out' | 'waived';
+  requestedAt: string;
+  /** When it must have answered. */
+  deadline: string;
+  reportedAt?: string;
+  /** Who answered: the principal of the callback, or `<name> (polled)`, or `<name> (answer to the request)`. */
+  reportedBy?: string;
+  summary?: string;
+  detailsUrl?: string;
+}
+
 export interface ReleaseStatus {
   releaseId: string;
   service: string;
@@ -112,6 +133,8 @@ export interface ReleaseStatus {
   paused: boolean;
   regions: RegionProgress[];
   gates: Gate[];
+  /** External checks asked of other systems (issue 16; releases without any: absent). */
+  checks?: CheckProgress[];
   /** Schema migrations the artifact carries, per environment and phase (releases started before this existed: absent). */
   migrations?: MigrationProgress[];
   compensations: CompensationRecord[];

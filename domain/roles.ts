@@ -4,7 +4,8 @@ import { z } from 'zod';
 
 // alerter: monitoring's token (the Alertmanager webhook). It only posts alerts and reads nothing, because the token
 // sits in a monitoring config file that more people can read than should see releases.
-export const Role = z.enum(['pipeline', 'approver', 'operator', 'sre', 'admin', 'viewer', 'alerter']);
+// checker: the token of a system that runs external checks (contract tests, ITSM); it only reports their results.
+export const Role = z.enum(['pipeline', 'approver', 'operator', 'sre', 'admin', 'viewer', 'alerter', 'checker']);
 export type Role = z.infer<typeof Role>;
 
 /** A principal's id: a plain name, as it appears in the tokens file and in audit records. */

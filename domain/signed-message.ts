@@ -9,7 +9,17 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils';
 
 /** The messages that act for a person. */
 export type SignedMessageName =
-  'release' | 'rollback' | 'train' | 'approve' | 'reject' | 'pause' | 'resume' | 'abort' | 'alert';
+  | 'release'
+  | 'rollback'
+  | 'train'
+  | 'approve'
+  | 'reject'
+  | 'pause'
+  | 'resume'
+  | 'abort'
+  | 'alert'
+  | 'check'
+  | 'incident';
 
 /** What a signature covers besides the message's fields: where it may be delivered, and what it is. */
 export interface MessageScope {

@@ -29,6 +29,14 @@ export function alertRecordWorkflowId(service: string, fingerprint: string, star
   return `alert/${service}/${fingerprint}/${startsAt}`;
 }
 
+/**
+ * Workflow id of one change to a post-incident record (an action item added or closed, a new owner, the close): the
+ * API derives the note id from the request, so a request sent again records once.
+ */
+export function incidentNoteWorkflowId(service: string, incidentId: string, noteId: string): string {
+  return `incident-note/${service}/${incidentId}/${noteId}`;
+}
+
 /** Task queue that the region's agent polls for region-local work. */
 export function regionTaskQueue(region: string): string {
   return `deploy.${region}`;

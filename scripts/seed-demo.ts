@@ -25,6 +25,7 @@ export const DEV_PRINCIPALS: { principal: string; roles: Role[]; purpose: string
   { principal: 'admin', roles: ['admin'], purpose: 'everything' },
   { principal: 'temporal-ui', roles: ['viewer'], purpose: 'the dev Temporal UI decodes payloads with it' },
   { principal: 'alertmanager', roles: ['alerter'], purpose: 'posts alerts to /api/v1/alerts/alertmanager' },
+  { principal: 'contract-ci', roles: ['checker'], purpose: 'reports external checks to /api/v1/check/report' },
 ];
 
 const DevCredentials = z.record(z.string(), z.string());

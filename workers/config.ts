@@ -40,6 +40,8 @@ export const WorkerEnv = ConfigStoreEnv.extend({
   ARTIFACT_URL_KEY_FILE: z.string().min(1).optional(),
   /** Where people open the web console (the API's public address): notifications link to the release's page there. */
   CONSOLE_URL: z.url().optional(),
+  /** The API's address for external checks' callbacks (check.report); default: ARTIFACT_URL_BASE. */
+  API_URL: z.url().optional(),
   /**
    * A prebuilt workflow bundle (bundleWorkflowCode output, built with `failureConverterPath` set to
    * workers/failure-converter.cjs); without it the worker bundles at start.

@@ -40,6 +40,8 @@ export function releaseDeps(env: WorkerEnv): ReleaseActivityDeps {
     databases: createDatabaseResolver({ env: process.env, dataDir: paths.root }),
     ...(env.NOTIFY_WEBHOOK_URL ? { notifier: new WebhookNotifier({ url: env.NOTIFY_WEBHOOK_URL }) } : {}),
     ...(env.CONSOLE_URL ? { consoleUrl: env.CONSOLE_URL } : {}),
+    // The API's address, which external checks answer to (check.report); the artifact URLs' base is that API too.
+    ...((env.API_URL ?? env.ARTIFACT_URL_BASE) ? { apiUrl: env.API_URL ?? env.ARTIFACT_URL_BASE } : {}),
   };
 }
 

@@ -15,8 +15,10 @@ import {
 } from './messages';
 import { confirmAdmission, confirmTrainStep, refuseUnsignedStart, TRAIN_MEMBER_PATCH } from './authorization';
 import { reportEndWhenAsked } from './end-report';
+import { INCIDENT_RECORD_PATCH } from './incident-note';
 import { noteOn, now, publishStage } from './journal';
 import { compensationStep, quickStep } from './profiles';
+import { recordRollbackIncident } from './rollback-record';
 import { innermostMessage } from './saga';
 
 const ledger = proxyActivities<ReleaseActivities>(quickStep);
@@ -73,6 +75,9 @@ export async function emergencyRollbackWorkflow(input: EmergencyRollbackInput): 
       ? `emergency rollback done in ${status.regions.length} regions`
       : `emergency rollback failed in ${failed.map((r) => r.region).join(', ')}: those regions need a human`,
   );
+  // Every emergency rollback opens a post-incident record, with its story on the audit trail (rollbacks from before
+  // records existed wrote nothing there).
+  if (patched(INCIDENT_RECORD_PATCH)) await recordRollbackIncident(workflowInfo().workflowId, input, status);
   await reportEnd();
   return status;
 

@@ -2,6 +2,7 @@
 export { alertRecordWorkflow } from './alert-record';
 export { auditReadWorkflow } from './audit-read';
 export { emergencyRollbackWorkflow } from './emergency-rollback';
+export { incidentNoteWorkflow } from './incident-note';
 export { regionRolloutWorkflow } from './region-rollout';
 export { releaseWorkflow } from './release';
 export { serviceWorkflow } from './service';

@@ -5,6 +5,7 @@ import type { Gate } from '../domain/approval';
 import type { AuditFilter, AuditRecord, AuditVerification } from '../domain/audit';
 import type { AnalysisPolicy, CanaryVerdict } from '../domain/canary';
 import type { SmokeTestSpec } from '../domain/catalog';
+import type { IncidentNote } from '../domain/incident';
 import type { PlannedStep, ReleasePlan, SequentialCanaryPlan } from '../domain/plan';
 import type { ReleaseStatus } from '../domain/release-status';
 import type { Principal, Role } from '../domain/roles';
@@ -95,6 +96,24 @@ export interface AlertInput {
   authorization?: Authorization;
 }
 export const alertUpdate = defineUpdate<{ action: 'rolling-back'; releaseId: string }, [AlertInput]>('alert');
+/**
+ * An external check's result (issue 16), as the API took it from the system that ran it (check.report) and signed
+ * it. The validator refuses a report for a check the release is not waiting for, or from a principal the check does
+ * not name among its reporters.
+ */
+export interface CheckReportInput {
+  /** The principal of the checker's token. */
+  by: string;
+  /** The check's gate id, `check-<name>-<environment>`. */
+  check: string;
+  status: 'pass' | 'fail';
+  summary?: string;
+  detailsUrl?: string;
+  authorization?: Authorization;
+}
+export const checkReportUpdate = defineUpdate<{ check: string; status: 'passed' | 'failed' }, [CheckReportInput]>(
+  'reportCheck',
+);
 /**
  * Input of alertRecordWorkflow: an alert that rolled nothing back (no release in flight, or the release outside its
  * watch window), put on the audit trail with what a person could do about it. Signed by the API ('alert').
@@ -336,3 +355,15 @@ export interface AuditReadInput {
 
 export type AuditReadResult =
   { kind: 'list'; records: AuditRecord[] } | { kind: 'verify'; verification: AuditVerification };
+
+// ---- post-incident records (the API asks the orchestrator to record what people do) ----
+
+/** Input of incidentNoteWorkflow: one change to a post-incident record, signed by the API ('incident'). */
+export interface IncidentNoteInput {
+  service: string;
+  incidentId: string;
+  /** The principal the API authenticated. */
+  by: string;
+  note: IncidentNote;
+  authorization?: Authorization;
+}

@@ -3,6 +3,8 @@ import { router } from '../trpc';
 import { alertsRouter } from './alerts';
 import { auditRouter } from './audit';
 import { calendarRouter } from './calendar';
+import { incidentRouter } from './incident';
+import { checkRouter } from './check';
 import { metricsRouter } from './metrics';
 import { releaseRouter } from './release';
 import { rollbackRouter } from './rollback';
@@ -17,7 +19,9 @@ export const appRouter = router({
   calendar: calendarRouter,
   audit: auditRouter,
   metrics: metricsRouter,
+  incident: incidentRouter,
   alerts: alertsRouter,
+  check: checkRouter,
 });
 
 export type AppRouter = typeof appRouter;

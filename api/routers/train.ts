@@ -121,7 +121,14 @@ function trainInput(
         stage.environment ? environmentOrder.indexOf(stage.environment) : 0,
       );
       const releasePlan = planRelease(
-        { service: member.service, version: member.version, releaseId, changeClass: plan.changeClass },
+        {
+          service: member.service,
+          version: member.version,
+          releaseId,
+          changeClass: plan.changeClass,
+          // Each member validates the train's ticket (its window must be open when the member starts) and reports.
+          ...(request.ticket ? { ticket: request.ticket } : {}),
+        },
         service,
         { approvedByTrain: true, ...(stage.environment ? { environments: [stage.environment] } : {}) },
       );

@@ -300,6 +300,7 @@ export class SqlAuditStore implements AuditStore {
     const param = (value: unknown) => `$${params.push(value)}`;
     if (filter.service !== undefined) conditions.push(`service = ${param(filter.service)}`);
     if (filter.releaseId !== undefined) conditions.push(`release_id = ${param(filter.releaseId)}`);
+    if (filter.actions !== undefined) conditions.push(`action = ANY(${param(filter.actions)}::text[])`);
     if (filter.since !== undefined) {
       if (!IsoTime.safeParse(filter.since).success) {
         throw new Error(`since must be an ISO time with a zone (e.g. 2026-01-01T00:00:00Z), not ${filter.since}`);
@@ -464,6 +465,7 @@ export class SqlAuditStore implements AuditStore {
           );
           CREATE INDEX IF NOT EXISTS "${name}_service_idx" ON ${table} (service, seq);
           CREATE INDEX IF NOT EXISTS "${name}_release_idx" ON ${table} (release_id, seq);
+          CREATE INDEX IF NOT EXISTS "${name}_action_idx" ON ${table} (action, seq);
           CREATE TABLE IF NOT EXISTS ${this.checkpointTable} (
             number bigint PRIMARY KEY CHECK (number > 0),
             from_seq bigint NOT NULL,

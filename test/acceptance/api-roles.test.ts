@@ -65,6 +65,28 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
     'audit.checkpoint': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
     'metrics.dora': { roles: READ, input: { service: 'no-such-service' } },
     'metrics.doraWeekly': { roles: READ, input: { service: 'no-such-service' } },
+    'incident.list': { roles: READ, input: { service, status: 'open' } },
+    'incident.get': { roles: READ, input: { service, id: 'no-such-incident' } },
+    'incident.addAction': {
+      roles: ['operator', 'sre', 'approver'],
+      input: { service, id: 'no-such-incident', text: 'role table test' },
+    },
+    'incident.closeAction': {
+      roles: ['operator', 'sre', 'approver'],
+      input: { service, id: 'no-such-incident', actionId: 'a-1', resolution: 'role table test' },
+    },
+    'incident.assign': {
+      roles: ['operator', 'sre', 'approver'],
+      input: { service, id: 'no-such-incident', owner: 'sam' },
+    },
+    'incident.close': {
+      roles: ['operator', 'sre', 'approver'],
+      input: { service, id: 'no-such-incident', summary: 'role table test' },
+    },
+    'check.report': {
+      roles: ['checker'],
+      input: { service, releaseId: 'no-such-release', check: 'check-contract-production', status: 'pass' },
+    },
     'alerts.alertmanager': {
       roles: ['alerter', 'sre'],
       input: {

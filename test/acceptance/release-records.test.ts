@@ -90,6 +90,8 @@ describe('what a release leaves behind', () => {
       'compensation.done',
       'compensation.done',
       'release.rolled-back',
+      // Last, the post-incident record it opens (incidents.test.ts follows one to its close).
+      'incident.opened',
     ]);
     expect(trail[0]).toMatchObject({ actor: 'ci', afterVersion: '1.2.0', service });
     expect(trail.find((r) => r.action === 'canary.analysed')).toMatchObject({

@@ -233,6 +233,7 @@ describe('replay of recorded histories', () => {
         'auditReadWorkflow',
         'alertRecordWorkflow',
         'trainWorkflow',
+        'incidentNoteWorkflow',
       ]),
     );
     console.log(

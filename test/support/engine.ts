@@ -91,6 +91,8 @@ export const PRINCIPALS: Record<string, Role[]> = {
   viewer: ['viewer'],
   // Monitoring's token: may post alerts and nothing else.
   alertmanager: ['alerter'],
+  // The token of a system that runs external checks (contract tests, ITSM): reports their results, nothing else.
+  'contract-ci': ['checker'],
   admin: ['admin'],
 };
 
@@ -444,6 +446,7 @@ export async function startTestEngine(options: EngineOptions = {}) {
         databases,
         ...(options.webhookUrl ? { notifier: new WebhookNotifier({ url: options.webhookUrl, timeoutMs: 2000 }) } : {}),
         consoleUrl: `${apiUrl}/`,
+        apiUrl,
       },
       regionDeps,
       workflowBundle: { codePath: workflowBundlePath },
@@ -677,7 +680,9 @@ export async function startTestEngine(options: EngineOptions = {}) {
     await writeFile(keysFile, `${JSON.stringify({ keys: { ...known, ...signer.trustedKeys } }, null, 2)}\n`);
     const services = [service, ...others.map((o) => o.name)];
     const prefixes = services.flatMap((name) =>
-      ['release', 'region-rollout', 'rollback', 'alert'].map((kind) => `WorkflowId STARTS_WITH "${kind}/${name}/"`),
+      ['release', 'region-rollout', 'rollback', 'alert', 'incident-note'].map(
+        (kind) => `WorkflowId STARTS_WITH "${kind}/${name}/"`,
+      ),
     );
     const coordinators = services.map((name) => `WorkflowId = "service/${name}"`);
     const ownTypes = ['auditReadWorkflow', 'trainWorkflow'].map(

@@ -84,6 +84,41 @@ describe('DORA figures', () => {
     expect(figures.summary).toContain('change failure rate: 60.0% (3 of 5 releases)');
   });
 
+  it('links each change failure and each restore to its post-incident record, the figures as they were', () => {
+    const releases = [
+      release('ok', 'succeeded'),
+      release('undone', 'succeeded', { version: '1.1.0' }),
+      release('bad', 'rolled-back', { rollbackStartedAt: '2026-11-02T10:50:00Z' }),
+      release('worse', 'failed'),
+      release('stopped', 'aborted'),
+    ];
+    const rollbacks = [
+      {
+        rollbackId: 'rb-1',
+        requestedAt: '2026-11-03T00:00:00Z',
+        finishedAt: '2026-11-03T00:02:00Z',
+        undidVersions: ['1.1.0'],
+      },
+    ];
+    const figures = computeDora('hello', period, releases, rollbacks);
+    // The numbers are those of the definitions, links or not.
+    expect(figures.changeFailureRate).toEqual({ rate: 0.75, failures: 3, finished: 4 });
+    expect(figures.timeToRestoreSeconds).toEqual({ median: 120, samples: 2 });
+    expect(figures.releases).toEqual({ finished: 5, succeeded: 2, rolledBack: 1, failed: 1, aborted: 1 });
+    // Every failure counted has its record, and they add up to the rate's count; so do the restores.
+    expect(figures.changeFailures).toEqual([
+      { releaseId: 'undone', version: '1.1.0', result: 'succeeded', incident: 'rb-1' },
+      { releaseId: 'bad', version: '1.0.0', result: 'rolled-back', incident: 'bad' },
+      { releaseId: 'worse', version: '1.0.0', result: 'failed', incident: 'worse' },
+    ]);
+    expect(figures.changeFailures).toHaveLength(figures.changeFailureRate.failures);
+    expect(figures.restores).toEqual([
+      { incident: 'bad', kind: 'release', seconds: 600 },
+      { incident: 'rb-1', kind: 'emergency-rollback', seconds: 120 },
+    ]);
+    expect(figures.restores).toHaveLength(figures.timeToRestoreSeconds.samples);
+  });
+
   it('says plainly when there is nothing to measure', () => {
     const figures = computeDora('hello', period, [], []);
     expect(figures.changeFailureRate.rate).toBeNull();
@@ -140,5 +175,9 @@ describe('DORA of release trains', () => {
     ]);
     expect(merged).toHaveLength(1);
     expect(merged[0]).toMatchObject({ result: 'rolled-back', rollbackStartedAt: at(25), finishedAt: at(30) });
+    // The record is the one the failing member release opened, not the staging release the change is named by.
+    const figures = computeDora('web', { from: at(0), to: at(60) }, merged, []);
+    expect(figures.changeFailures.map((f) => [f.releaseId, f.incident])).toEqual([['t-1.staging', 't-1.production']]);
+    expect(figures.restores).toEqual([{ incident: 't-1.production', kind: 'release', seconds: 300 }]);
   });
 });

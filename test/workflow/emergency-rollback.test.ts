@@ -36,6 +36,22 @@ describe('an emergency rollback', () => {
     expect(['a', 'b', 'c'].map(engine.runs)).toEqual(['1.0.0', '1.1.0', '1.1.0']);
     // The ledger records only what really happened.
     expect(await engine.ledger.current(engine.service, b)).toMatchObject({ version: '1.1.0', releaseId });
+    // So does the audit trail, ending with the post-incident record the rollback opens, which names the failed region.
+    expect(engine.audit.actions(rollbackId)).toEqual([
+      'rollback.requested',
+      'region.reverted',
+      'region.rollback-failed',
+      'rollback.failed',
+      'incident.opened',
+    ]);
+    expect(engine.audit.records.find((r) => r.releaseId === rollbackId && r.region === b)?.reason).toBe(
+      'instance drain timed out',
+    );
+    expect(engine.audit.records.at(-1)).toMatchObject({
+      action: 'incident.opened',
+      reason: `emergency rollback by sam: bad config in a and b; it failed in ${b}`,
+      details: { kind: 'emergency-rollback', owner: 'sam' },
+    });
   }, 60_000);
 
   it('with nothing released yet, leaves every region as it is and says there is no known-good version', async () => {

@@ -62,6 +62,17 @@ describe('a compensation that fails', () => {
       reason: `revert ${a} to 1.0.0: instance drain timed out`,
     });
     expect(engine.notifier.kinds(releaseId).at(-1)).toBe('release.failed');
+    // It opens a post-incident record with the SREs' decisions on the way, owned by its requester.
+    const opened = engine.audit.records.find((r) => r.releaseId === releaseId && r.action === 'incident.opened');
+    expect(opened?.details).toMatchObject({
+      kind: 'release-failed',
+      owner: done.requestedBy,
+      decisions: [
+        'intervention-1: approved by sid: drain finished, try again',
+        'intervention-2: rejected by sam: draining by hand',
+      ],
+    });
+    expect(opened?.reason).toBe(done.outcome?.reason);
   }, 60_000);
 
   it('approved, a retry that works completes the rollback', async () => {

@@ -124,6 +124,9 @@ describe('abort', () => {
     expect(done.outcome?.result).toBe('aborted');
     expect(done.outcome?.reason).toBe('aborted by sid before it changed anything: wrong version picked');
     expect(done.stage).toBe('aborted');
+    // Nothing changed, so nothing to review: no post-incident record.
+    expect(engine.audit.actions(releaseId)).not.toContain('incident.opened');
+    expect(engine.audit.actions(releaseId).at(-1)).toBe('release.aborted');
 
     // DORA: an aborted release delivered nothing and broke nothing, so it is not a change failure.
     const period = { from: since, to: new Date(Date.now() + 60_000).toISOString() };

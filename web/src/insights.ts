@@ -27,6 +27,7 @@ export function metricsPage(content: HTMLElement): () => void {
           { class: 'summary' },
           whole.summary.map((line) => h('li', {}, line)),
         ),
+        records(service, whole),
         h(
           'div',
           { class: 'charts' },
@@ -58,6 +59,23 @@ export function metricsPage(content: HTMLElement): () => void {
   return () => {
     stopped = true;
   };
+}
+
+/** The post-incident records behind the change failures and restores counted, each a link to its page. */
+function records(service: string, figures: Dora): HTMLElement | null {
+  const ids = [
+    ...new Set([...figures.changeFailures.map((f) => f.incident), ...figures.restores.map((r) => r.incident)]),
+  ];
+  if (ids.length === 0) return null;
+  return h(
+    'p',
+    { class: 'muted records' },
+    'Post-incident records behind these figures: ',
+    ids.flatMap((id, i) => [
+      i > 0 ? ', ' : '',
+      h('a', { href: `#/incident/${encodeURIComponent(service)}/${encodeURIComponent(id)}` }, id),
+    ]),
+  );
 }
 
 function hours(seconds: number): string {

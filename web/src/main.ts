@@ -4,6 +4,7 @@
 import { currentSession, type Me, plainMessage, signIn, signOut } from './api';
 import { h, show } from './dom';
 import { inboxPage } from './inbox';
+import { incidentPage, incidentsPage } from './incidents';
 import { releasePage } from './release';
 import { releasesPage } from './releases';
 import { servicePage, servicesPage } from './services';
@@ -65,6 +66,7 @@ function shell(me: Me): void {
     h('a', { href: '#/services' }, 'Services'),
     h('a', { href: '#/calendar' }, 'Calendar'),
     h('a', { href: '#/metrics' }, 'Metrics'),
+    h('a', { href: '#/incidents' }, 'Incidents'),
     ...(me.roles.some((r) => r !== 'pipeline' && r !== 'alerter') ? [h('a', { href: '#/audit' }, 'Audit')] : []),
     h('span', { class: 'who' }, `${me.principal} (${me.roles.join(', ')})`),
     h(
@@ -88,7 +90,8 @@ function shell(me: Me): void {
     stopPage = undefined;
     const [, page = 'inbox', ...rest] = (location.hash.replace(/^#/, '').split('?')[0] ?? '').split('/');
     for (const link of nav.querySelectorAll('a')) {
-      const section = page === 'release' ? 'releases' : page === 'service' ? 'services' : page;
+      const section =
+        page === 'release' ? 'releases' : page === 'service' ? 'services' : page === 'incident' ? 'incidents' : page;
       link.classList.toggle('current', link.getAttribute('href') === `#/${section}`);
     }
     if (page === 'release' && rest.length >= 2) {
@@ -99,6 +102,9 @@ function shell(me: Me): void {
     else if (page === 'calendar') stopPage = calendarPage(content, me);
     else if (page === 'metrics') stopPage = metricsPage(content);
     else if (page === 'audit') stopPage = auditPage(content);
+    else if (page === 'incidents') stopPage = incidentsPage(content);
+    else if (page === 'incident' && rest.length >= 2)
+      stopPage = incidentPage(content, me, decodeURIComponent(rest[0] ?? ''), decodeURIComponent(rest[1] ?? ''));
     else stopPage = inboxPage(content, me);
   };
   window.onhashchange = route;

@@ -92,6 +92,20 @@ function render(content: HTMLElement, me: Me, status: Status, live: HTMLElement)
         ),
       ),
     ),
+    status.checks && status.checks.length > 0 ? h('h2', {}, 'External checks') : null,
+    status.checks?.map((c) =>
+      h(
+        'div',
+        { class: `gate-line ${c.status}` },
+        h('strong', {}, c.name),
+        ` before ${c.environment}: ${c.status}`,
+        c.reportedBy ? ` by ${c.reportedBy} ${ago(c.reportedAt ?? c.requestedAt)}` : ` (waits until ${c.deadline})`,
+        c.summary ? `: ${c.summary}` : '',
+        c.detailsUrl && /^https?:\/\//i.test(c.detailsUrl)
+          ? h('a', { href: c.detailsUrl, rel: 'noopener noreferrer' }, ' details')
+          : null,
+      ),
+    ),
     status.migrations && status.migrations.length > 0 ? h('h2', {}, 'Migrations') : null,
     status.migrations?.map((m) => h('p', {}, `${m.environment} ${m.phase}: ${m.ids.join(', ')} (${m.state})`)),
     status.compensations.length > 0 ? h('h2', {}, 'Compensations') : null,

@@ -14,6 +14,7 @@ const STAGES = Object.keys({
   queued: 1,
   validating: 1,
   'waiting-for-freeze': 1,
+  'awaiting-check': 1,
   'awaiting-approval': 1,
   deploying: 1,
   watching: 1,

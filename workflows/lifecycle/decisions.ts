@@ -34,7 +34,7 @@ export const REFUSAL_CODES: Record<RefusalCode | 'Unauthorized', EngineErrorCode
 };
 
 /** A release's handle, after checking it exists and is still running (a finished release takes no decisions). */
-async function runningRelease(client: Client, service: string, releaseId: string): Promise<WorkflowHandle> {
+export async function runningRelease(client: Client, service: string, releaseId: string): Promise<WorkflowHandle> {
   const handle = client.workflow.getHandle(releaseWorkflowId(service, releaseId));
   let description;
   try {

@@ -3,7 +3,9 @@
 // EngineErrors in plain words.
 // Used by the API and tests; never bundled into workflow code (workflows/index.ts does not import it).
 export * from './alerts';
+export * from './checks';
 export * from './decisions';
+export * from './incidents';
 export * from './reads';
 export * from './starts';
 export * from './trains';

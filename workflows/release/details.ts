@@ -27,6 +27,12 @@ function next(status: ReleaseStatus): string {
       return "checks the artifact's digest and signature, and the migrations it carries";
     case 'waiting-for-freeze':
       return 'waits for the freeze window to end';
+    case 'awaiting-check': {
+      const pending = status.checks?.find((c) => c.status === 'requested');
+      return pending
+        ? `external check ${pending.name} waits for its result (until ${pending.deadline})`
+        : 'an external check waits for its result';
+    }
     case 'awaiting-approval':
     case 'needs-decision':
       return waiting

@@ -3,11 +3,10 @@
 // release before anything changes there, naming the rule and the first findings, unless the policy allows a waiver:
 // then the release waits for one by the roles it names, with a reason, which goes on the audit trail.
 import { patched } from '@temporalio/workflow';
-import type { Gate } from '../../domain/approval';
 import type { GatePlan } from '../../domain/plan';
 import { releaseFailure } from '../failures';
 import { releaseActivities } from './activities';
-import { waitForGate } from './gates';
+import { askForWaiver } from './gates';
 import type { ReleaseRun } from './run-state';
 
 /** Patch id of evidence gates (plans before them have none; the patch marks the new path in history). */
@@ -54,24 +53,17 @@ export async function judgeEvidenceGate(run: ReleaseRun, planned: GatePlan): Pro
     await run.record.flush();
     throw releaseFailure('EvidenceFailed', why);
   }
-  const gate: Gate = {
-    id: planned.id,
-    kind: 'evidence',
-    description: `${why}; a waiver by ${planned.roles.join(' or ')}, with a reason, lets the release go on`,
-    status: 'pending',
-    quorum: 1,
-    roles: planned.roles,
-    timeoutSeconds: planned.timeoutSeconds,
-    decisions: [],
-  };
-  run.status.gates.push(gate);
-  const outcome = await waitForGate(run, gate, 'needs-decision');
-  const decision = gate.decisions.at(-1);
+  const { outcome, decision } = await askForWaiver(
+    run,
+    planned,
+    'evidence',
+    `${why}; a waiver by ${planned.roles.join(' or ')}, with a reason, lets the release go on`,
+  );
   if (outcome === 'approved' && decision) {
     run.note(`${decision.by} waived the evidence for ${environment}: ${decision.comment ?? ''}`);
     run.audit('evidence.waived', {
       actor: decision.by,
-      gate: gate.id,
+      gate: planned.id,
       ...(decision.comment ? { reason: decision.comment } : {}),
       details: {
         environment,
@@ -84,6 +76,6 @@ export async function judgeEvidenceGate(run: ReleaseRun, planned: GatePlan): Pro
   }
   throw releaseFailure(
     'EvidenceFailed',
-    `${why}; ${outcome === 'rejected' ? `${decision?.by ?? 'someone'} refused a waiver${decision?.comment ? `: ${decision.comment}` : ''}` : `nobody waived it within ${gate.timeoutSeconds}s`}`,
+    `${why}; ${outcome === 'rejected' ? `${decision?.by ?? 'someone'} refused a waiver${decision?.comment ? `: ${decision.comment}` : ''}` : `nobody waived it within ${planned.timeoutSeconds}s`}`,
   );
 }

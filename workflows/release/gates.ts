@@ -9,6 +9,7 @@ import type { ReleaseStage } from '../../domain/release-status';
 import type { DecisionInput } from '../messages';
 import { now } from '../journal';
 import { releaseActivities } from './activities';
+import { runCheckGate } from './checks';
 import { judgeEvidenceGate } from './evidence';
 import type { ReleaseRun } from './run-state';
 
@@ -115,11 +116,41 @@ export async function askForDecision(
   return { gate, outcome: await waitForGate(run, gate, 'needs-decision') };
 }
 
+/**
+ * Opens a waiver gate for what the engine found wrong and a person may let pass with a reason (evidence that fails
+ * its policy, an external check that did not answer): its planned id, roles and wait. Returns the outcome and the
+ * decision that closed it.
+ */
+export async function askForWaiver(
+  run: ReleaseRun,
+  planned: GatePlan,
+  kind: 'evidence' | 'check',
+  description: string,
+): Promise<{ outcome: Gate['status']; decision: Gate['decisions'][number] | undefined }> {
+  const gate: Gate = {
+    id: planned.id,
+    kind,
+    description,
+    status: 'pending',
+    quorum: 1,
+    roles: planned.roles,
+    timeoutSeconds: planned.timeoutSeconds,
+    decisions: [],
+  };
+  run.status.gates.push(gate);
+  const outcome = await waitForGate(run, gate, 'needs-decision');
+  return { outcome, decision: gate.decisions.at(-1) };
+}
+
 /** Passes a planned gate: proof from the previous environment for a promotion, the quorum for an approval. */
 export async function passGate(run: ReleaseRun, planned: GatePlan): Promise<void> {
   const { plan, status } = run;
   if (planned.kind === 'evidence') {
     await judgeEvidenceGate(run, planned);
+    return;
+  }
+  if (planned.kind === 'check') {
+    await runCheckGate(run, planned);
     return;
   }
   if (planned.kind === 'promotion') {

@@ -10,6 +10,7 @@ import {
   admitSignal,
   alertUpdate,
   approveUpdate,
+  checkReportUpdate,
   pauseSignal,
   pauseUpdate,
   recheckFreezeSignal,
@@ -22,10 +23,12 @@ import {
   signedRollbackFields,
   statusQuery,
   type AlertInput,
+  type CheckReportInput,
   type ControlInput,
   type DecisionInput,
   type EmergencyRollbackInput,
 } from '../messages';
+import { checkReportRefusal, onCheckReport } from './checks';
 import { decide, refuseIfNotAllowed } from './gates';
 import { onRegionEvent } from './region';
 import type { ReleaseRun } from './run-state';
@@ -81,6 +84,14 @@ export function installHandlers(run: ReleaseRun): void {
             `${run.status.outcome ? ` (it has ${run.status.stage})` : run.alert ? ' (an alert is already rolling it back)' : ''}`,
         );
       }
+    },
+  });
+  // An external check's result from the system that ran it (check.report), signed by the API.
+  setHandler(checkReportUpdate, (request) => onCheckReport(run, request), {
+    validator: (request: CheckReportInput) => {
+      run.messages.check('check', request);
+      const refusal = checkReportRefusal(run, request);
+      if (refusal) throw releaseFailure(refusal.type, refusal.message);
     },
   });
   // Signals cannot be refused: a run started after signed messages notes an unsigned one and ignores it.

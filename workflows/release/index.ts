@@ -18,6 +18,7 @@ import { confirmAdmission, confirmTrainStep, refuseUnsignedStart, TRAIN_MEMBER_P
 import { reportEndWhenAsked } from '../end-report';
 import { now } from '../journal';
 import { releaseActivities, releaseCompensations } from './activities';
+import { runChecksBefore } from './checks';
 import { judgeEvidenceBefore } from './evidence';
 import { passGate } from './gates';
 import { respectFreeze } from './freeze';
@@ -115,6 +116,8 @@ async function release(run: ReleaseRun): Promise<void> {
   if (migrations.length > 0) await planMigrations(run, migrations);
   // The first environment's evidence, before anything changes (the artifact is not even promoted yet).
   await judgeEvidenceBefore(run, 0);
+  // The first environment's external checks (the change ticket's validation among them), before anything changes too.
+  await runChecksBefore(run, 0);
   run.record.notify('release.started');
   await run.record.flush();
 
@@ -191,6 +194,7 @@ async function succeed(run: ReleaseRun): Promise<ReleaseStatus> {
   run.enterStage('succeeded');
   status.outcome = { result: 'succeeded', finishedAt: now() };
   run.record.notify('release.succeeded');
+  run.record.reportToTicket(status.outcome);
   await run.record.notified();
   return status;
 }

@@ -4,6 +4,8 @@
 // audit() calls is a durable contract with releases already running. The payload-exact replay test guards it.
 import type { AuditEvent } from '../../domain/audit';
 import type { ReleasePlan } from '../../domain/plan';
+import type { ReleaseOutcome } from '../../domain/release-status';
+import { patched } from '@temporalio/workflow';
 import { now } from '../journal';
 import { AuditBatch } from '../audit-batch';
 import { notifyActivities, type ReleaseEventKind } from './activities';
@@ -56,6 +58,35 @@ export class ReleaseRecord {
     };
     this.notifications.push(
       notifyActivities.notifyRelease.executeWithOptions({ summary: `notify: ${kind}` }, [event]).catch(() => undefined),
+    );
+  }
+
+  /**
+   * Reports the release's outcome for its change ticket (issue 16), when the ticket policy names where: like a
+   * notification, a few tries, never waited on for long, and its failure fails nothing.
+   */
+  reportToTicket(outcome: ReleaseOutcome | undefined): void {
+    const report = this.plan.ticketReport;
+    if (!this.enabled || !report || !outcome || !patched('ticket-report')) return;
+    const { ticket, url, tokenEnv } = report;
+    this.notifications.push(
+      notifyActivities.reportToTicket
+        .executeWithOptions({ summary: `report ${outcome.result} to change ticket ${ticket}` }, [
+          {
+            ticket,
+            url,
+            ...(tokenEnv ? { tokenEnv } : {}),
+            outcome: {
+              releaseId: this.plan.releaseId,
+              service: this.plan.service,
+              version: this.plan.version,
+              result: outcome.result,
+              reason: outcome.reason,
+              finishedAt: outcome.finishedAt,
+            },
+          },
+        ])
+        .catch(() => undefined),
     );
   }
 

@@ -5,7 +5,9 @@ import { ApplicationFailure, CancellationScope, isCancellation, patched } from '
 import { readableReleaseFailure, releaseFailure } from '../failures';
 import type { Gate } from '../../domain/approval';
 import type { FailureType } from '../../domain/failures';
+import { incidentOpenedFields, releaseIncident } from '../../domain/incident';
 import type { ReleaseResult } from '../../domain/release-status';
+import { INCIDENT_RECORD_PATCH } from '../incident-note';
 import { now } from '../journal';
 import { innermostMessage, type Compensation, type SagaHooks } from '../saga';
 import { waitForGate } from './gates';
@@ -38,12 +40,19 @@ export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
   const finalReason = allRan ? reason : `${reason}; some compensations did not run (see compensations)`;
   run.note(`release ${result}: ${finalReason}`);
   run.audit(`release.${result}`, { reason: finalReason });
+  // A release that rolled back or failed (a change failure, as DORA counts it) opens a post-incident record, after its
+  // last audit event (runs from before records existed end without one). An aborted release (endAborted) opens none.
+  if (patched(INCIDENT_RECORD_PATCH)) {
+    const opening = releaseIncident(status, { result, reason: finalReason, abort, alert: run.alert });
+    run.audit('incident.opened', incidentOpenedFields(opening));
+  }
   // The audit trail has the whole story before the status says the release is over.
   await CancellationScope.nonCancellable(() => run.record.flush());
   run.enterStage(result);
   status.outcome = { result, reason: finalReason, finishedAt: now() };
   await CancellationScope.nonCancellable(async () => {
     run.record.notify(result === 'rolled-back' ? 'release.rolled-back' : 'release.failed', { reason: finalReason });
+    run.record.reportToTicket(status.outcome);
     await run.record.notified();
   });
   if (patched(READABLE_OUTCOME_PATCH)) throw readableReleaseFailure(type, endHeadline(run, result, type), [status]);
@@ -61,6 +70,7 @@ async function endAborted(run: ReleaseRun, abort: { by: string; reason: string }
   status.outcome = { result: 'aborted', reason, finishedAt: now() };
   await CancellationScope.nonCancellable(async () => {
     run.record.notify('release.aborted', { reason: `by ${abort.by}, before it changed anything: ${abort.reason}` });
+    run.record.reportToTicket(status.outcome);
     await run.record.notified();
   });
   if (patched(READABLE_OUTCOME_PATCH)) {

@@ -55,6 +55,7 @@ export class MemoryAuditStore implements AuditStore {
       (r) =>
         (filter.service === undefined || r.service === filter.service) &&
         (filter.releaseId === undefined || r.releaseId === filter.releaseId) &&
+        (filter.actions === undefined || filter.actions.includes(r.action)) &&
         (filter.since === undefined || Date.parse(r.at) >= Date.parse(filter.since)),
     );
     return Promise.resolve(filter.limit === undefined ? found : found.slice(0, filter.limit));
