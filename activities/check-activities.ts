@@ -6,6 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type CheckAnswer, type CheckRequest, readCheckAnswer } from '../domain/check-request';
+import { CHECK_TOKEN_PREFIX } from '../domain/checks';
 import type { ActivityFailureType } from '../domain/failures';
 
 export interface CheckActivityDeps {
@@ -45,7 +46,8 @@ export function createCheckActivities({ apiUrl, env = process.env }: CheckActivi
     const headers: Record<string, string> = { accept: 'application/json', 'idempotency-key': init.idempotencyKey };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     if (endpoint.tokenEnv) {
-      const token = env[endpoint.tokenEnv];
+      // The catalog allows only these names; checked again here, so no plan can send another secret of the worker.
+      const token = endpoint.tokenEnv.startsWith(CHECK_TOKEN_PREFIX) ? env[endpoint.tokenEnv] : undefined;
       if (!token) {
         throw failure(
           'CheckRefused',
@@ -62,6 +64,8 @@ export function createCheckActivities({ apiUrl, env = process.env }: CheckActivi
         headers,
         ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
         signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+        // A redirect would take the token, or the poll, to another host than the catalog names: not followed.
+        redirect: 'manual',
       });
     } catch (err) {
       const why =
@@ -69,12 +73,20 @@ export function createCheckActivities({ apiUrl, env = process.env }: CheckActivi
       throw failure('CheckUnreachable', `${what}: ${originOf(endpoint.url)} is ${why}; trying again`, false);
     }
     const text = await response.text().catch(() => '');
+    if (response.status >= 300 && response.status < 400) {
+      throw failure(
+        'CheckRefused',
+        `${what}: ${originOf(endpoint.url)} answered a redirect (${response.status}), which is not followed`,
+        true,
+      );
+    }
     if (!response.ok) {
       const refused =
         response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
+      // The status only: the body is the other system's words, which go no further than this worker.
       throw failure(
         refused ? 'CheckRefused' : 'CheckUnreachable',
-        `${what}: ${originOf(endpoint.url)} answered ${response.status}${text ? ` (${text.slice(0, 200)})` : ''}${refused ? '' : '; trying again'}`,
+        `${what}: ${originOf(endpoint.url)} answered ${response.status}${refused ? '' : '; trying again'}`,
         refused,
       );
     }
@@ -102,7 +114,9 @@ export function createCheckActivities({ apiUrl, env = process.env }: CheckActivi
             },
           }
         : {};
-      const body = { ...request, ...callback };
+      // Without the API's address there is no callback to offer: the system must answer in its response, or be polled.
+      const { callback: _unset, ...fields } = request;
+      const body = { ...fields, ...callback };
       return readCheckAnswer(
         await call(`check ${request.check} of release ${request.releaseId}`, input, {
           method: 'POST',
@@ -131,8 +145,11 @@ export function createCheckActivities({ apiUrl, env = process.env }: CheckActivi
           problem = err instanceof Error ? err.message : String(err);
         }
         if (answer && answer.status !== 'pending') return answer;
-        context.heartbeat({ polls, ...(problem ? { problem } : {}) });
-        await context.sleep(input.pollSeconds * 1000);
+        // Heartbeats at least every 10 s while it waits: a worker that dies is noticed in seconds, not a poll later.
+        for (let waited = 0; waited < input.pollSeconds; waited += 10) {
+          context.heartbeat({ polls, ...(problem ? { problem } : {}) });
+          await context.sleep(Math.min(10, input.pollSeconds - waited) * 1000);
+        }
       }
     },
 

@@ -1,6 +1,6 @@
 // The service catalog: which services exist, where they run, and in which order their regions are released.
 import { z } from 'zod';
-import { ExternalCheckSpec, TicketCheckSpec, TicketReportSpec } from './checks';
+import { checkGateId, ExternalCheckSpec, TICKET_CHECK, TicketCheckSpec, TicketReportSpec } from './checks';
 import { EvidencePolicy } from './evidence';
 import { dependencyLevels } from './dependencies';
 import { AnalysisPolicy } from './canary';
@@ -261,11 +261,29 @@ export const ServiceSpec = z
   .superRefine((service, ctx) => {
     const environments = new Set(service.environments.map((env) => env.name));
     const names = new Set<string>();
+    const gateIds = new Map<string, string>(
+      service.changeTickets?.check
+        ? [[checkGateId(TICKET_CHECK, service.environments[0]?.name ?? ''), TICKET_CHECK]]
+        : [],
+    );
     service.checks.forEach((check, c) => {
       if (names.has(check.name)) {
         ctx.addIssue({ code: 'custom', message: `check ${check.name} is listed twice`, path: ['checks', c, 'name'] });
       }
       names.add(check.name);
+      // Gate ids are check-<name>-<environment>: two pairs must not spell the same one (a-b before c, a before b-c).
+      for (const env of check.environments ?? service.environments.slice(0, 1).map((x) => x.name)) {
+        const id = checkGateId(check.name, env);
+        const other = gateIds.get(id);
+        if (other !== undefined && other !== check.name) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `check ${check.name} before ${env} and check ${other} have the same gate id ${id}; rename one`,
+            path: ['checks', c, 'name'],
+          });
+        }
+        gateIds.set(id, check.name);
+      }
       check.environments?.forEach((env, e) => {
         if (!environments.has(env)) {
           ctx.addIssue({

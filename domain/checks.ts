@@ -4,12 +4,16 @@
 // check waits durably (a Temporal timer, not a polling loop in the workflow); at its timeout it fails the release or
 // asks a human, as the policy says. Pure: the schema, the payload the system receives, and how its answers read.
 import { z } from 'zod';
-import { PrincipalId, Role } from './roles';
+import { TICKET_CHECK } from './check-request';
+import { PrincipalId } from './roles';
 
 /** A check's name, as it appears in gate ids (`check-<name>-<environment>`) and in the callback. */
 export const CheckName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
+
+/** Hosts a check may be called on over plain http: this machine only (a token or an answer must not cross a network in clear). */
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 const HttpUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
@@ -18,16 +22,28 @@ const HttpUrl = z
     message: 'must not carry credentials; name an environment variable holding a token in tokenEnv instead',
   });
 
+/** A check system's address: https, or http on this machine. */
+const CheckUrl = HttpUrl.refine((u) => new URL(u).protocol === 'https:' || LOOPBACK.has(new URL(u).hostname), {
+  message: 'must be https (plain http only on localhost): the token and the result must not cross a network in clear',
+});
+
+/** The prefix of the worker's variables a check's token may come from (no other secret of the worker can be named). */
+export const CHECK_TOKEN_PREFIX = 'CHECK_TOKEN_';
+
 /** Where a check's outgoing calls go, and the variable of the worker's environment that holds their bearer token. */
 const Endpoint = {
-  url: HttpUrl,
+  url: CheckUrl,
   /**
    * An environment variable of the orchestrator worker holding a bearer token for the calls (the catalog, the plan
-   * and the workflow's history never contain the token itself).
+   * and the workflow's history never contain the token itself). Only CHECK_TOKEN_* variables: a catalog entry must not
+   * be able to send the worker's other secrets (its database URL, cloud keys) to a URL of its choosing.
    */
   tokenEnv: z
     .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+    .regex(
+      /^CHECK_TOKEN_[A-Z0-9_]{1,64}$/,
+      `must be the name of a worker variable starting with ${CHECK_TOKEN_PREFIX}, e.g. ${CHECK_TOKEN_PREFIX}ITSM`,
+    )
     .optional(),
 };
 
@@ -47,7 +63,11 @@ const CheckBehaviour = {
     .default(3600),
   /** At the timeout: fail the release, or ask one of askRoles whether it may go on without the check. */
   onTimeout: z.enum(['fail', 'ask']).default('fail'),
-  askRoles: z.array(Role).min(1).default(['approver', 'sre']),
+  /** Who may let the release go on without the check (the roles that decide gates). */
+  askRoles: z
+    .array(z.enum(['approver', 'sre']))
+    .min(1)
+    .default(['approver', 'sre']),
   /** How long that question waits for an answer before the release fails. */
   askWaitSeconds: z
     .number()
@@ -60,7 +80,9 @@ const CheckBehaviour = {
 };
 
 export const ExternalCheckSpec = z.strictObject({
-  name: CheckName,
+  name: CheckName.refine((n) => n !== TICKET_CHECK, {
+    message: `"${TICKET_CHECK}" is the name of the change ticket's validation (changeTickets.check); choose another`,
+  }),
   /** The environments the check runs before (before their first wave); absent: the first one, before anything changes. */
   environments: z.array(z.string()).min(1).optional(),
   ...CheckBehaviour,

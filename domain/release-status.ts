@@ -107,7 +107,8 @@ export interface CheckProgress {
   environment: string;
   /** The id the other system knows it by (`<releaseId>/<gate id>`, its idempotency key). */
   checkId: string;
-  status: 'requested' | 'passed' | 'failed' | 'timed-out' | 'waived';
+  /** cancelled: the release was aborted while it waited. */
+  status: 'requested' | 'passed' | 'failed' | 'timed-out' | 'waived' | 'cancelled';
   requestedAt: string;
   /** When it must have answered. */
   deadline: string;

@@ -7,7 +7,8 @@ import { readAuditTrail } from '../visibility';
 import { translated } from '../errors';
 import { requireRole, router } from '../trpc';
 
-const AUDIT_ROLES = ['approver', 'operator', 'sre', 'viewer'] as const;
+/** Who may read the audit trail (and the post-incident records, which tell a release's whole story from it). */
+export const AUDIT_ROLES = ['approver', 'operator', 'sre', 'viewer'] as const;
 
 export const auditRouter = router({
   /** Records in the order they were written, oldest first. */

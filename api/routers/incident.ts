@@ -17,12 +17,13 @@ import {
   refuseNote,
 } from '../../domain/incident';
 import { ReleaseId, ServiceName } from '../../domain/names';
-import { PrincipalId, READ_ROLES, type Role } from '../../domain/roles';
+import { PrincipalId, type Role } from '../../domain/roles';
 import { recordIncidentNote } from '../../workflows/lifecycle';
 import type { Context } from '../context';
 import { toTRPCError, translated } from '../errors';
 import { readAuditTrail } from '../visibility';
 import { requireRole, router } from '../trpc';
+import { AUDIT_ROLES } from './audit';
 import { serviceOrThrow } from './release';
 
 /** Who may change a record: the people who run releases and answer for them (pipelines and viewers only read). */
@@ -90,11 +91,13 @@ function count(incident: Incident, action: string): number {
 
 export const incidentRouter = router({
   /** Incidents, open ones first, newest first; without their timelines (incident.get has them). */
-  list: requireRole(...READ_ROLES)
+  list: requireRole(...AUDIT_ROLES)
     .input(
       z.strictObject({
         service: ServiceName.optional(),
         status: z.enum(['open', 'closed']).optional(),
+        /** How far back, in days (default 90): the read stays bounded however many incidents the trail holds. */
+        days: z.number().int().min(1).max(3660).default(90),
         limit: z.number().int().min(1).max(1000).default(200),
       }),
     )
@@ -103,6 +106,7 @@ export const incidentRouter = router({
       const incidents = await readIncidents(ctx, ctx.principal, {
         ...(input.service ? { service: input.service } : {}),
         actions: [...INCIDENT_ACTIONS],
+        since: new Date(Date.now() - input.days * 86_400_000).toISOString(),
       });
       return incidents
         .filter((i) => !input.status || i.status === input.status)
@@ -111,7 +115,7 @@ export const incidentRouter = router({
     }),
 
   /** One incident: what led there (verdicts, decisions), its timeline from the audit trail, and its action items. */
-  get: requireRole(...READ_ROLES)
+  get: requireRole(...AUDIT_ROLES)
     .input(z.strictObject(Ref))
     .query(({ ctx, input }) => incidentOrThrow(ctx, ctx.principal, input.service, input.id)),
 

@@ -65,8 +65,8 @@ function spec(engine: TestEngine): Record<string, { roles: Role[]; input: unknow
     'audit.checkpoint': { roles: ['approver', 'operator', 'sre', 'viewer'], input: undefined },
     'metrics.dora': { roles: READ, input: { service: 'no-such-service' } },
     'metrics.doraWeekly': { roles: READ, input: { service: 'no-such-service' } },
-    'incident.list': { roles: READ, input: { service, status: 'open' } },
-    'incident.get': { roles: READ, input: { service, id: 'no-such-incident' } },
+    'incident.list': { roles: ['approver', 'operator', 'sre', 'viewer'], input: { service, status: 'open' } },
+    'incident.get': { roles: ['approver', 'operator', 'sre', 'viewer'], input: { service, id: 'no-such-incident' } },
     'incident.addAction': {
       roles: ['operator', 'sre', 'approver'],
       input: { service, id: 'no-such-incident', text: 'role table test' },

@@ -1,6 +1,7 @@
 // Emergency rollbacks, for SREs: put a service back on its last known-good versions, after a release or while one
 // is in flight (which is aborted first and rolls itself back before the rollback touches anything).
 import { describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait';
 import { useWorkflowEngines } from '../support/workflow-engine';
 
 const stagingThenProduction = [
@@ -36,7 +37,9 @@ describe('an emergency rollback', () => {
     expect(['a', 'b', 'c'].map(engine.runs)).toEqual(['1.0.0', '1.1.0', '1.1.0']);
     // The ledger records only what really happened.
     expect(await engine.ledger.current(engine.service, b)).toMatchObject({ version: '1.1.0', releaseId });
-    // So does the audit trail, ending with the post-incident record the rollback opens, which names the failed region.
+    // So does the audit trail, ending with the post-incident record the rollback opens, which names the failed region
+    // (written as the rollback's last act, just after its status says it failed).
+    await waitUntil(() => Promise.resolve(engine.audit.actions(rollbackId).includes('incident.opened')), 10_000);
     expect(engine.audit.actions(rollbackId)).toEqual([
       'rollback.requested',
       'region.reverted',

@@ -78,13 +78,20 @@ export async function runCheckGate(run: ReleaseRun, planned: GatePlan): Promise<
         'the engine',
       );
     });
-  const answered = await condition(() => progress.status !== 'requested', check.timeoutSeconds * 1000, {
-    summary: `external check ${check.name}: waits up to ${check.timeoutSeconds}s for its result`,
-  });
+  try {
+    await condition(() => progress.status !== 'requested', check.timeoutSeconds * 1000, {
+      summary: `external check ${check.name}: waits up to ${check.timeoutSeconds}s for its result`,
+    });
+  } catch (err) {
+    // Aborted while it waited: the check is no longer wanted, and a report that comes now is refused.
+    if (progress.status === 'requested') progress.status = 'cancelled';
+    throw err;
+  }
   asking.cancel();
   await requests;
 
-  if (!answered) await timedOut(run, planned, check, progress);
+  // Decided by what the check says now, not by which fired first: a result that came with the deadline counts.
+  if (progress.status === 'requested') await timedOut(run, planned, check, progress);
   else if (progress.status === 'failed') {
     await run.record.flush();
     throw releaseFailure(
@@ -118,10 +125,9 @@ async function askAndPoll(run: ReleaseRun, check: PlannedCheck, progress: CheckP
   };
   const endpoint = { url: check.url, ...(check.tokenEnv ? { tokenEnv: check.tokenEnv } : {}) };
   const answer = await checkCalls.requestCheck.executeWithOptions(
-    {
-      summary: `ask ${originOf(check.url)} to run check ${check.name}`,
-      scheduleToCloseTimeout: `${check.timeoutSeconds}s`,
-    },
+    // No deadline of its own: retried until the check's deadline cancels it, so an unreachable system is a timeout
+    // (as the policy says), never a failure of its own.
+    { summary: `ask ${originOf(check.url)} to run check ${check.name}` },
     [{ request, ...endpoint }],
   );
   if (answer.status !== 'pending') {
@@ -137,7 +143,7 @@ async function askAndPoll(run: ReleaseRun, check: PlannedCheck, progress: CheckP
     {
       summary: `poll check ${check.name} every ${check.pollSeconds}s`,
       startToCloseTimeout: `${check.timeoutSeconds + 60}s`,
-      heartbeatTimeout: `${check.pollSeconds + 30}s`,
+      heartbeatTimeout: '30s',
     },
     [{ checkId: progress.checkId, check: check.name, ...endpoint, url: statusUrl, pollSeconds: check.pollSeconds }],
   );
@@ -189,10 +195,13 @@ export function checkReportRefusal(
       message: `release ${run.plan.releaseId} has not asked for check "${report.check}"${known.length ? ` (its checks: ${known.join(', ')}${run.status.checks?.length ? '' : ', none asked yet'})` : ' (it has no external checks)'}`,
     };
   }
-  if (progress.status !== 'requested') {
+  if (progress.status !== 'requested' || run.compensating || run.status.outcome) {
     return {
       type: 'CheckNotWaiting',
-      message: `check ${report.check} of release ${run.plan.releaseId} is no longer waiting for a result: it ${progress.status === 'timed-out' ? 'timed out' : `was ${progress.status}`}${progress.reportedBy ? ` (reported by ${progress.reportedBy})` : ''}`,
+      message:
+        progress.status === 'requested'
+          ? `release ${run.plan.releaseId} is rolling back or has ended: it no longer waits for check ${report.check}`
+          : `check ${report.check} of release ${run.plan.releaseId} is no longer waiting for a result: it ${progress.status === 'timed-out' ? 'timed out' : `was ${progress.status}`}${progress.reportedBy ? ` (reported by ${progress.reportedBy})` : ''}`,
     };
   }
   const reporters = run.plan.gates.find((g) => g.id === report.check)?.check?.reporters;

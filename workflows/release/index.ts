@@ -194,7 +194,7 @@ async function succeed(run: ReleaseRun): Promise<ReleaseStatus> {
   run.enterStage('succeeded');
   status.outcome = { result: 'succeeded', finishedAt: now() };
   run.record.notify('release.succeeded');
-  run.record.reportToTicket(status.outcome);
+  run.record.reportToTicket(status.outcome, (why) => run.note(why));
   await run.record.notified();
   return status;
 }

@@ -7,6 +7,7 @@ import type { ReleasePlan } from '../../domain/plan';
 import type { ReleaseOutcome } from '../../domain/release-status';
 import { patched } from '@temporalio/workflow';
 import { now } from '../journal';
+import { innermostMessage } from '../saga';
 import { AuditBatch } from '../audit-batch';
 import { notifyActivities, type ReleaseEventKind } from './activities';
 
@@ -65,7 +66,7 @@ export class ReleaseRecord {
    * Reports the release's outcome for its change ticket (issue 16), when the ticket policy names where: like a
    * notification, a few tries, never waited on for long, and its failure fails nothing.
    */
-  reportToTicket(outcome: ReleaseOutcome | undefined): void {
+  reportToTicket(outcome: ReleaseOutcome | undefined, onFailure: (why: string) => void): void {
     const report = this.plan.ticketReport;
     if (!this.enabled || !report || !outcome || !patched('ticket-report')) return;
     const { ticket, url, tokenEnv } = report;
@@ -86,7 +87,9 @@ export class ReleaseRecord {
             },
           },
         ])
-        .catch(() => undefined),
+        .catch((err: unknown) =>
+          onFailure(`the outcome was not reported to change ticket ${ticket}: ${innermostMessage(err)}`),
+        ),
     );
   }
 

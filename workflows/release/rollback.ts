@@ -52,7 +52,7 @@ export async function rollBack(run: ReleaseRun, err: unknown): Promise<never> {
   status.outcome = { result, reason: finalReason, finishedAt: now() };
   await CancellationScope.nonCancellable(async () => {
     run.record.notify(result === 'rolled-back' ? 'release.rolled-back' : 'release.failed', { reason: finalReason });
-    run.record.reportToTicket(status.outcome);
+    run.record.reportToTicket(status.outcome, (why) => run.note(why));
     await run.record.notified();
   });
   if (patched(READABLE_OUTCOME_PATCH)) throw readableReleaseFailure(type, endHeadline(run, result, type), [status]);
@@ -70,7 +70,7 @@ async function endAborted(run: ReleaseRun, abort: { by: string; reason: string }
   status.outcome = { result: 'aborted', reason, finishedAt: now() };
   await CancellationScope.nonCancellable(async () => {
     run.record.notify('release.aborted', { reason: `by ${abort.by}, before it changed anything: ${abort.reason}` });
-    run.record.reportToTicket(status.outcome);
+    run.record.reportToTicket(status.outcome, (why) => run.note(why));
     await run.record.notified();
   });
   if (patched(READABLE_OUTCOME_PATCH)) {
