@@ -17,6 +17,13 @@ function when(iso: string | undefined): string {
   return iso ? iso.replace('T', ' ').slice(0, 19) : '-';
 }
 
+/** A long reason cut at a word near 160 characters (--json has it whole). */
+function shortened(text: string): string {
+  if (text.length <= 160) return text;
+  const cut = text.lastIndexOf(' ', 160);
+  return `${text.slice(0, cut > 100 ? cut : 160)} …`;
+}
+
 function printIncident(incident: IncidentView) {
   const what = incident.kind === 'emergency-rollback' ? 'emergency rollback' : 'release';
   console.log(
@@ -31,9 +38,13 @@ function printIncident(incident: IncidentView) {
   if (incident.decisions.length > 0) console.log('  decisions:');
   for (const line of incident.decisions) console.log(`    ${line}`);
   console.log('  timeline:');
+  // A reason said once (the summary above, or an earlier line) is not repeated: long canary verdicts recur.
+  const said = new Set([incident.summary]);
   for (const e of incident.timeline) {
     const where = e.region ? ` ${e.region}` : '';
-    console.log(`    ${when(e.at)}  ${e.actor.padEnd(12)} ${e.action}${where}${e.reason ? `: ${e.reason}` : ''}`);
+    const reason = !e.reason ? '' : said.has(e.reason) ? ' (as above)' : `: ${shortened(e.reason)}`;
+    if (e.reason) said.add(e.reason);
+    console.log(`    ${when(e.at)}  ${e.actor.padEnd(12)} ${e.action}${where}${reason}`);
   }
   console.log(incident.actionItems.length > 0 ? '  action items:' : '  no action items yet');
   for (const item of incident.actionItems) {
