@@ -3,30 +3,14 @@
 // tracked until it is closed with a resolution, and the record closes only then; DORA's figures still add up and link
 // their failures and restores to the records; a change started directly on Temporal records nothing; the console
 // lists the records and takes an action item.
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { incidentNoteWorkflowId } from '../../domain/workflow-ids';
 import { checkPage, useBrowser } from '../support/browser';
-import { type TestEngine, useEngines, waitUntil } from '../support/engine';
+import { useEngines, waitUntil } from '../support/engine';
+import { runRelctl } from '../support/relctl';
 
-const RELCTL = join(resolve(__dirname, '..', '..'), 'bin', 'relctl.cjs');
-
-/** `relctl args` as `principal`, as a person at a shell runs it (URL and token from the environment). */
-function relctl(engine: TestEngine, principal: string, args: string[]) {
-  const child = spawn(process.execPath, [RELCTL, ...args], {
-    env: { ...process.env, RELCTL_URL: engine.apiUrl, RELCTL_TOKEN: engine.tokens[principal] },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise<{ code: number; stdout: string; stderr: string }>((finish) =>
-    child.on('close', (code) => finish({ code: code ?? -1, stdout, stderr })),
-  );
-}
+const relctl = runRelctl;
 
 describe('post-incident records', () => {
   const engines = useEngines();

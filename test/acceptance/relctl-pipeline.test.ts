@@ -2,33 +2,12 @@
 // by region and exits 0 on success; a second principal approves from another shell; a failing version exits non-zero
 // after its rollback; then the read commands (list, service, audit, DORA) tell the story.
 import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type TestEngine, useEngines, waitUntil } from '../support/engine';
+import { useEngines, waitUntil } from '../support/engine';
+import { RELCTL, runRelctl, startRelctl } from '../support/relctl';
 
-const RELCTL = join(resolve(__dirname, '..', '..'), 'bin', 'relctl.cjs');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Starts `relctl args` as `principal`, the way a pipeline step would (URL and token from the environment). */
-function relctl(engine: TestEngine, principal: string, args: string[]) {
-  const child = spawn(process.execPath, [RELCTL, ...args], {
-    env: { ...process.env, RELCTL_URL: engine.apiUrl, RELCTL_TOKEN: engine.tokens[principal] },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<Run>((finish) => child.on('close', (code) => finish({ code: code ?? -1, stdout, stderr })));
-  return { done, output: () => stdout };
-}
-
-const run = (engine: TestEngine, principal: string, args: string[]) => relctl(engine, principal, args).done;
+const relctl = startRelctl;
+const run = runRelctl;
 
 describe('relctl as a pipeline uses it', () => {
   const engines = useEngines();

@@ -35,8 +35,8 @@ export async function runChecksBefore(run: ReleaseRun, beforeWave: number): Prom
 /** One check: passes, fails the release, or (timed out, and the policy says so) waits for a person's waiver. */
 export async function runCheckGate(run: ReleaseRun, planned: GatePlan): Promise<void> {
   const check = planned.check;
-  if (!check || run.checksAsked.has(planned.id) || !patched(EXTERNAL_CHECK_PATCH)) return;
-  run.checksAsked.add(planned.id);
+  // Asked once per gate (the first environment's before the artifact is promoted): the status lists those asked.
+  if (!check || run.status.checks?.some((c) => c.id === planned.id) || !patched(EXTERNAL_CHECK_PATCH)) return;
   const { plan } = run;
   const requestedAt = now();
   const progress: CheckProgress = {

@@ -36,8 +36,6 @@ export class ReleaseRun {
   readonly decisionMessages = new Map<string, DecisionInput>();
   /** Evidence gates judged already (the first environment's before the artifact is promoted). */
   readonly evidenceJudged = new Set<string>();
-  /** External checks asked already (the first environment's before the artifact is promoted). */
-  readonly checksAsked = new Set<string>();
 
   // ---- set by messages ----
   admitted: boolean;
